@@ -1,0 +1,22 @@
+"""One error type for every input problem the engine reports to a user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MRDeepReconError(Exception):
+    """A problem with the user's input, settings or files.
+
+    The message always names the file (when there is one) and the problem, so the CLI can
+    print it as a single line and exit non-zero.
+    """
+
+    def __init__(self, problem: str, path: str | Path | None = None) -> None:
+        self.problem = problem
+        self.path = None if path is None else str(path)
+        super().__init__(problem if path is None else f"{path}: {problem}")
+
+
+class Cancelled(Exception):
+    """Raised inside long work when its :class:`~mrdeeprecon.progress.CancelToken` was set."""

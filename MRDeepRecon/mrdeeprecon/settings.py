@@ -1,0 +1,64 @@
+"""What the user asks the enhancement to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MRDeepReconError
+
+NOISE_REDUCTION_RANGE = (1.0, 5.0)
+SUPER_RESOLUTION_RANGE = (1.0, 2.0)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MODEL_KINDS = ("auto", "2d", "3d")
+
+
+@dataclass
+class EnhanceSettings:
+    """User settings of one enhancement.
+
+    Attributes:
+        noise_reduction: requested noise reduction factor (output noise SD = input noise SD / factor),
+            in [1, 5]; 1 leaves the noise as it is.
+        super_resolution: refinement of the output grid along (frequency, phase, slice), each in
+            [1, 2]; 2 halves the voxel size along that axis. The slice factor needs the 3D model.
+        device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        model_kind: ``"auto"`` (from the acquisition type), ``"2d"`` or ``"3d"``.
+        model_path: a ``.safetensors`` file with its ``.json`` model card; ``None`` = bundled model.
+        batch_size: slices (or tiles) per network call.
+        tile_size: largest in-plane tile edge in pixels fed to the network (bounds memory).
+    """
+
+    noise_reduction: float = 2.0
+    super_resolution: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    device: str = "auto"
+    model_kind: str = "auto"
+    model_path: Path | None = None
+    batch_size: int = 8
+    tile_size: int = 256
+
+    def __post_init__(self) -> None:
+        self.super_resolution = tuple(float(s) for s in self.super_resolution)  # type: ignore[assignment]
+        self.validate()
+
+    def validate(self) -> None:
+        lo, hi = NOISE_REDUCTION_RANGE
+        if not lo <= self.noise_reduction <= hi:
+            raise MRDeepReconError(
+                f"noise reduction factor must be in [{lo:g}, {hi:g}], got {self.noise_reduction:g}"
+            )
+        lo, hi = SUPER_RESOLUTION_RANGE
+        names = ("frequency", "phase", "slice")
+        if len(self.super_resolution) != 3:
+            raise MRDeepReconError("super-resolution needs three factors (frequency, phase, slice)")
+        for name, f in zip(names, self.super_resolution):
+            if not lo <= f <= hi:
+                raise MRDeepReconError(
+                    f"super-resolution factor along {name} must be in [{lo:g}, {hi:g}], got {f:g}"
+                )
+        if self.device not in DEVICES:
+            raise MRDeepReconError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.model_kind not in MODEL_KINDS:
+            raise MRDeepReconError(f"model kind must be one of {MODEL_KINDS}, got {self.model_kind!r}")
+        if self.batch_size < 1 or self.tile_size < 32:
+            raise MRDeepReconError("batch size must be >= 1 and tile size >= 32")

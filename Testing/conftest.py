@@ -1,0 +1,69 @@
+"""Shared pytest fixtures: real data from ../shared/data, pydicom's and pydicom-data's MR files.
+
+A test that needs ``../shared/data`` (or a Debian tool) skips with a message naming it when it is
+absent — a user's fresh clone. CI sets ``MRDEEPRECON_REQUIRE_SHARED`` (see ``.ci/run``), which turns
+such a skip into a failure, because CI always has them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MRDEEPRECON_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("MRDEEPRECON_REQUIRE_SHARED"):
+        pytest.fail(f"{what} is required in CI but absent")
+    pytest.skip(f"{what} is absent")
+
+
+def shared_path(relative: str) -> Path:
+    """Path under ../shared/data; skips (fails in CI) when it does not exist."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        _missing(f"shared data {path}")
+    return path
+
+
+def require_tool(name: str) -> str:
+    """Executable path of a Debian tool; skips (fails in CI) when it is not installed."""
+    exe = shutil.which(name)
+    if exe is None:
+        _missing(f"the command-line tool {name!r}")
+    return exe  # type: ignore[return-value]
+
+
+@pytest.fixture
+def philips_enhanced_dir() -> Path:
+    """Philips enhanced multi-frame T1 TSE series (AI off) with a Raw Data object beside it."""
+    return shared_path("dicom/philips_phantom/201_T1W_TSE_Sno_CSno_CSAIno")
+
+
+@pytest.fixture
+def philips_classic_dir() -> Path:
+    """Philips classic single-frame T1 FFE series, 24 files."""
+    return shared_path("dicom/philips_phantom/501_T1W_FFE_Sno_CS4")
+
+
+@pytest.fixture
+def ge_mprage_dir() -> Path:
+    """GE 3D axial T1 MPRAGE headers (oblique), 130 slices, blank pixels."""
+    return shared_path("dicom/ge_mprage_headers")
+
+
+@pytest.fixture
+def stroke_t1_path() -> Path:
+    return shared_path("volumes/stroke_T1.nii.gz")
+
+
+@pytest.fixture
+def pydicom_mr_small() -> Path:
+    from pydicom.data import get_testdata_file
+
+    return Path(get_testdata_file("MR_small.dcm"))
