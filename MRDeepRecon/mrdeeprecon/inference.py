@@ -1,0 +1,280 @@
+"""Enhance a volume with a CE U-Net: standardise → network slice by slice (tiled) → destandardise.
+
+The network runs on the working grid of :mod:`mrdeeprecon.standardize` (the output grid, refined
+by the super-resolution factors). Each output slice is predicted from one slice (2D model) or from
+its 7 neighbours (3D model), in in-plane tiles no larger than ``EnhanceSettings.tile_size`` that
+overlap and are blended with smooth weights, so memory stays bounded for any matrix size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from .context import ScanContext
+from .errors import MRDeepReconError
+from .model import context_vector
+from .model.ce_unet import CEUNet
+from .model.weights import bundled_model_path, load_model
+from .progress import CancelToken, ProgressCallback, check, report
+from .settings import EnhanceSettings
+from .standardize import StandardizeRecord, destandardize, standardize
+from .volume import Volume
+
+#: Smallest overlap (pixels) between neighbouring tiles, unless the tile itself is under 64 px.
+MIN_TILE_OVERLAP = 32
+
+
+def select_device(name: str) -> torch.device:
+    """Torch device for ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
+
+    Asking for a device this machine does not have raises :class:`MRDeepReconError`.
+    """
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if name == "auto":
+        return torch.device(next(kind for kind in ("cuda", "mps", "cpu") if available[kind]))
+    if name not in available:
+        raise MRDeepReconError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+    if not available[name]:
+        raise MRDeepReconError(f"device {name!r} is not available on this machine")
+    return torch.device(name)
+
+
+def _require_slice_support(kind: str, settings: EnhanceSettings) -> None:
+    if kind == "2d" and settings.super_resolution[2] > 1.0:
+        raise MRDeepReconError(
+            "super-resolution along the slice direction needs the 3D model "
+            f"(got slice factor {settings.super_resolution[2]:g} with the 2D model)"
+        )
+
+
+def _load_network(
+    settings: EnhanceSettings, context: ScanContext, device: torch.device
+) -> tuple[CEUNet, dict[str, Any], Path]:
+    """The model the settings ask for (explicit path, else the bundled one of the right kind)."""
+    requested = settings.model_kind
+    if requested == "auto":
+        requested = "3d" if context.acquisition == "3D" else "2d"
+    if settings.model_path is None:
+        _require_slice_support(requested, settings)
+        path = bundled_model_path(requested)
+    else:
+        path = Path(settings.model_path)
+    model, card = load_model(path, device)
+    kind = "3d" if model.config.in_slices > 1 else "2d"
+    if settings.model_kind != "auto" and kind != settings.model_kind:
+        raise MRDeepReconError(
+            f"model kind {settings.model_kind} was requested but this is a {kind} model", path
+        )
+    _require_slice_support(kind, settings)
+    return model, card, path
+
+
+def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Start indices of tiles of length ``min(tile, size)`` covering ``[0, size)``."""
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, tile - overlap))
+    return starts + [size - tile]
+
+
+def _blend_weights(start: int, length: int, size: int, overlap: int) -> np.ndarray:
+    """1D tile weight: 1 inside, a raised-cosine ramp (> 0) over ``overlap`` pixels at each edge
+    that borders another tile, 1 up to the image border."""
+    weights = np.ones(length, dtype=np.float64)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+    if start > 0:
+        weights[:overlap] = ramp
+    if start + length < size:
+        weights[length - overlap :] = np.minimum(weights[length - overlap :], ramp[::-1])
+    return weights
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tiling:
+    """In-plane tiles of one working grid: every tile has the same shape ``(height, width)``."""
+
+    height: int
+    width: int
+    origins: tuple[tuple[int, int], ...]  # (y0, x0) of each tile
+    weights: np.ndarray  # (n_tiles, height, width) float32: blending weight of each tile
+    weight_sum: np.ndarray  # (H, W) float32: sum of all tiles' weights per pixel
+
+    def window(self, index: int) -> tuple[slice, slice]:
+        """In-plane ``(y, x)`` slices of tile ``index``."""
+        y0, x0 = self.origins[index]
+        return slice(y0, y0 + self.height), slice(x0, x0 + self.width)
+
+    @classmethod
+    def plan(cls, shape: tuple[int, int], tile: int) -> "_Tiling":
+        size_y, size_x = shape
+        overlap = min(max(MIN_TILE_OVERLAP, tile // 4), tile // 2)
+        height, width = min(tile, size_y), min(tile, size_x)
+        origins, weights = [], []
+        weight_sum = np.zeros(shape, dtype=np.float64)
+        for y0 in _tile_starts(size_y, tile, overlap):
+            for x0 in _tile_starts(size_x, tile, overlap):
+                w = np.outer(
+                    _blend_weights(y0, height, size_y, overlap),
+                    _blend_weights(x0, width, size_x, overlap),
+                )
+                origins.append((y0, x0))
+                weights.append(w)
+                weight_sum[y0 : y0 + height, x0 : x0 + width] += w
+        return cls(
+            height,
+            width,
+            tuple(origins),
+            np.stack(weights).astype(np.float32),
+            weight_sum.astype(np.float32),
+        )
+
+
+def _neighbours(z: int, count: int, size: int) -> np.ndarray:
+    """Indices of the ``count`` slices centred on ``z``, reflected at the ends (clamped when the
+    volume has too few slices to reflect)."""
+    offsets = np.arange(count) - count // 2
+    indices = np.abs(z + offsets)
+    indices = np.where(indices > size - 1, 2 * (size - 1) - indices, indices)
+    return np.clip(indices, 0, size - 1)
+
+
+def _batches(items: list[tuple[int, int]], size: int) -> Iterator[list[tuple[int, int]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 (fp16 where bf16 is unsupported) autocast on CUDA; full precision elsewhere."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def _run_network(
+    model: CEUNet,
+    data: np.ndarray,
+    context: np.ndarray,
+    settings: EnhanceSettings,
+    device: torch.device,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> np.ndarray:
+    """Network output for every slice of the standardised ``data`` (z, y, x), float32."""
+    n_slices = data.shape[0]
+    in_slices = model.config.in_slices
+    tiling = _Tiling.plan(data.shape[1:], settings.tile_size)
+    items = [(z, t) for z in range(n_slices) for t in range(len(tiling.origins))]
+    accumulated = np.zeros(data.shape, dtype=np.float32)
+    context_row = torch.from_numpy(context).to(device)[None]
+    memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
+    model = model.to(memory_format=memory_format)
+    n_batches = -(-len(items) // settings.batch_size)
+    with torch.inference_mode(), _autocast(device):
+        for index, batch in enumerate(_batches(items, settings.batch_size)):
+            check(cancel)
+            stack = np.stack(
+                [data[(_neighbours(z, in_slices, n_slices), *tiling.window(t))] for z, t in batch]
+            )
+            inputs = torch.from_numpy(stack).to(device).contiguous(memory_format=memory_format)
+            outputs = model(inputs, context_row.expand(len(batch), -1))
+            predicted = outputs[:, 0].float().cpu().numpy()
+            for (z, t), tile in zip(batch, predicted):
+                accumulated[z][tiling.window(t)] += tile * tiling.weights[t]
+            report(progress, 0.05 + 0.9 * (index + 1) / n_batches, f"batch {index + 1}/{n_batches}")
+    return accumulated / tiling.weight_sum[None]
+
+
+def _output_geometry(
+    volume: Volume, record: StandardizeRecord
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Spacing and origin (i, j, k) of the destandardised output.
+
+    Each index axis (``i`` = array axis 2, ``j`` = axis 1, ``k`` = axis 0) gets the step of the
+    working grid along it (≈ ``1 / SR`` of the encoding direction it holds); the origin moves
+    only when the centred resampling shifts the grid (odd sizes, non-integer ``n × SR``).
+    """
+    steps_zyx, offsets_zyx = zip(*record.working_grid())
+    steps, offsets = np.asarray(steps_zyx[::-1]), np.asarray(offsets_zyx[::-1])
+    spacing = np.asarray(volume.spacing)
+    origin = np.asarray(volume.origin) + volume.direction @ (spacing * offsets)
+    return tuple(spacing * steps), tuple(origin)  # type: ignore[return-value]
+
+
+def enhance(
+    volume: Volume,
+    settings: EnhanceSettings,
+    context: ScanContext | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Volume:
+    """Denoise and/or super-resolve ``volume`` with the CE U-Net; the input is never modified.
+
+    Args:
+        volume: the image, data ``(z, y, x)`` of any real dtype, finite.
+        settings: noise reduction, super-resolution (frequency, phase, slice), device, model,
+            batching.
+        context: the scan context; ``None`` = ``volume.metadata["scan_context"]`` or the defaults.
+        progress: called with ``(fraction, message)`` at least once per batch, ending at 1.
+        cancel: checked before every batch; when set,
+            :class:`~mrdeeprecon.errors.Cancelled` is raised.
+
+    Returns:
+        A float32 volume on the refined grid: same direction, spacing divided by the
+        super-resolution factor of the encoding direction each index axis holds (exactly: the
+        field of view is kept), origin unchanged unless the centred resampling shifts the grid
+        (see :meth:`~mrdeeprecon.standardize.StandardizeRecord.working_grid`), metadata copied
+        plus ``enhancement`` (settings and model identity).
+    """
+    settings.validate()
+    if context is None:
+        context = volume.metadata.get("scan_context") or ScanContext()
+    if not isinstance(context, ScanContext):
+        raise MRDeepReconError(f"scan context must be a ScanContext, got {type(context).__name__}")
+    data = volume.data
+    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+        raise MRDeepReconError(f"cannot enhance voxel type {data.dtype}; a real image is needed")
+    if not np.isfinite(data).all():
+        raise MRDeepReconError("the image contains NaN or infinite values")
+    device = select_device(settings.device)
+    model, card, model_path = _load_network(settings, context, device)
+
+    report(progress, 0.0, "standardising")
+    standardized = standardize(data, context, settings.super_resolution)
+    vector = context_vector.encode(
+        context_vector.from_scan(context, settings.super_resolution), settings.noise_reduction
+    )
+    check(cancel)
+    report(progress, 0.05, "running the network")
+    enhanced = _run_network(model, standardized.data, vector, settings, device, progress, cancel)
+    output = destandardize(enhanced, standardized.record)
+
+    record = {
+        **dataclasses.asdict(settings),
+        "super_resolution": list(settings.super_resolution),
+        "model_path": str(model_path),
+        "model_name": card.get("name", model_path.stem),
+        "model_sha256": card["sha256"],
+        "device": str(device),
+    }
+    metadata = {**volume.metadata, "enhancement": record}
+    spacing, origin = _output_geometry(volume, standardized.record)
+    result = volume.with_data(
+        output,
+        spacing=spacing,
+        origin=origin,
+        direction=volume.direction.copy(),
+        metadata=metadata,
+    )
+    report(progress, 1.0, "done")
+    return result

@@ -1,0 +1,174 @@
+"""CE U-Net weights on disk: a ``.safetensors`` file plus a JSON model card with the same stem.
+
+The card records what the weights need to be used correctly — the architecture
+(:class:`~mrdeeprecon.model.ce_unet.CEUNetConfig`), the context-vector field list and the SHA-256 of
+the weights file — together with whatever the trainer adds (data, degradations, epochs, ...).
+Loading never unpickles anything: only safetensors is accepted, and the hash and field list are
+checked before the weights are used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from ..errors import MRDeepReconError
+from . import context_vector
+from .ce_unet import CEUNet, CEUNetConfig
+
+WEIGHTS_SUFFIX = ".safetensors"
+CARD_SUFFIX = ".json"
+MODEL_DIR_ENV = "MRDEEPRECON_MODEL_DIR"
+BUNDLED_NAMES = {"2d": "ce_unet_2d.safetensors", "3d": "ce_unet_3d.safetensors"}
+
+
+def card_path(weights_path: Path) -> Path:
+    """The model card beside a weights file (same stem, ``.json``)."""
+    return Path(weights_path).with_suffix(CARD_SUFFIX)
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to a temporary file in ``path``'s folder, then rename it onto ``path``."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_model(model: CEUNet, path: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Write ``<stem>.safetensors`` and its ``<stem>.json`` model card; return the card written.
+
+    ``path`` may name the weights file or just the stem. The written card is ``card`` plus
+    ``architecture``, ``context_fields``, ``parameter_count``, ``sha256`` and ``format``.
+    """
+    weights_path = Path(path).with_suffix(WEIGHTS_SUFFIX)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    payload = save_safetensors_bytes(tensors)
+    written = {
+        **card,
+        "architecture": dataclasses.asdict(model.config),
+        "context_fields": list(context_vector.FIELDS),
+        "parameter_count": model.parameter_count(),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "format": "safetensors",
+    }
+    _write_atomically(weights_path, payload)
+    _write_atomically(card_path(weights_path), (json.dumps(written, indent=2) + "\n").encode())
+    return written
+
+
+def _read_card(weights_path: Path) -> dict[str, Any]:
+    path = card_path(weights_path)
+    if not path.is_file():
+        raise MRDeepReconError(
+            f"model card {path.name} is missing beside the weights", weights_path
+        )
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MRDeepReconError(f"unreadable model card: {error}", path) from error
+    if not isinstance(card, dict):
+        raise MRDeepReconError("model card is not a JSON object", path)
+    return card
+
+
+def _config_from_card(card: dict[str, Any], weights_path: Path) -> CEUNetConfig:
+    architecture = card.get("architecture")
+    if not isinstance(architecture, dict):
+        raise MRDeepReconError("model card has no architecture", card_path(weights_path))
+    try:
+        return CEUNetConfig(**architecture)
+    except (TypeError, ValueError) as error:
+        raise MRDeepReconError(
+            f"model card architecture is not a CE U-Net configuration: {error}",
+            card_path(weights_path),
+        ) from error
+
+
+def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, dict[str, Any]]:
+    """Load a CE U-Net saved by :func:`save_model`, in eval mode on ``device``, with its card.
+
+    Only ``.safetensors`` files are accepted (never pickle). The card must exist, its ``sha256``
+    must match the file and its ``context_fields`` must equal this engine's
+    :data:`~mrdeeprecon.model.context_vector.FIELDS`; otherwise :class:`MRDeepReconError` names the
+    file.
+    """
+    weights_path = Path(path)
+    if weights_path.suffix != WEIGHTS_SUFFIX:
+        raise MRDeepReconError(
+            "only .safetensors model files are accepted (pickled checkpoints are never loaded)",
+            weights_path,
+        )
+    if not weights_path.is_file():
+        raise MRDeepReconError("model file not found", weights_path)
+    card = _read_card(weights_path)
+    if card.get("format") != "safetensors":
+        raise MRDeepReconError(
+            f"model card format is {card.get('format')!r}, expected 'safetensors'",
+            card_path(weights_path),
+        )
+    if card.get("context_fields") != list(context_vector.FIELDS):
+        raise MRDeepReconError(
+            "model was trained with different context fields "
+            f"({card.get('context_fields')}) than this engine uses ({list(context_vector.FIELDS)})",
+            weights_path,
+        )
+    payload = weights_path.read_bytes()
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != card.get("sha256"):
+        raise MRDeepReconError(
+            f"SHA-256 {digest} does not match the model card ({card.get('sha256')}): "
+            "the file is corrupt or was modified",
+            weights_path,
+        )
+    model = CEUNet(_config_from_card(card, weights_path))
+    try:
+        model.load_state_dict(load_safetensors_bytes(payload), strict=True)
+    except (SafetensorError, RuntimeError) as error:
+        raise MRDeepReconError(
+            f"weights do not fit the card's architecture: {error}", weights_path
+        ) from error
+    return model.to(device).eval(), card
+
+
+def _model_dirs() -> list[Path]:
+    """Where bundled models are looked for, in order."""
+    here = Path(__file__).resolve()
+    dirs = [here.parents[3] / "Resources" / "models", here.parents[2] / "Resources" / "models"]
+    override = os.environ.get(MODEL_DIR_ENV)
+    return ([Path(override)] if override else []) + dirs
+
+
+def bundled_model_path(kind: str) -> Path:
+    """The shipped ``ce_unet_<kind>.safetensors`` for ``kind`` ``"2d"`` or ``"3d"``.
+
+    Searched in ``$MRDEEPRECON_MODEL_DIR``, the repository's ``Resources/models`` and the Slicer
+    module's ``Resources/models``.
+    """
+    if kind not in BUNDLED_NAMES:
+        raise MRDeepReconError(f"model kind must be '2d' or '3d', got {kind!r}")
+    dirs = _model_dirs()
+    for folder in dirs:
+        candidate = folder / BUNDLED_NAMES[kind]
+        if candidate.is_file():
+            return candidate
+    searched = ", ".join(str(d) for d in dirs)
+    raise MRDeepReconError(
+        f"no bundled {kind.upper()} model {BUNDLED_NAMES[kind]} found (searched {searched}); "
+        f"train one with `mrdeeprecon train --kind {kind}` or pass a .safetensors model path"
+    )
