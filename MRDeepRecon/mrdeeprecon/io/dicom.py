@@ -1,0 +1,443 @@
+"""Read a DICOM file or folder (classic or enhanced multi-frame MR) into a :class:`Volume`.
+
+What is read:
+
+* a single file, or the files directly inside a folder (not recursive). Files that are not
+  DICOM are ignored in a folder; objects without pixel data or of non-image storage classes
+  (Philips *Raw Data Storage*, MR spectroscopy, presentation states, ...) are ignored too.
+* image objects are grouped by ``SeriesInstanceUID``; with several series the caller must pick
+  one (``series_uid``, CLI ``--series UID``).
+
+Geometry (LPS mm, see :mod:`mrdeeprecon.volume`): every slice (a classic file or one frame of an
+enhanced object) has a position ``ImagePositionPatient`` (IPP), an orientation
+``ImageOrientationPatient`` (IOP: row cosine, then column cosine) and ``PixelSpacing``
+(row spacing, column spacing). Enhanced objects carry them per frame in the Plane Position,
+Plane Orientation and Pixel Measures functional groups, falling back to the shared groups.
+Slices are sorted by their distance along the slice normal ``n = row × col``
+(``IPP · n``, ascending), never by file name or ``InstanceNumber``. The volume's
+
+* ``origin`` is the IPP of the first sorted slice,
+* ``direction`` columns are the row cosine (``i``), the column cosine (``j``) and ``n`` (``k``;
+  sorting ascending makes ``origin + k · spacing_k · n`` the position of slice ``k``),
+* ``spacing`` is (``PixelSpacing[1]``, ``PixelSpacing[0]``, measured slice distance); a single
+  slice uses ``SpacingBetweenSlices``, else ``SliceThickness``, else 1 mm.
+
+Voxel values are ``stored · RescaleSlope + RescaleIntercept`` (per frame for enhanced objects,
+from the Pixel Value Transformation group), as float32. Vendor-private scalings (Philips
+"scale slope" (2005,100E)) are not applied.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from ..errors import MRDeepReconError
+from ..volume import Volume
+from .dicom_context import context_from_dicom
+
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
+PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+#: Elements larger than this are not loaded while scanning a folder (pixel data is read later).
+DEFER_SIZE = "64 KB"
+#: Cosines of two slices' orientations may differ by this much and still count as equal.
+ORIENTATION_TOLERANCE = 1e-4
+#: Relative tolerance between the pixel spacings of two slices.
+PIXEL_SPACING_RTOL = 1e-4
+#: Positions closer than this along the normal (mm) are the same slice position (4D data).
+DUPLICATE_POSITION_MM = 1e-2
+#: A slice distance may deviate from the mean by ABS + REL · mean (mm) and still be uniform;
+#: the same tolerance bounds the in-plane offset of a slice from the stack axis.
+POSITION_TOLERANCE_ABS_MM = 1e-2
+POSITION_TOLERANCE_REL = 1e-3
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One image series found in a DICOM file or folder.
+
+    Attributes:
+        series_instance_uid: ``SeriesInstanceUID``.
+        description: ``SeriesDescription`` (empty when absent).
+        images: number of 2D images (classic files plus enhanced frames).
+        files: the files holding the series.
+    """
+
+    series_instance_uid: str
+    description: str
+    images: int
+    files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """One 2D image of a series: a classic file, or one frame of an enhanced object."""
+
+    dataset: pydicom.Dataset
+    path: Path
+    frame: int | None  # 0-based frame index in a multi-frame object, None for classic files
+    position: np.ndarray  # IPP, LPS mm
+    orientation: np.ndarray  # IOP: row cosine (3), column cosine (3)
+    pixel_spacing: np.ndarray  # (row spacing, column spacing) mm
+    slope: float
+    intercept: float
+
+    def where(self) -> str:
+        return "" if self.frame is None else f" (frame {self.frame + 1})"
+
+
+def _read(path: Path, in_folder: bool) -> pydicom.Dataset | None:
+    """The dataset (large elements deferred), or ``None`` for a non-DICOM file inside a folder."""
+    try:
+        return pydicom.dcmread(path, defer_size=DEFER_SIZE)
+    except InvalidDicomError:
+        if in_folder:
+            return None
+        raise MRDeepReconError("not a DICOM file", path) from None
+    except Exception as exc:  # pydicom raises many types for damaged files
+        raise MRDeepReconError(f"unreadable DICOM file ({exc})", path) from exc
+
+
+def _is_image(ds: pydicom.Dataset) -> bool:
+    sop_class = str(ds.get("SOPClassUID", ""))
+    has_pixels = any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS)
+    if sop_class in (MR_IMAGE_STORAGE, ENHANCED_MR_IMAGE_STORAGE):
+        return has_pixels
+    return has_pixels and bool(ds.get("Rows")) and bool(ds.get("Columns"))
+
+
+def _image_datasets(path: Path) -> list[pydicom.Dataset]:
+    """Image objects in ``path`` (a file or a folder), each with ``ds.filename`` set."""
+    if not path.exists():
+        raise MRDeepReconError("no such file or folder", path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file())
+        if not files:
+            if any(p.is_dir() for p in path.iterdir()):
+                problem = "no files directly in the folder (sub-folders are not searched)"
+                raise MRDeepReconError(problem, path)
+            raise MRDeepReconError("the folder is empty", path)
+        datasets = [ds for ds in (_read(p, in_folder=True) for p in files) if ds is not None]
+        if not datasets:
+            raise MRDeepReconError("the folder contains no DICOM files", path)
+    else:
+        datasets = [_read(path, in_folder=False)]  # type: ignore[list-item]
+    images = [ds for ds in datasets if _is_image(ds)]
+    if not images:
+        kinds = sorted({str(getattr(ds.get("SOPClassUID"), "name", "unknown")) for ds in datasets})
+        raise MRDeepReconError(f"no image series (only {', '.join(kinds)})", path)
+    return images
+
+
+def _n_frames(ds: pydicom.Dataset) -> int:
+    return int(ds.get("NumberOfFrames") or 1)
+
+
+def _group_by_series(datasets: Iterable[pydicom.Dataset]) -> dict[str, list[pydicom.Dataset]]:
+    groups: dict[str, list[pydicom.Dataset]] = defaultdict(list)
+    for ds in datasets:
+        groups[str(ds.get("SeriesInstanceUID", ""))].append(ds)
+    return dict(groups)
+
+
+def _series_info(uid: str, datasets: list[pydicom.Dataset]) -> SeriesInfo:
+    return SeriesInfo(
+        series_instance_uid=uid,
+        description=str(datasets[0].get("SeriesDescription", "")),
+        images=sum(_n_frames(ds) for ds in datasets),
+        files=tuple(Path(ds.filename) for ds in datasets),
+    )
+
+
+def list_series(path: str | Path) -> list[SeriesInfo]:
+    """The image series in a DICOM file or folder, sorted by UID."""
+    groups = _group_by_series(_image_datasets(Path(path)))
+    return [_series_info(uid, groups[uid]) for uid in sorted(groups)]
+
+
+def _describe(infos: list[SeriesInfo]) -> str:
+    return "; ".join(
+        f"{i.series_instance_uid} '{i.description}' ({i.images} images)" for i in infos
+    )
+
+
+def _select_series(
+    groups: dict[str, list[pydicom.Dataset]], series_uid: str | None, path: Path
+) -> list[pydicom.Dataset]:
+    infos = [_series_info(uid, groups[uid]) for uid in sorted(groups)]
+    if series_uid is not None:
+        if series_uid not in groups:
+            raise MRDeepReconError(
+                f"series {series_uid} not found; available: {_describe(infos)}", path
+            )
+        return groups[series_uid]
+    if len(groups) > 1:
+        raise MRDeepReconError(
+            f"{len(groups)} image series, choose one with series_uid (--series UID): "
+            f"{_describe(infos)}",
+            path,
+        )
+    return next(iter(groups.values()))
+
+
+def _functional_item(ds: pydicom.Dataset, frame: int, sequence: str) -> pydicom.Dataset | None:
+    """First item of ``sequence`` in the frame's per-frame group, else in the shared group."""
+    for groups_keyword, index in (
+        ("PerFrameFunctionalGroupsSequence", frame),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
+        groups = ds.get(groups_keyword)
+        if groups and len(groups) > index:
+            items = groups[index].get(sequence)
+            if items:
+                return items[0]
+    return None
+
+
+def _value(ds: pydicom.Dataset, frame: int | None, sequence: str, keyword: str) -> Any:
+    """``keyword`` of a classic file (top level) or of one frame (functional group ``sequence``)."""
+    if frame is None:
+        return ds.get(keyword)
+    item = _functional_item(ds, frame, sequence)
+    return None if item is None else item.get(keyword)
+
+
+def _required(
+    ds: pydicom.Dataset, frame: int | None, sequence: str, keyword: str, n: int
+) -> np.ndarray:
+    """A geometry attribute as ``n`` floats; raises naming the file when it is missing."""
+    value = _value(ds, frame, sequence, keyword)
+    if value is None or len(value) != n:
+        where = "" if frame is None else f" (frame {frame + 1})"
+        raise MRDeepReconError(f"missing geometry: no {keyword}{where}", ds.filename)
+    return np.asarray([float(v) for v in value], dtype=np.float64)
+
+
+def _float_or(value: Any, default: float) -> float:
+    return default if value is None or value == "" else float(value)
+
+
+def _rescale(ds: pydicom.Dataset, frame: int | None) -> tuple[float, float]:
+    """(slope, intercept): the frame's Pixel Value Transformation group, else the top level."""
+    source = ds
+    if frame is not None:
+        item = _functional_item(ds, frame, "PixelValueTransformationSequence")
+        if item is not None and "RescaleSlope" in item:
+            source = item
+    slope = _float_or(source.get("RescaleSlope"), 1.0)
+    return slope, _float_or(source.get("RescaleIntercept"), 0.0)
+
+
+def _check_supported(ds: pydicom.Dataset) -> None:
+    if int(ds.get("SamplesPerPixel") or 1) != 1:
+        raise MRDeepReconError("unsupported: colour images (SamplesPerPixel > 1)", ds.filename)
+    if str(ds.get("PhotometricInterpretation", "MONOCHROME2")) == "MONOCHROME1":
+        raise MRDeepReconError("unsupported: inverted grey scale (MONOCHROME1)", ds.filename)
+
+
+def _slices(datasets: list[pydicom.Dataset]) -> list[_Slice]:
+    slices = []
+    for ds in datasets:
+        _check_supported(ds)
+        enhanced = any(
+            k in ds for k in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
+        )
+        n_frames = _n_frames(ds)
+        if not enhanced and n_frames > 1:
+            raise MRDeepReconError(
+                "missing geometry: multi-frame object without functional groups", ds.filename
+            )
+        for frame in range(n_frames) if enhanced else [None]:
+            slope, intercept = _rescale(ds, frame)
+            position = _required(ds, frame, "PlanePositionSequence", "ImagePositionPatient", 3)
+            orientation = _required(
+                ds, frame, "PlaneOrientationSequence", "ImageOrientationPatient", 6
+            )
+            spacing = _required(ds, frame, "PixelMeasuresSequence", "PixelSpacing", 2)
+            slices.append(
+                _Slice(
+                    ds, Path(ds.filename), frame, position, orientation, spacing, slope, intercept
+                )
+            )
+    return slices
+
+
+def _unit_axes(s: _Slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit row cosine, column cosine and slice normal of a slice's IOP."""
+    row, col = s.orientation[:3], s.orientation[3:]
+    if (
+        abs(np.linalg.norm(row) - 1) > 1e-3
+        or abs(np.linalg.norm(col) - 1) > 1e-3
+        or abs(row @ col) > 1e-3
+    ):
+        raise MRDeepReconError(
+            f"invalid ImageOrientationPatient {s.orientation.tolist()}{s.where()}", s.path
+        )
+    row = row / np.linalg.norm(row)
+    col = col / np.linalg.norm(col)
+    normal = np.cross(row, col)
+    return row, col, normal / np.linalg.norm(normal)
+
+
+def _check_consistent(slices: list[_Slice]) -> None:
+    first = slices[0]
+    matrix = (first.dataset.Rows, first.dataset.Columns)
+    for s in slices[1:]:
+        here = (s.dataset.Rows, s.dataset.Columns)
+        if here != matrix:
+            raise MRDeepReconError(
+                f"inconsistent matrix between slices: {matrix[0]}x{matrix[1]} and "
+                f"{here[0]}x{here[1]}{s.where()}",
+                s.path,
+            )
+        if np.max(np.abs(s.orientation - first.orientation)) > ORIENTATION_TOLERANCE:
+            raise MRDeepReconError(
+                f"inconsistent orientation between slices: {first.orientation.tolist()} and "
+                f"{s.orientation.tolist()}{s.where()}",
+                s.path,
+            )
+        if not np.allclose(s.pixel_spacing, first.pixel_spacing, rtol=PIXEL_SPACING_RTOL, atol=0):
+            raise MRDeepReconError(
+                f"inconsistent PixelSpacing between slices: {first.pixel_spacing.tolist()} and "
+                f"{s.pixel_spacing.tolist()}{s.where()}",
+                s.path,
+            )
+
+
+def _single_slice_spacing(s: _Slice) -> float:
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        value = _value(s.dataset, s.frame, "PixelMeasuresSequence", keyword)
+        if value is None and s.frame is not None:
+            value = s.dataset.get(keyword)
+        if _float_or(value, 0.0) > 0:
+            return float(value)
+    return 1.0
+
+
+def _sort_and_measure(
+    slices: list[_Slice], normal: np.ndarray, path: Path
+) -> tuple[list[_Slice], float | None]:
+    """Slices sorted along ``normal`` and the uniform slice distance (None for one slice)."""
+    distances = np.array([s.position @ normal for s in slices])
+    order = np.argsort(distances, kind="stable")
+    slices = [slices[i] for i in order]
+    distances = distances[order]
+    if len(slices) == 1:
+        return slices, None
+    steps = np.diff(distances)
+    duplicates = int(np.sum(steps < DUPLICATE_POSITION_MM))
+    if duplicates:
+        unique = len(slices) - duplicates
+        raise MRDeepReconError(
+            f"4D series: {len(slices)} images at only {unique} slice positions (several echoes, "
+            "dynamics or temporal positions); export a single 3D volume",
+            path,
+        )
+    spacing = float((distances[-1] - distances[0]) / (len(slices) - 1))
+    tolerance = POSITION_TOLERANCE_ABS_MM + POSITION_TOLERANCE_REL * spacing
+    if np.max(np.abs(steps - spacing)) > tolerance:
+        raise MRDeepReconError(
+            f"non-uniform slice spacing: distances from {steps.min():.4g} to {steps.max():.4g} mm "
+            "(missing slices or a mixed series)",
+            path,
+        )
+    offsets = np.array([s.position - slices[0].position for s in slices])
+    lateral = np.linalg.norm(offsets - np.outer(offsets @ normal, normal), axis=1)
+    extent = distances[-1] - distances[0]
+    if np.max(lateral) > POSITION_TOLERANCE_ABS_MM + POSITION_TOLERANCE_REL * extent:
+        raise MRDeepReconError(
+            "unsupported: slices are not stacked along their normal (gantry tilt or sheared stack)",
+            path,
+        )
+    return slices, spacing
+
+
+def _pixels(slices: list[_Slice]) -> np.ndarray:
+    """Rescaled voxel values, float32, shape (slices, rows, columns)."""
+    frames: dict[int, np.ndarray] = {}
+    rows, columns = int(slices[0].dataset.Rows), int(slices[0].dataset.Columns)
+    out = np.empty((len(slices), rows, columns), np.float32)
+    for k, s in enumerate(slices):
+        key = id(s.dataset)
+        if key not in frames:
+            try:
+                array = s.dataset.pixel_array
+            except Exception as exc:  # missing decoder plugins, truncated data, ...
+                syntax = getattr(s.dataset.file_meta.get("TransferSyntaxUID"), "name", "unknown")
+                raise MRDeepReconError(
+                    f"cannot decode pixel data (transfer syntax {syntax}): {exc}", s.path
+                ) from exc
+            frames[key] = array.reshape((_n_frames(s.dataset),) + out.shape[1:])
+        stored = frames[key][0 if s.frame is None else s.frame]
+        out[k] = stored.astype(np.float64) * s.slope + s.intercept
+    return out
+
+
+def read_dicom(path: str | Path, series_uid: str | None = None) -> Volume:
+    """Read one MR image series from a DICOM file or folder.
+
+    Args:
+        path: a DICOM file, or a folder whose files (not sub-folders) hold the series.
+        series_uid: the ``SeriesInstanceUID`` to read; required when the folder holds several
+            image series.
+
+    Returns:
+        A :class:`Volume` with float32 ``data`` of shape ``(slices, Rows, Columns)``, exact LPS
+        geometry (module docstring) and metadata ``source_path``, ``format`` (``"dicom"``),
+        ``series_instance_uid``, ``study_instance_uid``, ``sop_instance_uids`` and
+        ``frame_numbers`` (1-based frame of each sorted slice in its object),
+        ``series_description``,
+        ``modality``, ``manufacturer``, ``scan_context`` (:class:`~mrdeeprecon.context.ScanContext`)
+        and ``dicom_header`` (the first sorted slice's object without pixel data).
+
+    Raises:
+        MRDeepReconError: naming the file or folder and the problem (not DICOM, empty, no image
+            series, several series without ``series_uid``, non-MR modality, missing or
+            inconsistent geometry, 4D data, non-uniform spacing, NaN/Inf values, unsupported).
+    """
+    path = Path(path)
+    datasets = _select_series(_group_by_series(_image_datasets(path)), series_uid, path)
+    first = datasets[0]
+    modality = str(first.get("Modality", ""))
+    if modality != "MR":
+        raise MRDeepReconError(f"modality {modality or '(missing)'} is not MR", first.filename)
+
+    slices = _slices(datasets)
+    _check_consistent(slices)
+    slices, slice_spacing = _sort_and_measure(slices, _unit_axes(slices[0])[2], path)
+    head = slices[0]
+    row, col, normal = _unit_axes(head)
+    spacing_k = slice_spacing if slice_spacing is not None else _single_slice_spacing(head)
+
+    data = _pixels(slices)
+    if not np.all(np.isfinite(data)):
+        raise MRDeepReconError("the pixel data contain NaN or infinite values", path)
+
+    header = pydicom.dcmread(head.path, stop_before_pixels=True)
+    metadata = {
+        "source_path": str(path),
+        "format": "dicom",
+        "series_instance_uid": str(first.get("SeriesInstanceUID", "")),
+        "study_instance_uid": str(first.get("StudyInstanceUID", "")),
+        "sop_instance_uids": [str(s.dataset.get("SOPInstanceUID", "")) for s in slices],
+        "frame_numbers": [1 if s.frame is None else s.frame + 1 for s in slices],
+        "series_description": str(first.get("SeriesDescription", "")),
+        "modality": modality,
+        "manufacturer": str(first.get("Manufacturer", "")),
+        "scan_context": context_from_dicom(header, data.shape, slice_spacing=slice_spacing),
+        "dicom_header": header,
+    }
+    return Volume(
+        data=data,
+        spacing=(float(head.pixel_spacing[1]), float(head.pixel_spacing[0]), spacing_k),
+        origin=tuple(head.position),
+        direction=np.column_stack([row, col, normal]),
+        metadata=metadata,
+    )

@@ -1,0 +1,135 @@
+"""NIfTI (``.nii``, ``.nii.gz``) and NRRD (``.nrrd``, ``.nhdr``) volumes through SimpleITK.
+
+SimpleITK works in LPS like :class:`~mrdeeprecon.volume.Volume`: its ``GetSpacing``/``GetOrigin``
+are ordered (i, j, k), its ``GetDirection`` is the 3×3 direction matrix flattened row by row
+(columns = axis directions, the same matrix as ``Volume.direction``), and
+``GetArrayFromImage`` returns the voxels as ``(z, y, x)``. The conversion is therefore exact;
+NIfTI itself stores the geometry in float32 (≈ 1e-7 relative), NRRD as decimal text.
+
+Writing stores float32, or int16 when the volume's data are int16; float64 and every other type
+become float32. The file is written into a temporary folder beside the target and moved into
+place at the end, so a failure leaves nothing behind (for ``.nhdr`` the detached data file moves
+with its header).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..errors import MRDeepReconError
+from ..volume import Volume
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+NRRD_SUFFIXES = (".nrrd", ".nhdr")
+ITK_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES
+COMPLEX_PIXEL_IDS = (sitk.sitkComplexFloat32, sitk.sitkComplexFloat64)
+
+
+def itk_format(path: str | Path) -> str | None:
+    """``"nifti"``, ``"nrrd"`` or ``None`` from the file name's suffix (case-insensitive)."""
+    name = Path(path).name.lower()
+    if name.endswith(NIFTI_SUFFIXES):
+        return "nifti"
+    if name.endswith(NRRD_SUFFIXES):
+        return "nrrd"
+    return None
+
+
+def _require_format(path: Path) -> str:
+    kind = itk_format(path)
+    if kind is None:
+        expected = ", ".join(ITK_SUFFIXES)
+        raise MRDeepReconError(f"not a NIfTI or NRRD file name (expected {expected})", path)
+    return kind
+
+
+def _check_finite(data: np.ndarray, path: Path) -> None:
+    if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
+        raise MRDeepReconError("the image contains NaN or infinite values", path)
+
+
+def read_itk(path: str | Path) -> Volume:
+    """Read a 3D scalar NIfTI or NRRD image.
+
+    Returns:
+        A :class:`Volume` whose ``data`` (shape ``(z, y, x)``) keeps the file's voxel type, with
+        LPS geometry and metadata ``source_path`` and ``format`` (``"nifti"`` or ``"nrrd"``).
+
+    Raises:
+        MRDeepReconError: naming the file for a missing or unreadable file, an unknown suffix,
+            an image that is not 3D scalar (2D, 4D, vector or complex) or NaN/Inf voxels.
+    """
+    path = Path(path)
+    kind = _require_format(path)
+    if not path.is_file():
+        raise MRDeepReconError("no such file", path)
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1]
+        raise MRDeepReconError(f"unreadable {kind} file ({reason})", path) from exc
+    if image.GetDimension() != 3:
+        raise MRDeepReconError(f"expected a 3D image, got {image.GetDimension()}D", path)
+    if image.GetNumberOfComponentsPerPixel() != 1 or image.GetPixelID() in COMPLEX_PIXEL_IDS:
+        raise MRDeepReconError(
+            f"expected scalar voxels, got {image.GetPixelIDTypeAsString()}", path
+        )
+    data = sitk.GetArrayFromImage(image)
+    _check_finite(data, path)
+    return Volume(
+        data=data,
+        spacing=image.GetSpacing(),
+        origin=image.GetOrigin(),
+        direction=np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3),
+        metadata={"source_path": str(path), "format": kind},
+    )
+
+
+def _storage_array(volume: Volume, path: Path) -> np.ndarray:
+    data = volume.data
+    if np.iscomplexobj(data):
+        raise MRDeepReconError("cannot write complex voxels", path)
+    _check_finite(data, path)
+    if data.dtype == np.int16:
+        return data
+    return data.astype(np.float32)
+
+
+def write_itk(volume: Volume, path: str | Path) -> Path:
+    """Write ``volume`` as NIfTI or NRRD (by suffix) atomically; returns the written path.
+
+    Raises:
+        MRDeepReconError: naming the file for an unknown suffix, a missing folder, a target that
+            is the volume's own source file, NaN/Inf voxels or a write failure.
+    """
+    path = Path(path)
+    _require_format(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise MRDeepReconError("the output folder does not exist", path)
+    source = volume.metadata.get("source_path")
+    if source is not None and Path(source).resolve() == path.resolve():
+        raise MRDeepReconError("refusing to overwrite the input file", path)
+
+    image = sitk.GetImageFromArray(_storage_array(volume, path), isVector=False)
+    image.SetSpacing(tuple(float(s) for s in volume.spacing))
+    image.SetOrigin(tuple(float(o) for o in volume.origin))
+    image.SetDirection(tuple(float(d) for d in np.asarray(volume.direction).ravel()))
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder))
+    try:
+        sitk.WriteImage(image, str(staging / path.name))
+        written = sorted(staging.iterdir(), key=lambda p: p.name == path.name)  # header last
+        for item in written:
+            os.replace(item, folder / item.name)
+    except (RuntimeError, OSError) as exc:
+        raise MRDeepReconError(f"could not write the image ({exc})", path) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path

@@ -1,0 +1,398 @@
+"""DICOM reading: real Philips (classic + enhanced), GE, pydicom and pydicom-data files, synthetic bad inputs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from conftest import shared_path
+from mrdeeprecon.errors import MRDeepReconError
+from mrdeeprecon.io import load_volume
+from mrdeeprecon.io.dicom import list_series, read_dicom
+
+MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
+
+
+def _testdata(name: str) -> Path:
+    """A pydicom / pydicom-data file; skips when it is not available offline."""
+    from pydicom.data import get_testdata_file
+
+    try:
+        found = get_testdata_file(name)
+    except Exception as exc:  # network access for pydicom-data files that are not cached
+        pytest.skip(f"pydicom test file {name} unavailable: {exc}")
+    if found is None:
+        pytest.skip(f"pydicom test file {name} unavailable")
+    return Path(found)
+
+
+def _headers(folder: Path) -> dict[str, pydicom.Dataset]:
+    """SOPInstanceUID → header of the image files in ``folder``."""
+    out = {}
+    for path in folder.iterdir():
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        if "ImagePositionPatient" in ds:
+            out[ds.SOPInstanceUID] = ds
+    return out
+
+
+# ---------------------------------------------------------------- synthetic objects
+
+
+def _file_meta(sop_class: str, sop_uid: str) -> FileMetaDataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return meta
+
+
+def _common(ds: Dataset, sop_class: str, series_uid: str, modality: str) -> None:
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta = _file_meta(sop_class, ds.SOPInstanceUID)
+    ds.StudyInstanceUID = "1.2.3.4"
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesDescription = "synthetic"
+    ds.Modality = modality
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+
+
+def _classic(
+    position: tuple[float, float, float],
+    value: int = 1,
+    *,
+    rows: int = 6,
+    columns: int = 5,
+    orientation: tuple[float, ...] = (1, 0, 0, 0, 1, 0),
+    spacing: tuple[float, float] = (0.8, 0.6),
+    series_uid: str = "1.2.3.4.5",
+    modality: str = "MR",
+) -> Dataset:
+    """A classic MR slice filled with ``value``."""
+    ds = Dataset()
+    _common(ds, MR_STORAGE, series_uid, modality)
+    ds.ImagePositionPatient = list(position)
+    ds.ImageOrientationPatient = list(orientation)
+    ds.PixelSpacing = list(spacing)
+    ds.Rows, ds.Columns = rows, columns
+    ds.PixelData = np.full((rows, columns), value, np.uint16).tobytes()
+    return ds
+
+
+def _write(folder: Path, datasets: list[Dataset], names: list[str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, ds in enumerate(datasets):
+        ds.save_as(folder / (names[i] if names else f"{i:03d}.dcm"), enforce_file_format=True)
+    return folder
+
+
+def _stack(z_positions: list[float], **kwargs) -> list[Dataset]:
+    return [_classic((10.0, -20.0, z), value=i + 1, **kwargs) for i, z in enumerate(z_positions)]
+
+
+# ---------------------------------------------------------------- real data
+
+
+@pytest.fixture(scope="module")
+def philips_enhanced() -> tuple[Path, object]:
+    folder = shared_path("dicom/philips_phantom/201_T1W_TSE_Sno_CSno_CSAIno")
+    return folder, read_dicom(folder)
+
+
+@pytest.fixture(scope="module")
+def ge_volume() -> tuple[Path, object]:
+    folder = shared_path("dicom/ge_mprage_headers")
+    return folder, load_volume(folder)
+
+
+def test_philips_enhanced_ignores_raw_data(philips_enhanced) -> None:
+    folder, volume = philips_enhanced
+    assert len(list(folder.iterdir())) == 2  # the image object and a Raw Data Storage object
+    assert volume.shape == (12, 256, 256)
+    assert volume.data.dtype == np.float32
+    ds = pydicom.dcmread(folder / "0001.dcm")
+    frames = ds.PerFrameFunctionalGroupsSequence
+    z = [float(f.PlanePositionSequence[0].ImagePositionPatient[2]) for f in frames]
+    np.testing.assert_allclose(volume.origin, frames[int(np.argmin(z))].PlanePositionSequence[0].ImagePositionPatient)
+    np.testing.assert_allclose(volume.spacing, (1.0, 1.0, 5.0), atol=1e-5)
+    np.testing.assert_allclose(volume.direction, np.eye(3), atol=1e-12)
+    slope = float(frames[0].PixelValueTransformationSequence[0].RescaleSlope)
+    k0 = int(np.argmin(z))
+    np.testing.assert_allclose(volume.data[0], ds.pixel_array[k0] * slope, rtol=1e-6)
+    meta = volume.metadata
+    assert meta["format"] == "dicom" and meta["modality"] == "MR"
+    assert meta["series_description"] == "T1W_TSE_Sno_CSno_CSAIno"
+    assert meta["manufacturer"] == "Philips"
+    assert meta["sop_instance_uids"] == [ds.SOPInstanceUID] * 12
+    assert meta["frame_numbers"] == [i + 1 for i in np.argsort(z)]
+    assert "PixelData" not in meta["dicom_header"]
+    assert meta["dicom_header"].SeriesInstanceUID == meta["series_instance_uid"] == ds.SeriesInstanceUID
+    assert meta["study_instance_uid"] == ds.StudyInstanceUID
+    assert meta["scan_context"].acquisition == "2D"
+    assert [s.images for s in list_series(folder)] == [12]
+
+
+def test_philips_classic_sorted_by_position_not_name(philips_classic_dir: Path, tmp_path: Path) -> None:
+    sources = sorted(philips_classic_dir.iterdir())
+    assert len(sources) == 24
+    names = np.random.default_rng(7).permutation(len(sources))
+    for src, name in zip(sources, names):
+        shutil.copy(src, tmp_path / f"img{name:02d}")  # extensionless, shuffled
+    volume = load_volume(tmp_path)
+    assert volume.shape == (24, 256, 256)
+    headers = _headers(philips_classic_dir)
+    z = [float(headers[uid].ImagePositionPatient[2]) for uid in volume.metadata["sop_instance_uids"]]
+    assert z == sorted(z) and z[0] == -63.25
+    np.testing.assert_allclose(volume.origin, headers[volume.metadata["sop_instance_uids"][0]].ImagePositionPatient)
+    np.testing.assert_allclose(volume.spacing, (1.0, 1.0, 5.5), atol=1e-6)
+    first = pydicom.dcmread(philips_classic_dir / "0001.dcm")
+    np.testing.assert_allclose(volume.data[0], first.pixel_array * float(first.RescaleSlope), rtol=1e-6)
+    assert volume.metadata["scan_context"].slice_spacing == pytest.approx(5.5)
+
+
+def test_ge_oblique_geometry(ge_volume) -> None:
+    folder, volume = ge_volume
+    assert volume.shape == (130, 256, 256)
+    headers = _headers(folder)
+    uids = volume.metadata["sop_instance_uids"]
+    first = headers[uids[0]]
+    assert int(first.InstanceNumber) == 1
+    iop = np.asarray(first.ImageOrientationPatient, float)
+    normal = np.cross(iop[:3], iop[3:])
+    np.testing.assert_allclose(volume.direction[:, 0], iop[:3], atol=1e-9)
+    np.testing.assert_allclose(volume.direction[:, 1], iop[3:], atol=1e-9)
+    np.testing.assert_allclose(volume.direction[:, 2], normal / np.linalg.norm(normal), atol=1e-9)
+    np.testing.assert_allclose(volume.origin, np.asarray(first.ImagePositionPatient, float), atol=0)
+    np.testing.assert_allclose(volume.spacing, (0.9375, 0.9375, 1.2), atol=1e-4)
+    ijk_to_lps = volume.ijk_to_lps()
+    for k, uid in enumerate(uids):  # origin + k · spacing_k · normal hits every slice
+        expected = ijk_to_lps @ np.array([0.0, 0.0, k, 1.0])
+        np.testing.assert_allclose(expected[:3], np.asarray(headers[uid].ImagePositionPatient, float), atol=1e-3)
+    assert volume.metadata["manufacturer"] == "GE MEDICAL SYSTEMS"
+
+
+def test_pydicom_mr_small(pydicom_mr_small: Path) -> None:
+    volume = load_volume(pydicom_mr_small)
+    ds = pydicom.dcmread(pydicom_mr_small)
+    assert volume.shape == (1, 64, 64)
+    np.testing.assert_array_equal(volume.data[0], ds.pixel_array.astype(np.float32))
+    np.testing.assert_allclose(volume.spacing, (0.3125, 0.3125, 0.8))  # SliceThickness: no SpacingBetweenSlices
+    np.testing.assert_allclose(volume.origin, [-83.9063, -91.2, 6.6406])
+
+
+def test_pydicom_data_mr2_uncr_oblique_rescaled() -> None:
+    path = _testdata("MR2_UNCR.dcm")
+    volume = load_volume(path)
+    ds = pydicom.dcmread(path)
+    assert volume.shape == (1, 1024, 1024)
+    iop = np.asarray(ds.ImageOrientationPatient, float)
+    np.testing.assert_allclose(volume.direction[:, 0], iop[:3] / np.linalg.norm(iop[:3]), atol=1e-12)
+    np.testing.assert_allclose(volume.spacing, (0.195313, 0.195313, 6.6))
+    expected = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    np.testing.assert_allclose(volume.data[0], expected, rtol=1e-6)
+
+
+def test_pydicom_data_enhanced_without_geometry_is_an_error() -> None:
+    path = _testdata("emri_small.dcm")  # enhanced multi-frame MR without functional groups
+    with pytest.raises(MRDeepReconError, match="missing geometry") as info:
+        load_volume(path)
+    assert str(path) in str(info.value)
+
+
+def test_two_series_need_a_choice(philips_enhanced_dir: Path, philips_classic_dir: Path, tmp_path: Path) -> None:
+    for folder in (philips_enhanced_dir, philips_classic_dir):
+        for src in folder.iterdir():
+            shutil.copy(src, tmp_path / f"{folder.name[:3]}_{src.name}")
+    infos = {s.series_instance_uid: s for s in list_series(tmp_path)}
+    assert sorted(s.images for s in infos.values()) == [12, 24]
+    with pytest.raises(MRDeepReconError) as info:
+        read_dicom(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path) in message
+    for uid, series in infos.items():
+        assert uid in message and series.description in message and f"({series.images} images)" in message
+    classic = next(s for s in infos.values() if s.images == 24)
+    assert read_dicom(tmp_path, series_uid=classic.series_instance_uid).shape == (24, 256, 256)
+    with pytest.raises(MRDeepReconError, match="not found"):
+        read_dicom(tmp_path, series_uid="1.2.3")
+
+
+# ---------------------------------------------------------------- synthetic geometry
+
+
+def test_reversed_normal_and_shuffled_files(tmp_path: Path) -> None:
+    # row +x, column -y → normal -z: ascending distance along the normal is descending z.
+    z = [4.0, 0.0, 8.0, 2.0, 6.0]
+    folder = _write(tmp_path / "s", _stack(z, orientation=(1, 0, 0, 0, -1, 0)))
+    volume = read_dicom(folder)
+    np.testing.assert_allclose(volume.direction[:, 2], [0, 0, -1])
+    np.testing.assert_allclose(volume.origin, [10.0, -20.0, 8.0])
+    np.testing.assert_allclose(volume.spacing, (0.6, 0.8, 2.0))
+    assert volume.data[:, 0, 0].tolist() == [3, 5, 1, 4, 2]  # values in descending-z order
+    for k in range(5):
+        lps = volume.ijk_to_lps() @ np.array([0, 0, k, 1.0])
+        assert lps[2] == pytest.approx(8.0 - 2.0 * k)
+
+
+def _enhanced(positions: list[float], slopes: list[float], rows: int = 4, columns: int = 3) -> Dataset:
+    """An enhanced MR object: per-frame position and rescale, shared orientation and spacing."""
+    ds = Dataset()
+    _common(ds, ENHANCED_MR_STORAGE, "1.2.3.4.6", "MR")
+    ds.NumberOfFrames = len(positions)
+    ds.Rows, ds.Columns = rows, columns
+    shared = Dataset()
+    shared.PlaneOrientationSequence = [Dataset()]
+    shared.PlaneOrientationSequence[0].ImageOrientationPatient = [0, 1, 0, 0, 0, -1]  # sagittal
+    shared.PixelMeasuresSequence = [Dataset()]
+    shared.PixelMeasuresSequence[0].PixelSpacing = [0.5, 0.25]
+    shared.PixelMeasuresSequence[0].SliceThickness = 3
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for x, slope in zip(positions, slopes):
+        item = Dataset()
+        item.PlanePositionSequence = [Dataset()]
+        item.PlanePositionSequence[0].ImagePositionPatient = [x, 5.0, 7.0]
+        item.PixelValueTransformationSequence = [Dataset()]
+        item.PixelValueTransformationSequence[0].RescaleSlope = slope
+        item.PixelValueTransformationSequence[0].RescaleIntercept = 1
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    pixels = np.stack([np.full((rows, columns), 10 * (i + 1), np.uint16) for i in range(len(positions))])
+    ds.PixelData = pixels.tobytes()
+    return ds
+
+
+def test_enhanced_frames_sorted_with_per_frame_rescale(tmp_path: Path) -> None:
+    _write(tmp_path, [_enhanced([3.0, -3.0, 0.0], [1.0, 2.0, 3.0])], ["multi"])
+    volume = read_dicom(tmp_path / "multi")
+    # normal of row +y, column -z is -x: ascending distance = descending x → frames 1, 3, 2.
+    np.testing.assert_allclose(volume.direction, [[0, 0, -1], [1, 0, 0], [0, -1, 0]], atol=1e-12)
+    np.testing.assert_allclose(volume.origin, [3.0, 5.0, 7.0])
+    np.testing.assert_allclose(volume.spacing, (0.25, 0.5, 3.0))
+    assert volume.data[:, 0, 0].tolist() == [10 * 1 + 1, 30 * 3 + 1, 20 * 2 + 1]
+    assert volume.metadata["frame_numbers"] == [1, 3, 2]
+
+
+def test_single_enhanced_frame_uses_shared_thickness(tmp_path: Path) -> None:
+    _write(tmp_path, [_enhanced([1.0], [1.0])], ["one.dcm"])
+    assert read_dicom(tmp_path / "one.dcm").spacing[2] == 3.0
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def _assert_error(path: Path, pattern: str, named: Path | None = None) -> None:
+    with pytest.raises(MRDeepReconError, match=pattern) as info:
+        load_volume(path)
+    assert str(named or path) in str(info.value)
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    _assert_error(tmp_path / "nothing", "no such file")
+
+
+def test_empty_folder(tmp_path: Path) -> None:
+    _assert_error(tmp_path, "empty")
+
+
+def test_folder_without_dicom(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not an image")
+    _assert_error(tmp_path, "no DICOM")
+
+
+def test_not_a_dicom_file(tmp_path: Path) -> None:
+    path = tmp_path / "fake.dcm"
+    path.write_bytes(b"\x00" * 10 + b"plain bytes")
+    _assert_error(path, "not a DICOM file")
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    src = _testdata("MR_truncated.dcm")
+    path = tmp_path / "truncated.dcm"
+    shutil.copy(src, path)
+    _assert_error(path, "pixel data|unreadable")
+
+
+def test_only_raw_data(philips_enhanced_dir: Path, tmp_path: Path) -> None:
+    shutil.copy(philips_enhanced_dir / "0001_Raw.dcm", tmp_path / "raw.dcm")
+    _assert_error(tmp_path, "no image series.*Raw Data Storage")
+
+
+def test_non_mr_modality(tmp_path: Path) -> None:
+    _write(tmp_path, _stack([0.0, 1.0], modality="CT"))
+    _assert_error(tmp_path, "modality CT is not MR", tmp_path / "000.dcm")
+
+
+@pytest.mark.parametrize("keyword", ["ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"])
+def test_missing_geometry(tmp_path: Path, keyword: str) -> None:
+    datasets = _stack([0.0, 1.0, 2.0])
+    delattr(datasets[1], keyword)
+    _write(tmp_path, datasets)
+    _assert_error(tmp_path, f"missing geometry: no {keyword}", tmp_path / "001.dcm")
+
+
+def test_inconsistent_orientation(tmp_path: Path) -> None:
+    datasets = _stack([0.0, 1.0, 2.0])
+    datasets[2] = _classic((10.0, -20.0, 2.0), orientation=(1, 0, 0, 0, 0.99, 0.141067))
+    _write(tmp_path, datasets)
+    _assert_error(tmp_path, "inconsistent orientation", tmp_path / "002.dcm")
+
+
+def test_inconsistent_matrix(tmp_path: Path) -> None:
+    datasets = _stack([0.0, 1.0, 2.0])
+    datasets[1] = _classic((10.0, -20.0, 1.0), rows=8)
+    _write(tmp_path, datasets)
+    _assert_error(tmp_path, "inconsistent matrix", tmp_path / "001.dcm")
+
+
+def test_four_d_duplicate_positions(tmp_path: Path) -> None:
+    _write(tmp_path, _stack([0.0, 1.0, 0.0, 1.0]))  # e.g. two echoes
+    _assert_error(tmp_path, "4D series")
+
+
+def test_non_uniform_spacing(tmp_path: Path) -> None:
+    _write(tmp_path, _stack([0.0, 1.0, 2.0, 4.0]))  # a missing slice
+    _assert_error(tmp_path, "non-uniform slice spacing")
+
+
+def test_sheared_stack(tmp_path: Path) -> None:
+    datasets = [_classic((0.5 * i, 0.0, float(i)), value=i) for i in range(3)]  # gantry tilt
+    _write(tmp_path, datasets)
+    _assert_error(tmp_path, "not stacked along their normal")
+
+
+def test_nan_in_float_data(tmp_path: Path) -> None:
+    ds = _classic((0.0, 0.0, 0.0))
+    del ds.PixelData
+    del ds.HighBit, ds.BitsStored, ds.PixelRepresentation
+    ds.BitsAllocated = 32
+    values = np.ones((ds.Rows, ds.Columns), np.float32)
+    values[1, 1] = np.nan
+    ds.FloatPixelData = values.tobytes()
+    _write(tmp_path, [ds])
+    _assert_error(tmp_path, "NaN")
+
+
+def test_colour_unsupported(tmp_path: Path) -> None:
+    ds = _classic((0.0, 0.0, 0.0))
+    ds.SamplesPerPixel = 3
+    _write(tmp_path, [ds])
+    _assert_error(tmp_path, "unsupported", tmp_path / "000.dcm")
+
+
+def test_folder_of_folders(tmp_path: Path) -> None:
+    (tmp_path / "series1").mkdir()
+    _assert_error(tmp_path, "sub-folders are not searched")
