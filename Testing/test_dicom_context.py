@@ -9,6 +9,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
+from conftest import shared_path
 from mrdeeprecon.context import ScanContext
 from mrdeeprecon.io.dicom_context import context_from_dicom
 
@@ -55,8 +56,6 @@ def test_philips_enhanced_201(philips_enhanced_dir: Path) -> None:
 
 
 def test_philips_enhanced_compressed_sense() -> None:
-    from conftest import shared_path
-
     folder = shared_path("dicom/philips_phantom/401_T1W_FFE_Sno_CS2")
     image = next(p for p in folder.iterdir() if not p.name.endswith("_Raw.dcm"))
     context = context_from_dicom(_header(image))
