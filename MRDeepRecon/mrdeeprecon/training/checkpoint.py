@@ -1,0 +1,64 @@
+"""Resumable training checkpoints without pickles: tensors in safetensors, the rest in JSON.
+
+``<stem>.safetensors`` holds the model weights (``model.<name>``) and the Adam moments
+(``optim.<i>.exp_avg`` / ``optim.<i>.exp_avg_sq``); ``<stem>.json`` holds the step, the optimiser's
+scalar state and the random generator state of the pair sampler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def checkpoint_files(stem: Path) -> tuple[Path, Path]:
+    """``(<stem>.safetensors, <stem>.json)`` — appended, since ``stem`` may itself contain dots."""
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def save_checkpoint(
+    stem: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+) -> None:
+    """Write the checkpoint atomically (temporary files renamed at the end)."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    optim_state = optimizer.state_dict()
+    scalars: dict[str, Any] = {"param_groups": optim_state["param_groups"], "steps": {}}
+    for index, entry in optim_state["state"].items():
+        for key, value in entry.items():
+            if key == "step":
+                scalars["steps"][str(index)] = float(value)
+            else:
+                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    tensor_file, json_file = checkpoint_files(stem)
+    tmp_tensors = tensor_file.with_name(tensor_file.name + ".tmp")
+    tmp_json = json_file.with_name(json_file.name + ".tmp")
+    save_file(tensors, str(tmp_tensors))
+    tmp_json.write_text(json.dumps({"optimizer": scalars, **state}, indent=1))
+    os.replace(tmp_tensors, tensor_file)
+    os.replace(tmp_json, json_file)
+
+
+def load_checkpoint(
+    stem: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """Restore model and optimiser in place; returns the JSON state (step, sampler state …)."""
+    tensor_file, json_file = checkpoint_files(stem)
+    tensors = load_file(str(tensor_file))
+    state = json.loads(json_file.read_text())
+    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    scalars = state.pop("optimizer")
+    optim_state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            optim_state.setdefault(int(index), {})[name] = value
+    for index, step in scalars["steps"].items():
+        optim_state.setdefault(int(index), {})["step"] = torch.tensor(step)
+    optimizer.load_state_dict({"state": optim_state, "param_groups": scalars["param_groups"]})
+    return state

@@ -1,0 +1,77 @@
+"""Training pairs and the training loop: physics of the targets, checkpoints, resume."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mrdeeprecon.errors import Cancelled
+from mrdeeprecon.io import load_volume
+from mrdeeprecon.model import context_vector
+from mrdeeprecon.progress import CancelToken
+from mrdeeprecon.training.pairs import STACK, PairConfig, PairSampler
+from mrdeeprecon.training.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def stroke_volume() -> np.ndarray:
+    from conftest import shared_path
+
+    return load_volume(shared_path("volumes/stroke_T1.nii.gz")).data
+
+
+@pytest.mark.parametrize("kind, slices", [("2d", 1), ("3d", STACK)])
+def test_batches_have_the_model_layout(stroke_volume, kind, slices):
+    sampler = PairSampler([stroke_volume], PairConfig(kind=kind, patch=64), seed=3)
+    batch = sampler.batch(4)
+    assert batch.inputs.shape == (4, slices, 64, 64)
+    assert batch.targets.shape == (4, 1, 64, 64)
+    assert batch.context.shape == (4, context_vector.SIZE)
+    assert batch.inputs.dtype == batch.targets.dtype == np.float32
+    assert np.isfinite(batch.inputs).all() and np.isfinite(batch.targets).all()
+    nr_inverse = batch.context[:, context_vector.FIELDS.index("inverse_noise_reduction")]
+    assert ((nr_inverse >= 0.2) & (nr_inverse <= 1.0)).all()
+    if kind == "2d":
+        assert (batch.context[:, context_vector.FIELDS.index("kmax_slice")] == 1).all()
+
+
+def test_same_seed_same_pairs_different_seed_different(stroke_volume):
+    a = PairSampler([stroke_volume], PairConfig(patch=48), seed=5).batch(3)
+    b = PairSampler([stroke_volume], PairConfig(patch=48), seed=5).batch(3)
+    c = PairSampler([stroke_volume], PairConfig(patch=48), seed=6).batch(3)
+    np.testing.assert_array_equal(a.inputs, b.inputs)
+    np.testing.assert_array_equal(a.targets, b.targets)
+    assert not np.array_equal(a.inputs, c.inputs)
+
+
+def _weights(path: Path) -> dict:
+    return load_file(str(path))
+
+
+def test_training_runs_checkpoints_and_resumes_exactly(tmp_path):
+    from conftest import shared_path
+
+    data = [shared_path("volumes/stroke_T1.nii.gz")]
+    common = dict(kind="2d", data=data, holdout=None, steps=4, batch_size=2, patch=48,
+                  base_channels=8, depth=2, checkpoint_every=2, device="cpu", log_every=1)
+    straight = train(TrainConfig(out_dir=tmp_path / "a", **common), log=lambda *_: None)
+
+    token = CancelToken()
+
+    def stop_after_three(fraction, message):
+        if fraction >= 0.75:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        train(TrainConfig(out_dir=tmp_path / "b", **common), progress=stop_after_three, cancel=token, log=lambda *_: None)
+    assert (tmp_path / "b" / "ce_unet_2d.checkpoint.safetensors").exists()
+    assert not (tmp_path / "b" / "ce_unet_2d.safetensors").exists()
+    resumed = train(TrainConfig(out_dir=tmp_path / "b", resume=True, **common), log=lambda *_: None)
+
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    assert not (tmp_path / "b" / "ce_unet_2d.checkpoint.safetensors").exists()
