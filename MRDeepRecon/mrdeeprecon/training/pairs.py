@@ -31,6 +31,7 @@ from ..standardize import intensity_range, normalize
 
 STACK = 7  # slices the 3D model sees
 SLAB = 24  # slices degraded together for the 3D model (the central ones are used)
+SLICES_PER_SLAB = 4  # 3D training pairs taken from one degraded slab
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,11 @@ class PairSampler:
             y0, x0 = int(self.rng.integers(h - p + 1)), int(self.rng.integers(w - p + 1))
         return [a[..., y0 : y0 + p, x0 : x0 + p] for a in arrays]
 
-    def _pair(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _pairs(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Pairs from one degradation: one slice (2D) or ``SLICES_PER_SLAB`` middle slices of a slab (3D).
+
+        Each pair gets its own noise-reduction factor.
+        """
         is_3d = self.config.kind == "3d"
         volume = self._oriented()
         spec, sampling = random_degradation(self.rng, is_3d, self.config)
@@ -166,27 +171,33 @@ class PairSampler:
             start = int(np.clip(centre - SLAB // 2, 0, max(0, volume.shape[0] - SLAB)))
             clean = np.ascontiguousarray(volume[start : start + SLAB])
             axes = AxisRoles(frequency=1, phase=2, slice=0)
-            middle = min(SLAB // 2, clean.shape[0] // 2)
-            window = slice(middle - STACK // 2, middle + STACK // 2 + 1)
+            first = clean.shape[0] // 2 - SLICES_PER_SLAB // 2
+            middles = range(first, first + SLICES_PER_SLAB)
         else:
-            clean = np.ascontiguousarray(volume[self._foreground_slice(volume, 0)])
+            clean = np.ascontiguousarray(volume[self._foreground_slice(volume, 0)])[None]
             axes = AxisRoles(frequency=0, phase=1, slice=0)
-        result = degrade(clean, spec, axes=axes, rng=self.rng, reference_level=1.0)
-        noise_reduction = float(1.0 / self.rng.uniform(0.2, 1.0))
-        target = result.target + (result.image - result.noise_free) / noise_reduction
-        if is_3d:
-            inputs, target = result.image[window], target[middle][None]
-        else:
-            inputs, target = result.image[None], target[None]
-        lo, hi = intensity_range(result.image)
-        inputs, target = self._crop([inputs, target], clean[middle] if is_3d else clean)
-        inputs, target = normalize(inputs, lo, hi), normalize(target, lo, hi)
-        context = context_vector.encode(sampling, noise_reduction)
-        return inputs, context, target
+            middles = range(1)
+        result = degrade(clean if is_3d else clean[0], spec, axes=axes, rng=self.rng, reference_level=1.0)
+        image, noise_free, target = (
+            (a if is_3d else a[None]) for a in (result.image, result.noise_free, result.target)
+        )
+        lo, hi = intensity_range(image)
+        pairs = []
+        for middle in middles:
+            noise_reduction = float(1.0 / self.rng.uniform(0.2, 1.0))
+            tuned = target[middle] + (image[middle] - noise_free[middle]) / noise_reduction
+            window = slice(middle - STACK // 2, middle + STACK // 2 + 1) if is_3d else slice(0, 1)
+            inputs, tuned = self._crop([image[window], tuned[None]], clean[middle])
+            context = context_vector.encode(sampling, noise_reduction)
+            pairs.append((normalize(inputs, lo, hi), context, normalize(tuned, lo, hi)))
+        return pairs
 
     def batch(self, size: int) -> Batch:
         """``size`` fresh pairs stacked into float32 arrays."""
-        pairs = [self._pair() for _ in range(size)]
+        pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        while len(pairs) < size:
+            pairs.extend(self._pairs())
+        pairs = pairs[:size]
         return Batch(
             inputs=np.stack([p[0] for p in pairs]).astype(np.float32),
             context=np.stack([p[1] for p in pairs]).astype(np.float32),
