@@ -1,0 +1,305 @@
+"""``mrdeeprecon`` command line: info, degrade, enhance, train, demo.
+
+Every user-facing problem is one line on stderr (``mrdeeprecon: error: FILE: problem``) and a
+non-zero exit code; outputs are written atomically, so a failure leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .context import ScanContext
+from .errors import Cancelled, MRDeepReconError
+
+PHASE_AXES = {"row": 2, "x": 2, "col": 1, "y": 1}
+
+
+def _add_context_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that override (or, for NIfTI/NRRD, provide) the scan context."""
+    group = parser.add_argument_group(
+        "scan context overrides",
+        "override what the DICOM header says, or describe a NIfTI/NRRD acquisition",
+    )
+    group.add_argument("--context", type=Path, metavar="JSON", help="scan context JSON (as written by `info --json` or `degrade`)")
+    group.add_argument("--acq-type", choices=("2D", "3D"), help="acquisition type (MRAcquisitionType)")
+    group.add_argument("--acq-phase-axis", choices=sorted(PHASE_AXES), help="in-plane phase-encoding axis: row/x or col/y")
+    for axis in ("frequency", "phase", "slice"):
+        group.add_argument(f"--acq-kmax-{axis}", type=float, metavar="F", help=f"acquired k-space extent along {axis}, fraction of the image grid's")
+    for axis in ("phase", "slice"):
+        group.add_argument(f"--acq-partial-fourier-{axis}", type=float, metavar="F", help=f"partial-Fourier fraction along {axis} (1 = off)")
+    group.add_argument("--acq-acceleration", type=float, metavar="R", help="in-plane undersampling factor")
+    group.add_argument("--acq-undersampling", choices=("none", "uniform", "random"))
+    group.add_argument("--acq-elliptical", action="store_true", default=None, help="elliptical k-space sampling")
+
+
+def _context_overrides(args: argparse.Namespace, base: ScanContext) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.acq_type:
+        out["acquisition"] = args.acq_type
+    if args.acq_phase_axis:
+        out["phase_axis"] = PHASE_AXES[args.acq_phase_axis]
+    kmax = [args.acq_kmax_frequency, args.acq_kmax_phase, args.acq_kmax_slice]
+    if any(k is not None for k in kmax):
+        out["kmax"] = tuple(k if k is not None else b for k, b in zip(kmax, base.kmax))
+    pf = [args.acq_partial_fourier_phase, args.acq_partial_fourier_slice]
+    if any(p is not None for p in pf):
+        out["partial_fourier"] = tuple(p if p is not None else b for p, b in zip(pf, base.partial_fourier))
+    if args.acq_acceleration is not None:
+        out["acceleration"] = (args.acq_acceleration, base.acceleration[1])
+    if args.acq_undersampling:
+        out["undersampling"] = args.acq_undersampling
+    if args.acq_elliptical:
+        out["elliptical"] = True
+    return out
+
+
+def _read_context_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise MRDeepReconError(f"cannot read scan context JSON ({exc})", path) from exc
+    data = data.get("scan_context", data)
+    fields = set(ScanContext.__dataclass_fields__) - {"sources"}
+    out = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in fields}
+    return out
+
+
+def _load(args: argparse.Namespace):
+    """Load the input volume and its scan context with the command line's overrides applied."""
+    from .io import load_context, load_volume
+
+    volume = load_volume(args.input, series_uid=getattr(args, "series", None))
+    context = load_context(volume)
+    if args.context is not None:
+        context = context.with_overrides(_read_context_json(args.context))
+    context = context.with_overrides(_context_overrides(args, context))
+    volume.metadata["scan_context"] = context
+    return volume, context
+
+
+class _TerminalProgress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if not self.enabled:
+            return
+        filled = int(round(30 * fraction))
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}% {message[:40]:<40}")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    volume, context = _load(args)
+    info = {
+        "source": str(args.input),
+        "shape_zyx": list(volume.shape),
+        "spacing_ijk_mm": list(volume.spacing),
+        "origin_lps_mm": list(volume.origin),
+        "direction_columns_lps": volume.direction.tolist(),
+        "series_instance_uid": volume.metadata.get("series_instance_uid"),
+        "series_description": volume.metadata.get("series_description"),
+        "scan_context": context.to_dict(),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    axis_name = {1: "y (column direction, COL)", 2: "x (row direction, ROW)"}
+    lines = [
+        f"source:              {info['source']}",
+        f"series:              {info['series_description'] or '-'} ({info['series_instance_uid'] or 'no DICOM UID'})",
+        f"shape (z, y, x):     {tuple(volume.shape)}",
+        f"spacing (i, j, k):   {tuple(round(s, 4) for s in volume.spacing)} mm",
+        f"acquisition:         {context.acquisition}",
+        f"phase encoding:      array axis {axis_name[context.phase_axis]}",
+        f"frequency encoding:  array axis {axis_name[context.frequency_axis]}",
+        f"acquired matrix:     {context.acquired_matrix or 'unknown'} (frequency, phase)",
+        f"displayed matrix:    {context.displayed_matrix or 'unknown'} (rows, columns)",
+        f"k_max fraction:      frequency {context.kmax[0]:.3g}, phase {context.kmax[1]:.3g}, slice {context.kmax[2]:.3g}",
+        f"partial Fourier:     phase {context.partial_fourier[0]:.3g}, slice {context.partial_fourier[1]:.3g}",
+        f"undersampling:       {context.undersampling} (R = {context.acceleration[0]:g} x {context.acceleration[1]:g})",
+        f"phase FOV / sampling: {context.percent_phase_fov:g} % / {context.percent_sampling:g} %",
+        f"slice thickness:     {context.slice_thickness} mm, spacing {context.slice_spacing} mm",
+        f"pixel bandwidth:     {context.pixel_bandwidth} Hz/px",
+        f"manufacturer:        {context.manufacturer or '-'}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_degrade(args: argparse.Namespace) -> int:
+    from .io import save_volume
+    from .kspace.degrade import DegradationSpec
+    from .simulate import simulate_acquisition
+
+    volume, context = _load(args)
+    spec = DegradationSpec(
+        noise=args.noise,
+        kmax=(args.kmax_frequency, args.kmax_phase, args.kmax_slice),
+        partial_fourier=(args.partial_fourier_phase, args.partial_fourier_slice),
+        partial_fourier_recon=args.partial_fourier_recon,
+        undersample_uniform=args.undersample_uniform,
+        undersample_random=args.undersample_random,
+        elliptical=args.elliptical,
+    )
+    if context.acquisition == "2D" and (spec.kmax[2] < 1 or spec.partial_fourier[1] < 1):
+        raise MRDeepReconError("slice-direction degradation needs a 3D acquisition (use --acq-type 3D)", args.input)
+    degraded, degraded_context = simulate_acquisition(volume, spec, context, seed=args.seed)
+    save_volume(degraded, args.output)
+    sidecar = Path(str(args.output).removesuffix(".gz")).with_suffix(".json")
+    sidecar.write_text(json.dumps({"scan_context": degraded_context.to_dict()}, indent=2))
+    print(f"wrote {args.output} and its scan context {sidecar}")
+    print(f"enhance it with: mrdeeprecon enhance {args.output} OUT.nii.gz --context {sidecar}")
+    return 0
+
+
+def _cmd_enhance(args: argparse.Namespace) -> int:
+    from .inference import enhance
+    from .io import save_volume
+    from .progress import CancelToken
+    from .settings import EnhanceSettings
+
+    volume, context = _load(args)
+    settings = EnhanceSettings(
+        noise_reduction=args.noise_reduction,
+        super_resolution=(args.sr_frequency, args.sr_phase, args.sr_slice),
+        device=args.device,
+        model_kind=args.model_kind,
+        model_path=args.model,
+        batch_size=args.batch_size,
+        tile_size=args.tile_size,
+    )
+    progress = _TerminalProgress(enabled=not args.quiet and sys.stderr.isatty())
+    result = enhance(volume, settings, context=context, progress=progress, cancel=CancelToken())
+    save_volume(result, args.output)
+    if not args.quiet:
+        print(f"wrote {args.output}: shape (z, y, x) {result.shape}, spacing {tuple(round(s, 4) for s in result.spacing)} mm")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training.train import TrainConfig, train
+
+    config = TrainConfig(
+        kind=args.kind,
+        out_dir=args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        patch=args.patch,
+        learning_rate=args.learning_rate,
+        base_channels=args.base_channels,
+        depth=args.depth,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+    )
+    if args.data:
+        config.data = list(args.data)
+    if args.holdout is not None:
+        config.holdout = None if str(args.holdout) == "none" else args.holdout
+    out = train(config)
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, device=args.device)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mrdeeprecon", description="Deep-learning MR enhancement: denoising and super-resolution.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="print the volume geometry and scan context of a DICOM series or NIfTI/NRRD file")
+    p.add_argument("input", type=Path)
+    p.add_argument("--series", metavar="UID", help="SeriesInstanceUID when a folder holds several series")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_context_flags(p)
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("degrade", help="simulate a faster acquisition by degrading k-space")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
+    p.add_argument("--series", metavar="UID")
+    p.add_argument("--noise", type=float, default=0.0, metavar="S", help="noise SD as a fraction of the 99th percentile")
+    for axis in ("frequency", "phase", "slice"):
+        p.add_argument(f"--kmax-{axis}", type=float, default=1.0, metavar="F", help=f"kept fraction of the k-space extent along {axis}")
+    for axis in ("phase", "slice"):
+        p.add_argument(f"--partial-fourier-{axis}", type=float, default=1.0, metavar="F", help=f"acquired partial-Fourier fraction along {axis}")
+    p.add_argument("--partial-fourier-recon", choices=("zero", "homodyne", "pocs"), default="zero")
+    p.add_argument("--undersample-uniform", type=float, default=1.0, metavar="R", help="uniform undersampling with SENSE reconstruction")
+    p.add_argument("--undersample-random", type=float, default=1.0, metavar="R", help="random undersampling with calibration region")
+    p.add_argument("--elliptical", action="store_true", help="elliptical sampling")
+    p.add_argument("--seed", type=int, default=0)
+    _add_context_flags(p)
+    p.set_defaults(func=_cmd_degrade)
+
+    p = sub.add_parser("enhance", help="denoise and super-resolve a DICOM series or NIfTI/NRRD volume")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
+    p.add_argument("--series", metavar="UID")
+    p.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help="noise reduction factor, 1-5 (default 2)")
+    for axis in ("frequency", "phase", "slice"):
+        p.add_argument(f"--sr-{axis}", type=float, default=1.0, metavar="F", help=f"refine the output grid along {axis} by F, 1-2")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights with a model card beside them (default: bundled)")
+    p.add_argument("--model-kind", choices=("auto", "2d", "3d"), default="auto")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--quiet", action="store_true")
+    _add_context_flags(p)
+    p.set_defaults(func=_cmd_enhance)
+
+    p = sub.add_parser("train", help="train a CE U-Net on real volumes (pairs made on the fly)")
+    p.add_argument("--kind", choices=("2d", "3d"), default="2d")
+    p.add_argument("--out", type=Path, default=Path("Resources/models"))
+    p.add_argument("--data", type=Path, nargs="+", help="clean training volumes (default: ../shared/data/volumes)")
+    p.add_argument("--holdout", type=Path, help="held-out volume for the model card's scores ('none' to skip)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--patch", type=int, default=96)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--base-channels", type=int, default=16)
+    p.add_argument("--depth", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("demo", help="degrade and enhance nilearn's MNI152 T1; write volumes, a PNG and metrics")
+    p.add_argument("--out", type=Path, default=Path("demo-output"))
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except MRDeepReconError as exc:
+        source = getattr(args, "input", None)
+        where = f"{source}: " if exc.path is None and source is not None else ""
+        print(f"mrdeeprecon: error: {where}{exc}", file=sys.stderr)
+        return 2
+    except (Cancelled, KeyboardInterrupt):
+        print("mrdeeprecon: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
