@@ -143,3 +143,11 @@ def test_source_is_never_modified(tmp_path, small_nifti, tiny_models):
     assert small_nifti.read_bytes() == before
     assert main(["enhance", str(small_nifti), str(small_nifti), "--model", str(tiny_models["2d"]), "--quiet"]) == 2
     assert small_nifti.read_bytes() == before
+
+
+def test_slice_degradation_of_a_2d_acquisition_is_refused(tmp_path, capsys, small_nifti):
+    out = tmp_path / "deg.nii.gz"
+    assert main(["degrade", str(small_nifti), str(out), "--kmax-slice", "0.5"]) == 2
+    assert "needs a 3D acquisition" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["degrade", str(small_nifti), str(out), "--kmax-slice", "0.5", "--acq-type", "3D"]) == 0

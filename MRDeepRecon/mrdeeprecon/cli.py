@@ -150,8 +150,6 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
         undersample_random=args.undersample_random,
         elliptical=args.elliptical,
     )
-    if context.acquisition == "2D" and (spec.kmax[2] < 1 or spec.partial_fourier[1] < 1):
-        raise MRDeepReconError("slice-direction degradation needs a 3D acquisition (use --acq-type 3D)", args.input)
     degraded, degraded_context = simulate_acquisition(volume, spec, context, seed=args.seed)
     save_volume(degraded, args.output)
     sidecar = Path(str(args.output).removesuffix(".gz")).with_suffix(".json")

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from .context import ScanContext
+from .errors import MRDeepReconError
 from .kspace.degrade import AxisRoles, DegradationSpec, degrade
 from .metrics import psnr, reference_level, ssim
 from .volume import Volume
@@ -44,15 +45,24 @@ def simulate_acquisition(
 ) -> tuple[Volume, ScanContext]:
     """Degrade ``volume`` in k-space as ``spec`` says; returns the float32 result and its context.
 
-    The slice direction is array axis 0 and is degraded only for 3D acquisitions (a 2D
-    multi-slice acquisition samples each slice's 2D k-space).
+    A 3D acquisition degrades the volume's 3D k-space (slice = array axis 0). A 2D multi-slice
+    acquisition degrades each slice's 2D k-space on its own (one random generator, slices in
+    order), so undersampling and elliptical masks never act through the slices.
     """
-    axes = AxisRoles(frequency=context.frequency_axis, phase=context.phase_axis, slice=0)
     if context.acquisition == "2D" and (spec.kmax[2] < 1 or spec.partial_fourier[1] < 1):
-        raise ValueError("slice-direction degradation needs a 3D acquisition")
+        raise MRDeepReconError("slice-direction degradation needs a 3D acquisition (--acq-type 3D)")
     data = np.asarray(volume.data, dtype=np.float32)
-    result = degrade(data, spec, axes=axes, rng=seed, reference_level=reference_level(data))
-    degraded = volume.with_data(result.image.astype(np.float32))
+    level = reference_level(data)
+    rng = np.random.default_rng(seed)
+    if context.acquisition == "3D":
+        axes = AxisRoles(frequency=context.frequency_axis, phase=context.phase_axis, slice=0)
+        image = degrade(data, spec, axes=axes, rng=rng, reference_level=level).image
+    else:
+        axes = AxisRoles(frequency=context.frequency_axis - 1, phase=context.phase_axis - 1)
+        image = np.stack(
+            [degrade(s, spec, axes=axes, rng=rng, reference_level=level).image for s in data]
+        )
+    degraded = volume.with_data(image.astype(np.float32))
     out_context = simulated_context(context, spec)
     degraded.metadata["scan_context"] = out_context
     degraded.metadata["degradation"] = dataclasses.asdict(spec)
