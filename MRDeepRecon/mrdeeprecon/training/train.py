@@ -114,7 +114,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        running.append(float(loss))
+        running.append(float(loss.detach()))
         done = step + 1
         if done % config.log_every == 0 or done == config.steps:
             mean_loss = float(np.mean(running))
