@@ -39,6 +39,19 @@ def require_tool(name: str) -> str:
     return exe  # type: ignore[return-value]
 
 
+def pydicom_testdata(name: str) -> Path:
+    """A pydicom / pydicom-data test file (pydicom-data is a test dependency, so CI has it)."""
+    from pydicom.data import get_testdata_file
+
+    try:
+        found = get_testdata_file(name)
+    except Exception:  # pydicom tries a download for files that are not installed
+        found = None
+    if found is None:
+        _missing(f"pydicom test file {name}")
+    return Path(found)
+
+
 @pytest.fixture
 def philips_enhanced_dir() -> Path:
     """Philips enhanced multi-frame T1 TSE series (AI off) with a Raw Data object beside it."""

@@ -9,7 +9,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from conftest import shared_path
+from conftest import shared_path, pydicom_testdata
 from mrdeeprecon.context import ScanContext
 from mrdeeprecon.io.dicom_context import context_from_dicom
 
@@ -18,18 +18,6 @@ FIELDS = {f.name for f in dataclasses.fields(ScanContext)} - {"sources"}
 
 def _header(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path, stop_before_pixels=True)
-
-
-def _testdata(name: str) -> Path:
-    from pydicom.data import get_testdata_file
-
-    try:
-        found = get_testdata_file(name)
-    except Exception as exc:  # network access for pydicom-data files that are not cached
-        pytest.skip(f"pydicom test file {name} unavailable: {exc}")
-    if found is None:
-        pytest.skip(f"pydicom test file {name} unavailable")
-    return Path(found)
 
 
 def _assert_complete(context: ScanContext) -> None:
@@ -87,7 +75,7 @@ def test_ge_3d_row(ge_mprage_dir: Path) -> None:
 
 
 def test_siemens_rectangular_fov() -> None:
-    context = context_from_dicom(_header(_testdata("MR-SIEMENS-DICOM-WithOverlays.dcm")))
+    context = context_from_dicom(_header(pydicom_testdata("MR-SIEMENS-DICOM-WithOverlays.dcm")))
     assert context.phase_axis == 1 and context.acquired_matrix == (256, 134)  # [256, 0, 0, 134], COL
     assert context.percent_phase_fov == 75.0
     assert context.kmax == pytest.approx((256 / 484, 134 / (484 * 0.75), 1.0))
@@ -102,7 +90,7 @@ def test_pydicom_headers_without_sampling_tags(pydicom_mr_small: Path) -> None:
 
 
 def test_pydicom_data_enhanced_top_level() -> None:
-    context = context_from_dicom(_header(_testdata("emri_small.dcm")))
+    context = context_from_dicom(_header(pydicom_testdata("emri_small.dcm")))
     _assert_complete(context)
     assert context.acquisition == "3D"
     assert context.acquired_matrix == (256, 256)

@@ -11,26 +11,13 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from conftest import shared_path
+from conftest import shared_path, pydicom_testdata
 from mrdeeprecon.errors import MRDeepReconError
 from mrdeeprecon.io import load_volume
 from mrdeeprecon.io.dicom import list_series, read_dicom
 
 MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 ENHANCED_MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
-
-
-def _testdata(name: str) -> Path:
-    """A pydicom / pydicom-data file; skips when it is not available offline."""
-    from pydicom.data import get_testdata_file
-
-    try:
-        found = get_testdata_file(name)
-    except Exception as exc:  # network access for pydicom-data files that are not cached
-        pytest.skip(f"pydicom test file {name} unavailable: {exc}")
-    if found is None:
-        pytest.skip(f"pydicom test file {name} unavailable")
-    return Path(found)
 
 
 def _headers(folder: Path) -> dict[str, pydicom.Dataset]:
@@ -194,7 +181,7 @@ def test_pydicom_mr_small(pydicom_mr_small: Path) -> None:
 
 
 def test_pydicom_data_mr2_uncr_oblique_rescaled() -> None:
-    path = _testdata("MR2_UNCR.dcm")
+    path = pydicom_testdata("MR2_UNCR.dcm")
     volume = load_volume(path)
     ds = pydicom.dcmread(path)
     assert volume.shape == (1, 1024, 1024)
@@ -206,7 +193,7 @@ def test_pydicom_data_mr2_uncr_oblique_rescaled() -> None:
 
 
 def test_pydicom_data_enhanced_without_geometry_is_an_error() -> None:
-    path = _testdata("emri_small.dcm")  # enhanced multi-frame MR without functional groups
+    path = pydicom_testdata("emri_small.dcm")  # enhanced multi-frame MR without functional groups
     with pytest.raises(MRDeepReconError, match="missing geometry") as info:
         load_volume(path)
     assert str(path) in str(info.value)
@@ -320,7 +307,7 @@ def test_not_a_dicom_file(tmp_path: Path) -> None:
 
 
 def test_truncated_file(tmp_path: Path) -> None:
-    src = _testdata("MR_truncated.dcm")
+    src = pydicom_testdata("MR_truncated.dcm")
     path = tmp_path / "truncated.dcm"
     shutil.copy(src, path)
     _assert_error(path, "pixel data|unreadable")

@@ -69,7 +69,3 @@ def _haar_mad_sigma(image: np.ndarray) -> float:
     diagonal = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
     return float(np.median(np.abs(diagonal)) / 0.6745)
 
-
-def reference_level(image: np.ndarray) -> float:
-    """The 99th percentile of an image: the intensity scale noise levels are quoted against."""
-    return float(np.percentile(np.asarray(image), 99.0))

@@ -14,7 +14,8 @@ import numpy as np
 from .context import ScanContext
 from .errors import MRDeepReconError
 from .kspace.degrade import AxisRoles, DegradationSpec, degrade
-from .metrics import psnr, reference_level, ssim
+from .kspace.noise import reference_level
+from .metrics import psnr, ssim
 from .volume import Volume
 
 

@@ -15,7 +15,8 @@ from ..context import ScanContext
 from ..inference import enhance
 from ..io import load_volume
 from ..kspace.degrade import DegradationSpec
-from ..metrics import estimate_noise_sigma, reference_level
+from ..kspace.noise import reference_level
+from ..metrics import estimate_noise_sigma
 from ..settings import EnhanceSettings
 from ..simulate import score, simulate_acquisition
 
