@@ -31,7 +31,8 @@ from ..standardize import intensity_range, normalize
 
 STACK = 7  # slices the 3D model sees
 SLAB = 24  # slices degraded together for the 3D model (the central ones are used)
-SLICES_PER_SLAB = 4  # 3D training pairs taken from one degraded slab
+SLICES_PER_SLAB = 8  # 3D training pairs taken from one degraded slab
+SLAB_FIELD = 128  # in-plane field (pixels) of a 3D slab, cut around tissue before degradation
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,9 @@ class PairSampler:
             return volume.shape[0] // 2
         return int(self.rng.choice(candidates))
 
-    def _crop(self, arrays: list[np.ndarray], reference: np.ndarray) -> list[np.ndarray]:
-        """The same random patch (centred on tissue when possible) from each ``(..., y, x)`` array."""
-        p = self.config.patch
+    def _crop(self, arrays: list[np.ndarray], reference: np.ndarray, size: int) -> list[np.ndarray]:
+        """The same random ``size``² patch (centred on tissue when possible) from each ``(..., y, x)`` array."""
+        p = size
         h, w = reference.shape[-2:]
         pad_h, pad_w = max(0, p - h), max(0, p - w)
         if pad_h or pad_w:
@@ -169,7 +170,9 @@ class PairSampler:
         if is_3d:
             centre = self._foreground_slice(volume, SLAB // 2)
             start = int(np.clip(centre - SLAB // 2, 0, max(0, volume.shape[0] - SLAB)))
-            clean = np.ascontiguousarray(volume[start : start + SLAB])
+            slab = volume[start : start + SLAB]
+            (clean,) = self._crop([slab], slab[SLAB // 2], SLAB_FIELD)
+            clean = np.ascontiguousarray(clean)
             axes = AxisRoles(frequency=1, phase=2, slice=0)
             first = clean.shape[0] // 2 - SLICES_PER_SLAB // 2
             middles = range(first, first + SLICES_PER_SLAB)
@@ -187,7 +190,7 @@ class PairSampler:
             noise_reduction = float(1.0 / self.rng.uniform(0.2, 1.0))
             tuned = target[middle] + (image[middle] - noise_free[middle]) / noise_reduction
             window = slice(middle - STACK // 2, middle + STACK // 2 + 1) if is_3d else slice(0, 1)
-            inputs, tuned = self._crop([image[window], tuned[None]], clean[middle])
+            inputs, tuned = self._crop([image[window], tuned[None]], clean[middle], self.config.patch)
             context = context_vector.encode(sampling, noise_reduction)
             pairs.append((normalize(inputs, lo, hi), context, normalize(tuned, lo, hi)))
         return pairs
