@@ -95,3 +95,21 @@ def test_short_training_learns_to_denoise_a_held_out_subject(tmp_path):
     degraded, context = simulate_acquisition(reference, DegradationSpec(noise=0.10), ScanContext(), seed=2)
     enhanced = enhance(degraded, EnhanceSettings(noise_reduction=5.0, model_path=model), context=context)
     assert score(reference.data, enhanced.data)["psnr_db"] > score(reference.data, degraded.data)["psnr_db"] + 1.5
+
+
+def test_3d_model_seeded_from_2d_computes_what_the_2d_model_does(tmp_path):
+    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
+    from mrdeeprecon.model.weights import save_model
+    from mrdeeprecon.training.train import initialise_from
+
+    torch.manual_seed(0)
+    two_d = CEUNet(CEUNetConfig(in_slices=1, base_channels=8, depth=2))
+    for p in two_d.parameters():  # non-trivial modulation and head
+        torch.nn.init.normal_(p, std=0.05)
+    save_model(two_d, tmp_path / "m2d.safetensors", {"name": "2d"})
+    three_d = CEUNet(CEUNetConfig(in_slices=7, base_channels=8, depth=2))
+    initialise_from(three_d, tmp_path / "m2d.safetensors")
+    x = torch.randn(2, 7, 40, 36)
+    c = torch.rand(2, context_vector.SIZE)
+    with torch.no_grad():
+        torch.testing.assert_close(three_d(x, c), two_d(x[:, 3:4], c))

@@ -199,6 +199,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         resume=args.resume,
         checkpoint_every=args.checkpoint_every,
+        init_from=args.init_from,
     )
     if args.data:
         config.data = list(args.data)
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--init-from", type=Path, metavar="SAFETENSORS", help="start from these weights (a 2D model seeds a 3D one)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo", help="degrade and enhance nilearn's MNI152 T1; write volumes, a PNG and metrics")

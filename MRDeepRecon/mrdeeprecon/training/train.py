@@ -22,7 +22,7 @@ from ..errors import MRDeepReconError
 from ..inference import select_device
 from ..io import load_volume
 from ..model.ce_unet import CEUNet, CEUNetConfig
-from ..model.weights import save_model
+from ..model.weights import load_model, save_model
 from ..progress import CancelToken, ProgressCallback, check, report
 from .acceptance import acceptance_scores
 from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
@@ -52,6 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     resume: bool = False
     log_every: int = 50
+    init_from: Optional[Path] = None  # start from these weights (a 2D model can seed a 3D one)
 
     @property
     def name(self) -> str:
@@ -67,11 +68,33 @@ def _learning_rate(config: TrainConfig, step: int) -> float:
     return config.learning_rate * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / config.steps)))
 
 
+def initialise_from(model: CEUNet, path: Path) -> None:
+    """Copy the weights of the model at ``path`` into ``model``.
+
+    A single-slice (2D) model seeds a multi-slice (3D) one: the first convolution's weights go to
+    the middle input slice and the neighbours start at zero, so the 3D network starts out computing
+    exactly what the 2D one does and learns from there how to use the adjacent slices.
+    """
+    source, _ = load_model(path)
+    if source.config.base_channels != model.config.base_channels or source.config.depth != model.config.depth:
+        raise MRDeepReconError("--init-from needs a model of the same width and depth", path)
+    state = model.state_dict()
+    for name, tensor in source.state_dict().items():
+        target = state[name]
+        if tensor.shape == target.shape:
+            target.copy_(tensor)
+        elif tensor.shape[1] == 1 and tensor.shape[0] == target.shape[0] and tensor.shape[2:] == target.shape[2:]:
+            target.zero_()
+            target[:, target.shape[1] // 2] = tensor[:, 0]
+        else:
+            raise MRDeepReconError(f"weights {name} do not fit: {tuple(tensor.shape)} vs {tuple(target.shape)}", path)
+
+
 def train(
     config: TrainConfig,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    log=print,
+    log=lambda message: print(message, flush=True),
 ) -> Path:
     """Train, write ``<out_dir>/ce_unet_<kind>.safetensors`` + model card, return its path."""
     if config.kind not in ("2d", "3d"):
@@ -89,7 +112,10 @@ def train(
         base_channels=config.base_channels,
         depth=config.depth,
     )
-    model = CEUNet(net_config).to(device)
+    model = CEUNet(net_config)
+    if config.init_from is not None:
+        initialise_from(model, Path(config.init_from))
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     checkpoint = Path(config.out_dir) / f"{config.name}.checkpoint"
     start, elapsed, history = 0, 0.0, []
@@ -159,6 +185,10 @@ def train(
             "loss": "L1",
             "optimizer": f"Adam, lr {config.learning_rate:g} cosine-decayed to 2 %",
             "seed": config.seed,
+            "initialised_from": None if config.init_from is None else {
+                "file": Path(config.init_from).name,
+                "sha256": _sha256(Path(config.init_from)),
+            },
             "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
             "host": f"{platform.machine()} {torch.get_num_threads()} threads",
             "torch": torch.__version__,
