@@ -28,8 +28,8 @@ demo: venv
 
 # Retrain the bundled models (see Resources/models/*.json for what the shipped ones saw).
 train: venv
-	$(VENV)/bin/mrdeeprecon train --kind 2d --out Resources/models
-	$(VENV)/bin/mrdeeprecon train --kind 3d --out Resources/models
+	$(VENV)/bin/mrdeeprecon train --kind 2d --steps 4000 --out Resources/models
+	$(VENV)/bin/mrdeeprecon train --kind 3d --steps 2000 --init-from Resources/models/ce_unet_2d.safetensors --out Resources/models
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
