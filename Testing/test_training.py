@@ -88,7 +88,7 @@ def test_short_training_learns_to_denoise_a_held_out_subject(tmp_path):
     from mrdeeprecon.simulate import score, simulate_acquisition
 
     config = TrainConfig(kind="2d", out_dir=tmp_path, data=[shared_path("volumes/stroke_T1.nii.gz")],
-                         holdout=None, steps=600, batch_size=8, patch=64, device="cpu")
+                         holdout=None, steps=1500, batch_size=8, patch=64, device="cpu")
     model = train(config, log=lambda *_: None)
     reference = load_volume(shared_path("volumes/seg3D_MR.nii.gz"))
     reference = reference.with_data(reference.data[70:80].astype(np.float32))
