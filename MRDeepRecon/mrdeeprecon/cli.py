@@ -162,7 +162,6 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
 def _cmd_enhance(args: argparse.Namespace) -> int:
     from .inference import enhance
     from .io import save_volume
-    from .progress import CancelToken
     from .settings import EnhanceSettings
 
     volume, context = _load(args)
@@ -176,7 +175,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         tile_size=args.tile_size,
     )
     progress = _TerminalProgress(enabled=not args.quiet and sys.stderr.isatty())
-    result = enhance(volume, settings, context=context, progress=progress, cancel=CancelToken())
+    result = enhance(volume, settings, context=context, progress=progress)
     save_volume(result, args.output)
     if not args.quiet:
         print(f"wrote {args.output}: shape (z, y, x) {result.shape}, spacing {tuple(round(s, 4) for s in result.spacing)} mm")
