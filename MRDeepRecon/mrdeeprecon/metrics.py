@@ -10,13 +10,20 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 
-def psnr(reference: np.ndarray, image: np.ndarray, data_range: float | None = None) -> float:
-    """Peak signal-to-noise ratio in dB; ``data_range`` defaults to ``reference.max()``."""
+def _comparable(
+    reference: np.ndarray, image: np.ndarray, data_range: float | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Both arrays as float64 (same shape required) and the data range (default: reference max)."""
     reference = np.asarray(reference, dtype=np.float64)
     image = np.asarray(image, dtype=np.float64)
     if reference.shape != image.shape:
         raise ValueError(f"shape mismatch {reference.shape} vs {image.shape}")
-    data_range = float(reference.max()) if data_range is None else float(data_range)
+    return reference, image, float(reference.max()) if data_range is None else float(data_range)
+
+
+def psnr(reference: np.ndarray, image: np.ndarray, data_range: float | None = None) -> float:
+    """Peak signal-to-noise ratio in dB; ``data_range`` defaults to ``reference.max()``."""
+    reference, image, data_range = _comparable(reference, image, data_range)
     mse = float(np.mean((reference - image) ** 2))
     if mse == 0.0:
         return float("inf")
@@ -25,11 +32,7 @@ def psnr(reference: np.ndarray, image: np.ndarray, data_range: float | None = No
 
 def ssim(reference: np.ndarray, image: np.ndarray, data_range: float | None = None) -> float:
     """Mean of per-slice (axis 0) SSIM, scikit-image defaults, ``data_range`` = reference maximum."""
-    reference = np.asarray(reference, dtype=np.float64)
-    image = np.asarray(image, dtype=np.float64)
-    if reference.shape != image.shape:
-        raise ValueError(f"shape mismatch {reference.shape} vs {image.shape}")
-    data_range = float(reference.max()) if data_range is None else float(data_range)
+    reference, image, data_range = _comparable(reference, image, data_range)
     if reference.ndim == 2:
         return float(structural_similarity(reference, image, data_range=data_range))
     return float(
