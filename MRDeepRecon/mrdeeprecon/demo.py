@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -91,9 +92,10 @@ def run_demo(out_dir: Path, device: str = "auto") -> dict:
     def show(fraction: float, message: str) -> None:
         print(f"\r  enhancing {100 * fraction:5.1f}%", end="", flush=True)
 
+    interactive = sys.stdout.isatty()
     settings = EnhanceSettings(noise_reduction=NOISE_REDUCTION, device=device)
-    enhanced = enhance(degraded, settings, context=degraded_context, progress=show)
-    print()
+    enhanced = enhance(degraded, settings, context=degraded_context, progress=show if interactive else None)
+    print("" if interactive else f"enhanced with noise reduction {NOISE_REDUCTION:g}")
     for name, volume in (("original", original), ("degraded", degraded), ("enhanced", enhanced)):
         save_volume(volume, out_dir / f"{name}.nii.gz")
     comparison_png(out_dir / "comparison.png", {"original": original.data, "degraded": degraded.data, "enhanced": enhanced.data})
