@@ -151,9 +151,15 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
         elliptical=args.elliptical,
     )
     degraded, degraded_context = simulate_acquisition(volume, spec, context, seed=args.seed)
-    save_volume(degraded, args.output)
     sidecar = Path(str(args.output).removesuffix(".gz")).with_suffix(".json")
-    sidecar.write_text(json.dumps({"scan_context": degraded_context.to_dict()}, indent=2))
+    staged = sidecar.with_name(f".{sidecar.name}.tmp")
+    staged.write_text(json.dumps({"scan_context": degraded_context.to_dict()}, indent=2))
+    try:
+        save_volume(degraded, args.output)
+    except BaseException:
+        staged.unlink()
+        raise
+    staged.replace(sidecar)
     print(f"wrote {args.output} and its scan context {sidecar}")
     print(f"enhance it with: mrdeeprecon enhance {args.output} OUT.nii.gz --context {sidecar}")
     return 0

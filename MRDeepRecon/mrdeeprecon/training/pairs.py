@@ -133,7 +133,7 @@ class PairSampler:
 
     def _foreground_slice(self, volume: np.ndarray, margin: int) -> int:
         """Index of a slice with tissue in it, at least ``margin`` from either end."""
-        levels = volume.reshape(volume.shape[0], -1).mean(axis=1)
+        levels = volume.mean(axis=(1, 2))
         candidates = np.flatnonzero(levels > 0.2 * levels.max())
         candidates = candidates[(candidates >= margin) & (candidates < volume.shape[0] - margin)]
         if candidates.size == 0:
