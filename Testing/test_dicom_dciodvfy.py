@@ -1,0 +1,99 @@
+"""dciodvfy (dicom3tools) on every written file: no error the source does not already have.
+
+For each source (Philips enhanced, Philips classic, oblique GE, Siemens) the derived series is
+written as classic MR Image Storage and as Enhanced MR Image Storage, from the real engine's
+output (:func:`test_dicom_write.enhanced_case`). The "Error - ..." lines of every written file
+must be a subset of the error lines of the source image files (their union over the source
+slices the volume was read from): copied attributes may bring their source's errors along
+(Philips enhanced: ``VelocityEncodingDirection`` 0\\0\\0 and Pregnancy Status ``0``), nothing
+else may appear. No normalisation of the messages is applied: none was needed, since the copied
+attributes that carry source errors are reported without a module name, and the writer removes
+what dciodvfy would report in a new context (an empty ``Laterality``, the MR Pulse Sequence
+module in a DERIVED enhanced image).
+
+The NIfTI research-placeholder series has no source, so it must have no error at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from conftest import require_tool
+from mrdeeprecon import Volume
+from mrdeeprecon.io.dicom_write import DerivedSeriesOptions, PatientStudy, write_derived_series
+from test_dicom_write import CASES, enhanced_case, oblique_rotation, source_instances, synthetic
+
+
+@functools.cache
+def error_lines(path: str) -> frozenset[str]:
+    """The "Error - ..." lines dciodvfy prints for one file."""
+    exe = require_tool("dciodvfy")
+    run = subprocess.run([exe, path], capture_output=True, text=True, check=False)
+    lines = (run.stdout + run.stderr).splitlines()
+    return frozenset(line.strip() for line in lines if line.startswith("Error"))
+
+
+def source_errors(name: str, source: Volume) -> frozenset[str]:
+    """Union of the error lines of the source files the volume was read from."""
+    instances = source_instances(name)
+    files = {instances[uid][0] for uid in source.metadata["sop_instance_uids"]}
+    return frozenset().union(*(error_lines(str(f)) for f in files))
+
+
+@pytest.mark.parametrize("as_enhanced", [False, True], ids=["classic", "enhanced"])
+@pytest.mark.parametrize("name", CASES)
+def test_no_error_beyond_the_source(tmp_path: Path, name: str, as_enhanced: bool) -> None:
+    require_tool("dciodvfy")
+    source, result = enhanced_case(name)
+    series = write_derived_series(
+        result, tmp_path / "out", DerivedSeriesOptions(enhanced=as_enhanced)
+    )
+    allowed = source_errors(name, source)
+    for path in series.files:
+        new = error_lines(str(path)) - allowed
+        assert not new, f"{path.name}: errors the source does not have:\n" + "\n".join(sorted(new))
+
+
+def test_the_comparison_sees_errors(tmp_path: Path) -> None:
+    """Guard against a silent dciodvfy: a file with a broken attribute is reported."""
+    require_tool("dciodvfy")
+    series = write_derived_series(
+        synthetic(), tmp_path / "out", DerivedSeriesOptions(research_placeholder=True)
+    )
+    ds = pydicom.dcmread(series.files[0])
+    del ds.Modality
+    broken = tmp_path / "broken.dcm"
+    ds.save_as(broken, enforce_file_format=True)
+    assert any("Modality" in line for line in error_lines(str(broken)))
+
+
+@pytest.mark.parametrize("as_enhanced", [False, True], ids=["classic", "enhanced"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        DerivedSeriesOptions(research_placeholder=True),
+        DerivedSeriesOptions(
+            patient=PatientStudy(
+                "Müller^Jürgen",
+                "P-0042",
+                "Research brain",
+                "ACC1",
+                patient_birth_date="19700102",
+                patient_sex="O",
+            )
+        ),
+    ],
+    ids=["placeholder", "patient"],
+)
+def test_nifti_input_has_no_error_at_all(tmp_path: Path, options, as_enhanced: bool) -> None:
+    require_tool("dciodvfy")
+    volume = synthetic(shape=(5, 24, 20), direction=oblique_rotation())
+    series = write_derived_series(volume, tmp_path / "out", replace(options, enhanced=as_enhanced))
+    for path in series.files:
+        assert error_lines(str(path)) == frozenset(), path.name
