@@ -301,18 +301,15 @@ def _item(**attributes: Any) -> Dataset:
     return item
 
 
-def _converted(keyword: str, value: Any) -> Any:
-    """``value`` in the VR of ``keyword`` (DS ↔ FD, IS ↔ US conversions between the IODs)."""
+def _classic_value(keyword: str, value: Any) -> Any:
+    """A functional-group value in the VR of the classic attribute ``keyword`` (FD → DS,
+    US → IS)."""
     vr = dictionary_VR(keyword)
-    multiple = isinstance(value, (list, tuple, pydicom.multival.MultiValue))
-    values = list(value) if multiple else [value]
     if vr == "DS":
-        values = [format_ds(float(v)) for v in values]
-    elif vr == "FD":
-        values = [float(v) for v in values]
-    elif vr in ("IS", "US", "UL", "SS", "SL"):
-        values = [int(float(v)) for v in values]
-    return values if multiple else values[0]
+        return format_ds(float(value))
+    if vr == "IS":
+        return str(int(float(value)))
+    return value
 
 
 def _filled(value: Any) -> bool:
@@ -907,7 +904,7 @@ def _classic_from_enhanced(ds: Dataset, source: _Source) -> None:
     for classic, sequence, keyword in MR_GROUP_MAP:
         value = source.group_value(sequence, keyword)
         if _filled(value):
-            setattr(ds, classic, _converted(classic, value))
+            setattr(ds, classic, _classic_value(classic, value))
     if ds.get("InPlanePhaseEncodingDirection") == "COLUMN":
         ds.InPlanePhaseEncodingDirection = "COL"
     ds.ScanningSequence = _scanning_sequence(source)
@@ -1326,15 +1323,16 @@ def write_derived_series(
     _check_target(out_dir, source)
     plan = _plan(enhanced, source, options)
 
-    temporary = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex[:12]}.partial"
+    target = out_dir.resolve()
+    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.partial"
     temporary.mkdir()
     try:
         writer = _write_enhanced if options.enhanced else _write_classic
         files, uids = writer(plan, temporary, progress, cancel)
         _check_target(out_dir, source)
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(temporary, out_dir)
+        if target.exists():
+            target.rmdir()
+        os.replace(temporary, target)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
