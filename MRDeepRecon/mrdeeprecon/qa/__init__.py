@@ -1,4 +1,5 @@
-"""Quality assurance of an enhancement: noise in ROIs (more tools follow).
+"""Quality assurance of an enhancement: noise in ROIs and relative edge
+sharpness (more tools follow).
 
 The original and the enhanced volume may lie on different grids (super-resolution); every tool
 compares them through physical LPS coordinates (see :mod:`.grid`).
@@ -16,17 +17,39 @@ from .roi import (
     find_homogeneous_roi,
     region_stats,
 )
+from .sharpness import (
+    AxisSharpness,
+    EdgeSharpness,
+    LineComparison,
+    LineSegment,
+    Recovery,
+    axis_sharpness,
+    compare_line,
+    edge_sharpness,
+    line_profile,
+    sharpness_recovery,
+)
 
 __all__ = [
+    "AxisSharpness",
     "BoxROI",
+    "EdgeSharpness",
+    "LineComparison",
+    "LineSegment",
     "MaskROI",
     "ROIComparison",
+    "Recovery",
     "RegionStats",
     "Resampled",
     "SphereROI",
+    "axis_sharpness",
+    "compare_line",
     "compare_roi",
+    "edge_sharpness",
     "find_homogeneous_roi",
     "foreground_mask",
+    "line_profile",
     "region_stats",
     "resample_like",
+    "sharpness_recovery",
 ]
