@@ -1,10 +1,11 @@
-"""Quality assurance of an enhancement: noise in ROIs and relative edge
-sharpness (more tools follow).
+"""Quality assurance of an enhancement: noise in ROIs, relative edge sharpness and the change
+map (more tools follow).
 
 The original and the enhanced volume may lie on different grids (super-resolution); every tool
 compares them through physical LPS coordinates (see :mod:`.grid`).
 """
 
+from .change import ChangeComponent, ChangeResult, change_map
 from .foreground import foreground_mask
 from .grid import Resampled, resample_like
 from .roi import (
@@ -33,6 +34,8 @@ from .sharpness import (
 __all__ = [
     "AxisSharpness",
     "BoxROI",
+    "ChangeComponent",
+    "ChangeResult",
     "EdgeSharpness",
     "LineComparison",
     "LineSegment",
@@ -43,6 +46,7 @@ __all__ = [
     "Resampled",
     "SphereROI",
     "axis_sharpness",
+    "change_map",
     "compare_line",
     "compare_roi",
     "edge_sharpness",
