@@ -1,11 +1,12 @@
-"""Quality assurance of an enhancement: noise in ROIs, relative edge sharpness and the change
-map (more tools follow).
+"""Quality assurance of an enhancement: noise in ROIs, relative edge sharpness, the change map
+and low-frequency k-space consistency (the report writer follows).
 
 The original and the enhanced volume may lie on different grids (super-resolution); every tool
 compares them through physical LPS coordinates (see :mod:`.grid`).
 """
 
 from .change import ChangeComponent, ChangeResult, change_map
+from .consistency import ConsistencyResult, acquired_band, kspace_consistency
 from .foreground import foreground_mask
 from .grid import Resampled, resample_like
 from .roi import (
@@ -36,6 +37,7 @@ __all__ = [
     "BoxROI",
     "ChangeComponent",
     "ChangeResult",
+    "ConsistencyResult",
     "EdgeSharpness",
     "LineComparison",
     "LineSegment",
@@ -45,6 +47,7 @@ __all__ = [
     "RegionStats",
     "Resampled",
     "SphereROI",
+    "acquired_band",
     "axis_sharpness",
     "change_map",
     "compare_line",
@@ -52,6 +55,7 @@ __all__ = [
     "edge_sharpness",
     "find_homogeneous_roi",
     "foreground_mask",
+    "kspace_consistency",
     "line_profile",
     "region_stats",
     "resample_like",
