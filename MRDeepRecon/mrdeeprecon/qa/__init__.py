@@ -1,5 +1,5 @@
-"""Quality assurance of an enhancement: noise in ROIs, relative edge sharpness, the change map
-and low-frequency k-space consistency (the report writer follows).
+"""Quality assurance of an enhancement: noise in ROIs, relative edge sharpness, the change map and
+low-frequency k-space consistency, and a report writer (:func:`run_qa`, :func:`write_qa_report`).
 
 The original and the enhanced volume may lie on different grids (super-resolution); every tool
 compares them through physical LPS coordinates (see :mod:`.grid`).
@@ -9,6 +9,7 @@ from .change import ChangeComponent, ChangeResult, change_map
 from .consistency import ConsistencyResult, acquired_band, kspace_consistency
 from .foreground import foreground_mask
 from .grid import Resampled, resample_like
+from .report import QAReport, run_qa, write_qa_report
 from .roi import (
     BoxROI,
     MaskROI,
@@ -42,6 +43,7 @@ __all__ = [
     "LineComparison",
     "LineSegment",
     "MaskROI",
+    "QAReport",
     "ROIComparison",
     "Recovery",
     "RegionStats",
@@ -59,5 +61,7 @@ __all__ = [
     "line_profile",
     "region_stats",
     "resample_like",
+    "run_qa",
     "sharpness_recovery",
+    "write_qa_report",
 ]

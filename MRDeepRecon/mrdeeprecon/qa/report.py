@@ -1,0 +1,575 @@
+"""Run every quality-assurance tool on an original/enhanced pair and write the report.
+
+:func:`run_qa` measures; :func:`write_qa_report` writes ``qa.json`` (every number), ``qa.md``
+(tables for a reader) and four PNG plots (``profiles.png``, ``noise_reduction.png``,
+``change_map.png``, ``consistency.png``) into a folder, atomically: all files are made in a
+temporary folder beside the target, which is then renamed (or, when the target folder exists,
+its files are moved in one by one, each by an atomic rename), so a failure leaves nothing behind.
+
+``qa.json`` keys: ``original`` and ``enhanced`` (grids), ``scan_context``,
+``requested_noise_reduction``, ``roi_source`` (``"user"`` or ``"auto"``), ``rois``,
+``noise_reduction`` (median measured factor over the ROIs, requested, relative error),
+``sharpness`` (``axes``: per encoding direction; ``lines``: the user's lines), ``change``,
+``consistency`` and ``methods`` (one sentence per measurement saying what was computed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..context import ScanContext
+from ..errors import MRDeepReconError
+from ..volume import Volume
+from .change import ChangeResult, change_map
+from .consistency import ConsistencyResult, kspace_consistency
+from .foreground import foreground_mask
+from .roi import ROI, NOISE_SD_METHOD, ROIComparison, compare_roi, find_homogeneous_roi
+from .sharpness import AxisSharpness, LineComparison, LineSegment, axis_sharpness, compare_line
+
+JSON_NAME = "qa.json"
+MARKDOWN_NAME = "qa.md"
+PLOT_NAMES = ("profiles.png", "noise_reduction.png", "change_map.png", "consistency.png")
+#: Components listed in the Markdown report (all are in the JSON).
+MARKDOWN_COMPONENTS = 10
+
+METHODS = {
+    "noise": f"SD inside each ROI on each volume's own voxels, {NOISE_SD_METHOD}; "
+    "measured noise reduction = SD_original / SD_enhanced.",
+    "sharpness": "max slope of the line profile in the edge's rising direction divided by the "
+    "edge height (plateau difference), 1/mm; ratio enhanced / original, median per encoding "
+    "direction.",
+    "change": "enhanced - original on the original grid; structured change = change smoothed by a "
+    "Gaussian; components: connected foreground regions where the structured change exceeds "
+    "max(k SDs of smoothed noise, 0.5 noise SD of the original); edge or blob by whether most of "
+    "the component lies on strong edges of the original.",
+    "consistency": "per slice, ||M (F(W enh) - F(W orig))|| / ||M F(W orig)|| over the "
+    "low-frequency core M of the acquired band, W = object window; flagged above "
+    "max(factor x noise-removal residual, median + k x 1.4826 x MAD over slices).",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class QAReport:
+    """Everything :func:`run_qa` measured (see the module docstring for the JSON keys).
+
+    Attributes:
+        original: grid of the original (shape ``(z, y, x)``, spacing/origin ``(i, j, k)`` LPS mm).
+        enhanced: grid of the enhanced volume.
+        context: the original's scan context.
+        requested_noise_reduction: the factor asked of the enhancement, if known.
+        roi_source: ``"user"`` or ``"auto"`` (:func:`~mrdeeprecon.qa.roi.find_homogeneous_roi`).
+        rois: noise statistics per ROI.
+        sharpness: automatic relative edge sharpness per encoding direction.
+        lines: the user's line profiles.
+        change: the change map summary.
+        consistency: the k-space consistency per slice.
+    """
+
+    original: dict[str, Any]
+    enhanced: dict[str, Any]
+    context: ScanContext
+    requested_noise_reduction: float | None
+    roi_source: str
+    rois: tuple[ROIComparison, ...]
+    sharpness: tuple[AxisSharpness, ...]
+    lines: tuple[LineComparison, ...]
+    change: ChangeResult = field(repr=False)
+    consistency: ConsistencyResult = field(repr=False)
+
+    def noise_reduction_summary(self) -> dict[str, Any]:
+        """Median measured factor over the ROIs, the request and the relative error."""
+        measured = float(np.median([r.measured_noise_reduction for r in self.rois]))
+        requested = self.requested_noise_reduction
+        return {
+            "measured": measured,
+            "requested": requested,
+            "relative_error": None if requested is None else measured / requested - 1.0,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return _finite(
+            {
+                "original": self.original,
+                "enhanced": self.enhanced,
+                "scan_context": self.context.to_dict(),
+                "requested_noise_reduction": self.requested_noise_reduction,
+                "roi_source": self.roi_source,
+                "rois": [r.to_dict() for r in self.rois],
+                "noise_reduction": self.noise_reduction_summary(),
+                "sharpness": {
+                    "axes": [a.to_dict() for a in self.sharpness],
+                    "lines": [line.to_dict() for line in self.lines],
+                },
+                "change": self.change.to_dict(),
+                "consistency": self.consistency.to_dict(),
+                "methods": METHODS,
+            }
+        )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with tuples as lists and non-finite floats as ``None`` (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    return value
+
+
+def _grid(volume: Volume) -> dict[str, Any]:
+    return {
+        "shape_zyx": list(volume.shape),
+        "spacing_ijk_mm": list(volume.spacing),
+        "origin_lps_mm": list(volume.origin),
+        "direction": volume.direction.tolist(),
+    }
+
+
+def requested_factor(enhanced: Volume, requested: float | None) -> float | None:
+    """``requested``, else ``enhanced.metadata["enhancement"]["noise_reduction"]``, else None."""
+    if requested is not None:
+        return float(requested)
+    value = (enhanced.metadata.get("enhancement") or {}).get("noise_reduction")
+    return None if value is None else float(value)
+
+
+def run_qa(
+    original: Volume,
+    enhanced: Volume,
+    context: ScanContext,
+    rois: Sequence[ROI] | None = None,
+    lines: Sequence[LineSegment] | None = None,
+    requested_noise_reduction: float | None = None,
+) -> QAReport:
+    """Measure noise in ROIs, relative edge sharpness, the change map and k-space consistency.
+
+    Args:
+        original: the volume before enhancement (its grid is the reference grid).
+        enhanced: the enhanced volume, on its own (possibly refined) grid.
+        context: the original's scan context (encoding directions, measured band).
+        rois: ROIs for the noise statistics; ``None`` = one automatic homogeneous box.
+        lines: segments for user line profiles (in addition to the automatic ones).
+        requested_noise_reduction: the factor asked of the enhancement; ``None`` = the one in
+            ``enhanced.metadata["enhancement"]``, if any.
+    """
+    requested = requested_factor(enhanced, requested_noise_reduction)
+    foreground = foreground_mask(original)
+    source = "user" if rois else "auto"
+    chosen = list(rois) if rois else [find_homogeneous_roi(original, foreground=foreground)]
+    return QAReport(
+        original=_grid(original),
+        enhanced=_grid(enhanced),
+        context=context,
+        requested_noise_reduction=requested,
+        roi_source=source,
+        rois=tuple(compare_roi(roi, original, enhanced, requested) for roi in chosen),
+        sharpness=axis_sharpness(original, enhanced, context, foreground=foreground),
+        lines=tuple(compare_line(original, enhanced, line) for line in (lines or [])),
+        change=change_map(original, enhanced, foreground=foreground),
+        consistency=kspace_consistency(
+            original, enhanced, context, requested, foreground=foreground
+        ),
+    )
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.{digits}g}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Markdown table lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def _spacing(grid: dict[str, Any]) -> str:
+    return " × ".join(_number(s) for s in grid["spacing_ijk_mm"]) + " mm (i, j, k)"
+
+
+def _header_section(report: QAReport) -> list[str]:
+    c = report.context
+    return [
+        "# MRDeepRecon quality assurance",
+        "",
+        f"* Original: {report.original['shape_zyx']} voxels (z, y, x), {_spacing(report.original)}",
+        f"* Enhanced: {report.enhanced['shape_zyx']} voxels (z, y, x), {_spacing(report.enhanced)}",
+        f"* Acquisition {c.acquisition}, phase axis {c.phase_axis}, kmax {list(c.kmax)}, "
+        f"partial Fourier {list(c.partial_fourier)}",
+        f"* Requested noise reduction: {_number(report.requested_noise_reduction)}",
+    ]
+
+
+def _roi_section(report: QAReport) -> list[str]:
+    header = [
+        "ROI",
+        "voxels orig / enh",
+        "mean orig",
+        "mean enh",
+        "SD orig",
+        "SD enh",
+        "SNR orig",
+        "SNR enh",
+        "measured NR",
+        "requested NR",
+        "relative error",
+    ]
+    rows = [
+        [
+            f"{r.roi['name']} ({r.roi['type']})",
+            f"{r.original.voxels} / {r.enhanced.voxels}",
+            _number(r.original.mean, 4),
+            _number(r.enhanced.mean, 4),
+            _number(r.original.sd_detrended),
+            _number(r.enhanced.sd_detrended),
+            _number(r.original.snr),
+            _number(r.enhanced.snr),
+            _number(r.measured_noise_reduction),
+            _number(r.requested_noise_reduction),
+            _number(r.relative_error, 2),
+        ]
+        for r in report.rois
+    ]
+    intro = f"ROIs: {report.roi_source}. Noise SD: {NOISE_SD_METHOD}."
+    return ["", "## Noise in ROIs", "", intro, "", *_table(header, rows)]
+
+
+def _sharpness_section(report: QAReport) -> list[str]:
+    rows = [
+        [a.axis, a.array_axis, a.profiles, _number(a.median_ratio), a.note]
+        for a in report.sharpness
+    ]
+    lines = [
+        "",
+        "## Relative edge sharpness (enhanced / original)",
+        "",
+        METHODS["sharpness"],
+        "",
+        *_table(["direction", "array axis", "profiles", "median ratio", "note"], rows),
+    ]
+    if report.lines:
+        header = ["line", "length (mm)", "sharpness orig (1/mm)", "sharpness enh (1/mm)", "ratio"]
+        rows = [
+            [
+                c.segment.name,
+                _number(c.segment.length),
+                _number(c.original.sharpness),
+                _number(c.enhanced.sharpness),
+                _number(c.ratio),
+            ]
+            for c in report.lines
+        ]
+        lines += ["", *_table(header, rows)]
+    return lines
+
+
+def _change_section(report: QAReport) -> list[str]:
+    ch = report.change
+    header = [
+        "mean",
+        "SD",
+        "p1",
+        "p99",
+        "σ_noise",
+        f"share with abs(Δ) > {_number(ch.k_sigma)} σ",
+        "structured energy",
+        "share on edges",
+    ]
+    summary = [
+        _number(v)
+        for v in (
+            ch.mean,
+            ch.sd,
+            ch.p1,
+            ch.p99,
+            ch.noise_sigma,
+            ch.fraction_above,
+            ch.structured_energy_fraction,
+            ch.edge_energy_fraction,
+        )
+    ]
+    groups = {kind: [c for c in ch.components if c.kind == kind] for kind in ("blob", "edge")}
+    lines = [
+        "",
+        "## Change map (enhanced − original, original grid, foreground)",
+        "",
+        f"Resampling: {ch.resampling} (coverage {_number(ch.coverage)}).",
+        "",
+        *_table(header, [summary]),
+        "",
+        f"Structured-change components (smoothing {_number(ch.smoothing_mm)} mm, threshold "
+        f"{_number(ch.threshold)}): {len(groups['blob'])} blob(s), {len(groups['edge'])} along "
+        f"edges (edges are {_number(ch.edge_fraction_of_foreground, 2)} of the foreground).",
+    ]
+    for title, group in (("Blobs", groups["blob"]), ("Along edges", groups["edge"])):
+        if group:
+            shown = group[:MARKDOWN_COMPONENTS]
+            rows = [
+                [
+                    "+" if c.sign > 0 else "−",
+                    _number(c.volume_mm3),
+                    ", ".join(f"{v:.1f}" for v in c.centroid_lps),
+                    _number(c.peak),
+                    _number(c.mean_change),
+                    _number(c.edge_fraction, 2),
+                ]
+                for c in shown
+            ]
+            header = [
+                "sign",
+                "volume (mm³)",
+                "centroid LPS (mm)",
+                "peak",
+                "mean change",
+                "on edges",
+            ]
+            lines += [
+                "",
+                f"{title} (largest {len(shown)} of {len(group)}):",
+                "",
+                *_table(header, rows),
+            ]
+    return lines
+
+
+def _consistency_section(report: QAReport) -> list[str]:
+    co = report.consistency
+    evaluated = [r for r in co.residuals if r is not None]
+    header = [
+        "slices evaluated",
+        "core fraction",
+        "core samples",
+        "σ_k",
+        "median residual",
+        "max residual",
+        "robust bound",
+        "flagged slices",
+    ]
+    summary = [
+        len(evaluated),
+        _number(co.core_fraction),
+        co.core_samples,
+        _number(co.noise_sigma_k),
+        _number(float(np.median(evaluated)) if evaluated else None),
+        _number(max(evaluated) if evaluated else None),
+        _number(co.robust_bound),
+        ", ".join(map(str, co.flagged)) or "none",
+    ]
+    lines = [
+        "",
+        "## Low-frequency k-space consistency",
+        "",
+        METHODS["consistency"],
+        "",
+        *_table(header, [summary]),
+    ]
+    if co.flagged:
+        rows = [
+            [
+                z,
+                _number(co.residuals[z], 4),
+                _number(co.expected[z], 4),
+                _number(co.thresholds[z], 4),
+            ]
+            for z in co.flagged
+        ]
+        lines += ["", *_table(["slice", "residual", "noise-removal residual", "threshold"], rows)]
+    return lines
+
+
+def _markdown(report: QAReport) -> str:
+    sections = (
+        _header_section,
+        _roi_section,
+        _sharpness_section,
+        _change_section,
+        _consistency_section,
+    )
+    return "\n".join(line for section in sections for line in section(report)) + "\n"
+
+
+def _plotting() -> tuple[Any, Any]:
+    """matplotlib's ``Figure`` and Agg canvas, imported on first use."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise MRDeepReconError(
+            "QA plots need matplotlib; install it (pip install matplotlib, or the 'demo' extra)"
+        ) from exc
+    return Figure, FigureCanvasAgg
+
+
+def _save(figure: Any, canvas: Any, path: Path) -> None:
+    canvas(figure)
+    figure.savefig(path, dpi=100)
+
+
+def _plot_profiles(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
+    shown = [
+        (f"{a.axis}: median ratio {_number(a.median_ratio)} ({a.profiles})", a.comparisons[0])
+        for a in report.sharpness
+        if a.comparisons
+    ]
+    shown += [(f"{c.segment.name}: ratio {_number(c.ratio)}", c) for c in report.lines]
+    figure = figure_type(figsize=(4.5 * max(1, len(shown)), 3.6))
+    if not shown:
+        figure.text(0.5, 0.5, "no edge profile", ha="center", va="center")
+    for index, (title, comparison) in enumerate(shown, start=1):
+        axes = figure.add_subplot(1, len(shown), index)
+        axes.plot(
+            comparison.original_profile.distance,
+            comparison.original_profile.values,
+            label="original",
+        )
+        axes.plot(
+            comparison.enhanced_profile.distance,
+            comparison.enhanced_profile.values,
+            label="enhanced",
+        )
+        axes.set_title(title, fontsize=9)
+        axes.set_xlabel("distance along the line (mm)")
+        axes.set_ylabel("intensity")
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    _save(figure, canvas, path)
+
+
+def _plot_noise(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
+    figure = figure_type(figsize=(5.0, 3.6))
+    axes = figure.add_subplot(1, 1, 1)
+    names = [r.roi["name"] for r in report.rois]
+    axes.bar(range(len(names)), [r.measured_noise_reduction for r in report.rois], label="measured")
+    if report.requested_noise_reduction is not None:
+        axes.axhline(report.requested_noise_reduction, color="k", linestyle="--", label="requested")
+    axes.set_xticks(range(len(names)))
+    axes.set_xticklabels(names)
+    axes.set_ylabel("noise reduction SD_orig / SD_enh")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    _save(figure, canvas, path)
+
+
+def _focus(report: QAReport) -> tuple[int, int, int]:
+    """``(z, y, x)`` index of the largest structured change: the first component's centroid, else
+    the largest smoothed change."""
+    change = report.change
+    if change.components:
+        index = np.round(change.components[0].centroid_index).astype(int)
+    else:
+        index = np.unravel_index(int(np.argmax(np.abs(change.structured))), change.structured.shape)
+    return tuple(int(v) for v in index)  # type: ignore[return-value]
+
+
+def _plot_change(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
+    z, y, x = _focus(report)
+    sx, sy, sz = report.original["spacing_ijk_mm"]
+    rows = (("change", report.change.change), ("structured (smoothed)", report.change.structured))
+    figure = figure_type(figsize=(12.0, 7.5))
+    for row, (name, data) in enumerate(rows):
+        limit = float(np.percentile(np.abs(data), 99.5)) or 1.0
+        planes = (
+            (f"z = {z}", data[z], sy / sx, "upper"),
+            (f"y = {y}", data[:, y], sz / sx, "lower"),
+            (f"x = {x}", data[:, :, x], sz / sy, "lower"),
+        )
+        for column, (title, plane, aspect, origin) in enumerate(planes):
+            axes = figure.add_subplot(2, 3, 3 * row + column + 1)
+            image = axes.imshow(
+                plane,
+                cmap="RdBu_r",
+                vmin=-limit,
+                vmax=limit,
+                aspect=aspect,
+                origin=origin,
+                interpolation="nearest",
+            )
+            axes.set_title(f"{name}, {title}", fontsize=9)
+            axes.set_xticks([])
+            axes.set_yticks([])
+            figure.colorbar(image, ax=axes, shrink=0.8)
+    figure.tight_layout()
+    _save(figure, canvas, path)
+
+
+def _plot_consistency(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
+    co = report.consistency
+    slices = [z for z, r in enumerate(co.residuals) if r is not None]
+    figure = figure_type(figsize=(6.5, 3.8))
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot(slices, [co.residuals[z] for z in slices], "o", markersize=3, label="residual")
+    axes.plot(slices, [co.thresholds[z] for z in slices], "-", color="k", label="threshold")
+    if co.flagged:
+        axes.plot(
+            list(co.flagged),
+            [co.residuals[z] for z in co.flagged],
+            "o",
+            color="red",
+            label="flagged",
+        )
+    axes.set_xlabel("slice (array axis 0 of the original)")
+    axes.set_ylabel("relative low-frequency residual")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    _save(figure, canvas, path)
+
+
+def _write_files(report: QAReport, folder: Path) -> list[str]:
+    figure_type, canvas = _plotting()
+    (folder / JSON_NAME).write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+    (folder / MARKDOWN_NAME).write_text(_markdown(report), encoding="utf-8")
+    plots = (_plot_profiles, _plot_noise, _plot_change, _plot_consistency)
+    for name, plot in zip(PLOT_NAMES, plots):
+        plot(report, folder / name, figure_type, canvas)
+    return [JSON_NAME, MARKDOWN_NAME, *PLOT_NAMES]
+
+
+def write_qa_report(report: QAReport, out_dir: str | Path) -> list[Path]:
+    """Write ``qa.json``, ``qa.md`` and the PNG plots into ``out_dir`` (created if needed).
+
+    Returns:
+        The written paths, JSON first.
+
+    Raises:
+        MRDeepReconError: when the parent folder is missing, ``out_dir`` is a file, matplotlib is
+            not installed or a write fails; nothing is left behind then.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.parent.is_dir():
+        raise MRDeepReconError("the folder for the QA report does not exist", out_dir.parent)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MRDeepReconError("exists and is not a folder", out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        names = _write_files(report, staging)
+        if out_dir.is_dir():
+            for name in names:
+                os.replace(staging / name, out_dir / name)
+            staging.rmdir()
+        else:
+            os.replace(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise MRDeepReconError(
+            f"cannot write the QA report ({exc.strerror or exc})", out_dir
+        ) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [out_dir / name for name in names]
