@@ -1288,6 +1288,21 @@ def _write_enhanced(
 # ------------------------------------------------------------------------------ entry point
 
 
+def check_derived_target(
+    volume: Volume, out_dir: str | Path, options: DerivedSeriesOptions | None = None
+) -> None:
+    """Raise now what :func:`write_derived_series` would raise for these options and folder.
+
+    ``volume`` is the source volume (or its enhancement: both carry the source's metadata); call
+    this before minutes of inference so that a forbidden or occupied output folder, or NIfTI/NRRD
+    input without patient information, is refused first.
+    """
+    options = options or DerivedSeriesOptions()
+    source = _Source.of(volume)
+    _check_options(options, source)
+    _check_target(Path(out_dir), source)
+
+
 def write_derived_series(
     enhanced: Volume,
     out_dir: str | Path,
@@ -1347,6 +1362,7 @@ def write_derived_series(
 
 
 __all__ = [
+    "check_derived_target",
     "DerivedSeries",
     "DerivedSeriesOptions",
     "PatientStudy",
