@@ -80,3 +80,18 @@ def pydicom_mr_small() -> Path:
     from pydicom.data import get_testdata_file
 
     return Path(get_testdata_file("MR_small.dcm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict:
+    """Randomly initialised small 2D and 3D models (geometry and plumbing tests only)."""
+    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
+    from mrdeeprecon.model.weights import save_model
+
+    out = tmp_path_factory.mktemp("models")
+    paths = {}
+    for kind, slices in (("2d", 1), ("3d", 7)):
+        path = out / f"tiny_{kind}.safetensors"
+        save_model(CEUNet(CEUNetConfig(in_slices=slices, base_channels=4, depth=2)), path, {"name": f"tiny {kind}"})
+        paths[kind] = path
+    return paths

@@ -10,21 +10,7 @@ import SimpleITK as sitk
 from conftest import shared_path
 from mrdeeprecon.cli import main
 from mrdeeprecon.io import load_volume, save_volume
-from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
-from mrdeeprecon.model.weights import save_model
 from mrdeeprecon.volume import Volume
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory) -> dict:
-    """Randomly initialised small 2D and 3D models (geometry and plumbing tests only)."""
-    out = tmp_path_factory.mktemp("models")
-    paths = {}
-    for kind, slices in (("2d", 1), ("3d", 7)):
-        path = out / f"tiny_{kind}.safetensors"
-        save_model(CEUNet(CEUNetConfig(in_slices=slices, base_channels=4, depth=2)), path, {"name": f"tiny {kind}"})
-        paths[kind] = path
-    return paths
 
 
 @pytest.fixture(scope="module")

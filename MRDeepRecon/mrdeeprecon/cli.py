@@ -1,4 +1,4 @@
-"""``mrdeeprecon`` command line: info, degrade, enhance, train, demo.
+"""``mrdeeprecon`` command line: info, degrade, enhance, qa, train, demo.
 
 Every user-facing problem is one line on stderr (``mrdeeprecon: error: FILE: problem``) and a
 non-zero exit code; outputs are written atomically, so a failure leaves no file behind.
@@ -34,6 +34,23 @@ def _add_context_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--acq-acceleration", type=float, metavar="R", help="in-plane undersampling factor")
     group.add_argument("--acq-undersampling", choices=("none", "uniform", "random"))
     group.add_argument("--acq-elliptical", action="store_true", default=None, help="elliptical k-space sampling")
+
+
+def _add_dicom_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the derived DICOM series (``--format dicom``) and of sending it to a PACS."""
+    group = parser.add_argument_group("DICOM output", "with --format dicom: a derived MR series (DERIVED\\SECONDARY) in a new folder")
+    group.add_argument("--series-description", metavar="TEXT", help="default: '<source> DLR NR<f> SR<axes>'")
+    group.add_argument("--series-number-offset", type=int, default=1000, metavar="N", help="added to the source SeriesNumber (default 1000)")
+    group.add_argument("--uid-prefix", metavar="PREFIX", help="root for the new UIDs, e.g. '1.2.826.0.1.3680043.10.999.' (default: pydicom's)")
+    group.add_argument("--enhanced-multiframe", action="store_true", help="one Enhanced MR multi-frame file instead of one file per slice")
+    group.add_argument("--patient-name", metavar="NAME", help="NIfTI/NRRD input: PatientName (DICOM PN, e.g. 'Doe^Jane')")
+    group.add_argument("--patient-id", metavar="ID", help="NIfTI/NRRD input: PatientID")
+    group.add_argument("--study-description", metavar="TEXT", help="NIfTI/NRRD input: StudyDescription")
+    group.add_argument("--accession-number", metavar="TEXT", help="NIfTI/NRRD input: AccessionNumber")
+    group.add_argument("--research-placeholder", action="store_true", help="NIfTI/NRRD input: mark the series as research data with placeholder patient/study")
+    group.add_argument("--send", metavar="HOST:PORT", help="C-STORE the written series to a PACS")
+    group.add_argument("--called-aet", metavar="AE", help="the PACS's AE title (default ANY-SCP)")
+    group.add_argument("--calling-aet", metavar="AE", help="our AE title (default MRDEEPRECON)")
 
 
 def _context_overrides(args: argparse.Namespace, base: ScanContext) -> dict[str, Any]:
@@ -165,12 +182,65 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output_format(args: argparse.Namespace) -> str:
+    """``dicom``, ``nifti`` or ``nrrd``: ``--format``, else the output name's suffix."""
+    from .io.itk import itk_format
+
+    if args.format != "auto":
+        return args.format
+    kind = itk_format(args.output)
+    if kind is None:
+        raise MRDeepReconError(
+            "not a NIfTI/NRRD file name; add --format dicom to write a DICOM series into this folder",
+            args.output,
+        )
+    return kind
+
+
+def _dicom_options(args: argparse.Namespace):
+    """The derived-series options of the command line (``--series-description`` ...)."""
+    from .io.dicom_write import DerivedSeriesOptions, PatientStudy
+
+    patient = None
+    if args.patient_name is not None or args.patient_id is not None:
+        if not (args.patient_name and args.patient_id):
+            raise MRDeepReconError("--patient-name and --patient-id go together")
+        patient = PatientStudy(
+            patient_name=args.patient_name,
+            patient_id=args.patient_id,
+            study_description=args.study_description or "",
+            accession_number=args.accession_number or "",
+        )
+    return DerivedSeriesOptions(
+        series_description=args.series_description,
+        series_number_offset=args.series_number_offset,
+        uid_prefix=args.uid_prefix,
+        enhanced=args.enhanced_multiframe,
+        patient=patient,
+        research_placeholder=args.research_placeholder,
+    )
+
+
 def _cmd_enhance(args: argparse.Namespace) -> int:
     from .inference import enhance
     from .io import save_volume
     from .settings import EnhanceSettings
 
+    kind = _output_format(args)
+    if args.send is not None and kind != "dicom":
+        raise MRDeepReconError("--send needs --format dicom")
+    target = None
+    if args.send is not None:
+        from .io.pacs import PacsTarget
+
+        target = PacsTarget.parse(args.send, called_aet=args.called_aet, calling_aet=args.calling_aet)
     volume, context = _load(args)
+    options = None
+    if kind == "dicom":
+        from .io.dicom_write import check_derived_target
+
+        options = _dicom_options(args)
+        check_derived_target(volume, args.output, options)
     settings = EnhanceSettings(
         noise_reduction=args.noise_reduction,
         super_resolution=(args.sr_frequency, args.sr_phase, args.sr_slice),
@@ -182,10 +252,29 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     )
     progress = _TerminalProgress(enabled=not args.quiet and sys.stderr.isatty())
     result = enhance(volume, settings, context=context, progress=progress)
-    save_volume(result, args.output)
+    shape = f"shape (z, y, x) {result.shape}, spacing {tuple(round(s, 4) for s in result.spacing)} mm"
+    if kind != "dicom":
+        save_volume(result, args.output)
+        _say(args, f"wrote {args.output}: {shape}")
+        return 0
+    from .io.dicom_write import write_derived_series
+
+    series = write_derived_series(result, args.output, options, progress=progress)
+    _say(args, f"wrote {len(series.files)} DICOM file(s) to {series.folder}: {shape}, series {series.series_instance_uid}")
+    if target is None:
+        return 0
+    from .io.pacs import send_files
+
+    summary = send_files(series.files, target, progress=progress)
+    print(summary.summary_line())
+    for failed in (r for r in summary.results if r.status != 0):
+        print(f"  {failed.path.name}: {failed.message}", file=sys.stderr)
+    return 0 if summary.ok else 3
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
     if not args.quiet:
-        print(f"wrote {args.output}: shape (z, y, x) {result.shape}, spacing {tuple(round(s, 4) for s in result.spacing)} mm")
-    return 0
+        print(line)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -252,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("enhance", help="denoise and super-resolve a DICOM series or NIfTI/NRRD volume")
     p.add_argument("input", type=Path)
-    p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
+    p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file, or with --format dicom a new folder")
+    p.add_argument("--format", choices=("auto", "nifti", "nrrd", "dicom"), default="auto", help="output format (auto: from the file name)")
     p.add_argument("--series", metavar="UID")
     p.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help="noise reduction factor, 1-5 (default 2)")
     for axis in ("frequency", "phase", "slice"):
@@ -263,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--quiet", action="store_true")
+    _add_dicom_flags(p)
     _add_context_flags(p)
     p.set_defaults(func=_cmd_enhance)
 
