@@ -275,3 +275,39 @@ def test_parse_rejects_bad_addresses(text, problem):
 def test_bad_ae_titles_are_refused(aet):
     with pytest.raises(MRDeepReconError, match="AE title"):
         PacsTarget.parse("pacs:104", called_aet=aet)
+
+
+@pytest.mark.parametrize("multiframe", [False, True], ids=["classic", "enhanced-multiframe"])
+def test_cli_enhances_writes_and_sends_a_derived_series(orthanc, tmp_path, capsys, tiny_models, multiframe):
+    """`mrdeeprecon enhance SERIES OUT --format dicom --send`: every derived instance arrives intact."""
+    from mrdeeprecon.cli import main
+
+    source = shared_path("dicom/philips_phantom/201_T1W_TSE_Sno_CSno_CSAIno")
+    out = tmp_path / "derived"
+    args = [
+        "enhance", str(source), str(out), "--format", "dicom", "--model", str(tiny_models["2d"]),
+        "--send", f"{HOST}:{orthanc.dicom_port}", "--called-aet", ORTHANC_AET,
+    ]
+    assert main(args + (["--enhanced-multiframe"] if multiframe else [])) == 0
+    written = sorted(out.iterdir())
+    assert len(written) == (1 if multiframe else 12)
+    assert f"sent {len(written)}/{len(written)} instances to {ORTHANC_AET}@{HOST}:{orthanc.dicom_port}" in capsys.readouterr().out
+    received = _orthanc_instances(orthanc)
+    sent = _by_uid(pydicom.dcmread(path) for path in written)
+    assert set(received) == set(sent)
+    for uid, ds in sent.items():
+        _assert_same_instance(received[uid], ds)
+
+
+def test_cli_reports_a_refused_association_after_writing(orthanc, tmp_path, capsys, tiny_models):
+    """The series stays written; the send error is one line naming the PACS."""
+    from mrdeeprecon.cli import main
+
+    source = shared_path("dicom/philips_phantom/201_T1W_TSE_Sno_CSno_CSAIno")
+    out = tmp_path / "derived"
+    args = ["enhance", str(source), str(out), "--format", "dicom", "--model", str(tiny_models["2d"]), "--quiet",
+            "--send", f"{HOST}:{orthanc.dicom_port}", "--called-aet", "WRONG-AET"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{HOST}:{orthanc.dicom_port}" in err
+    assert len(list(out.iterdir())) == 12 and orthanc.get_json("/instances") == []
