@@ -26,10 +26,10 @@ test-slow: venv
 demo: venv
 	$(VENV)/bin/mrdeeprecon demo --out $(DEMO_OUT)
 
-# Retrain the bundled models (see Resources/models/*.json for what the shipped ones saw).
+# Retrain the bundled models (see MRDeepRecon/Resources/models/*.json for what the shipped ones saw).
 train: venv
-	$(VENV)/bin/mrdeeprecon train --kind 2d --steps 4000 --out Resources/models
-	$(VENV)/bin/mrdeeprecon train --kind 3d --steps 2000 --init-from Resources/models/ce_unet_2d.safetensors --out Resources/models
+	$(VENV)/bin/mrdeeprecon train --kind 2d --steps 4000 --out MRDeepRecon/Resources/models
+	$(VENV)/bin/mrdeeprecon train --kind 3d --steps 2000 --init-from MRDeepRecon/Resources/models/ce_unet_2d.safetensors --out MRDeepRecon/Resources/models
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

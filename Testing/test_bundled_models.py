@@ -1,6 +1,6 @@
 """The shipped models do what their cards say, on a subject they never saw.
 
-These run the real bundled weights (Resources/models) on a crop of the held-out volume
+These run the real bundled weights (MRDeepRecon/Resources/models) on a crop of the held-out volume
 (``seg3D_MR``: a different subject and scanner from every training volume).
 """
 

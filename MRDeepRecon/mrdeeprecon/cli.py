@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a CE U-Net on real volumes (pairs made on the fly)")
     p.add_argument("--kind", choices=("2d", "3d"), default="2d")
-    p.add_argument("--out", type=Path, default=Path("Resources/models"))
+    p.add_argument("--out", type=Path, default=Path("MRDeepRecon/Resources/models"))
     p.add_argument("--data", type=Path, nargs="+", help="clean training volumes (default: ../shared/data/volumes)")
     p.add_argument("--holdout", type=Path, help="held-out volume for the model card's scores ('none' to skip)")
     p.add_argument("--steps", type=int, default=2000)

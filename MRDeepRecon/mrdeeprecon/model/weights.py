@@ -150,7 +150,7 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, 
 def _model_dirs() -> list[Path]:
     """Where bundled models are looked for, in order."""
     here = Path(__file__).resolve()
-    dirs = [here.parents[3] / "Resources" / "models", here.parents[2] / "Resources" / "models"]
+    dirs = [here.parents[2] / "Resources" / "models"]
     override = os.environ.get(MODEL_DIR_ENV)
     return ([Path(override)] if override else []) + dirs
 
@@ -158,8 +158,9 @@ def _model_dirs() -> list[Path]:
 def bundled_model_path(kind: str) -> Path:
     """The shipped ``ce_unet_<kind>.safetensors`` for ``kind`` ``"2d"`` or ``"3d"``.
 
-    Searched in ``$MRDEEPRECON_MODEL_DIR``, the repository's ``Resources/models`` and the Slicer
-    module's ``Resources/models``.
+    Searched in ``$MRDEEPRECON_MODEL_DIR``, then ``Resources/models`` beside the ``mrdeeprecon``
+    package's parent folder: ``MRDeepRecon/Resources/models`` in this repository, the same folder
+    inside an installed Slicer extension (the module's resources).
     """
     if kind not in BUNDLED_NAMES:
         raise MRDeepReconError(f"model kind must be '2d' or '3d', got {kind!r}")

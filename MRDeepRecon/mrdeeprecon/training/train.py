@@ -38,7 +38,7 @@ class TrainConfig:
     """One training run. Paths default to ``../shared/data/volumes`` beside the repository."""
 
     kind: str = "2d"
-    out_dir: Path = Path("Resources/models")
+    out_dir: Path = Path("MRDeepRecon/Resources/models")
     data: list[Path] = field(default_factory=lambda: [SHARED_VOLUMES / n for n in DEFAULT_TRAINING])
     holdout: Optional[Path] = SHARED_VOLUMES / DEFAULT_HOLDOUT
     steps: int = 2000
