@@ -98,20 +98,37 @@ def _load(args: argparse.Namespace):
     return volume, context
 
 
-class _TerminalProgress:
-    """A one-line progress bar on stderr."""
+#: Prefix of a machine-readable progress line (``--progress lines``), read by the Slicer module.
+PROGRESS_PREFIX = "PROGRESS"
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+
+def progress_line(fraction: float, message: str) -> str:
+    """``PROGRESS <fraction> <message>``: one line a parent process parses (Slicer's background run)."""
+    return f"{PROGRESS_PREFIX} {fraction:.4f} {' '.join(message.split())}"
+
+
+class _Progress:
+    """Progress on stderr as a one-line bar (a terminal) or on stdout as parseable lines."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> "_Progress":
+        mode = args.progress
+        if mode == "auto":
+            mode = "bar" if not args.quiet and sys.stderr.isatty() else "none"
+        return cls(mode)
 
     def __call__(self, fraction: float, message: str) -> None:
-        if not self.enabled:
-            return
-        filled = int(round(30 * fraction))
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}% {message[:40]:<40}")
-        if fraction >= 1.0:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.mode == "lines":
+            print(progress_line(fraction, message), flush=True)
+        elif self.mode == "bar":
+            filled = int(round(30 * fraction))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}% {message[:40]:<40}")
+            if fraction >= 1.0:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -250,7 +267,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         tile_size=args.tile_size,
     )
-    progress = _TerminalProgress(enabled=not args.quiet and sys.stderr.isatty())
+    progress = _Progress.of(args)
     result = enhance(volume, settings, context=context, progress=progress)
     shape = f"shape (z, y, x) {result.shape}, spacing {tuple(round(s, 4) for s in result.spacing)} mm"
     if kind != "dicom":
@@ -380,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
     _add_dicom_flags(p)
     _add_context_flags(p)
     p.set_defaults(func=_cmd_enhance)
