@@ -1,0 +1,187 @@
+"""Enhance a volume node of a scene and place the result beside it.
+
+:class:`MRDeepReconLogic` runs the engine in this process (blocking; what scripts and tests use)
+and is the one place that puts a result into the scene (:meth:`MRDeepReconLogic.store_result`,
+also used by the background run). The scene is only touched once the result is complete: a
+cancelled or failed enhancement leaves it exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import slicer
+
+from mrdeeprecon import CancelToken, MRDeepReconError, ScanContext, Volume
+from mrdeeprecon.progress import ProgressCallback
+
+from .dicom_source import INSTANCE_UIDS_ATTRIBUTE, scan_context_for_node
+from .node_volume import update_node_from_volume, volume_from_node
+from .parameters import ProcessParameters
+
+#: Node reference role from a result to the volume it was computed from.
+SOURCE_REFERENCE_ROLE = "MRDeepRecon.source"
+#: Attributes set on a result node and on its subject-hierarchy item.
+ATTRIBUTE_SOURCE_SERIES_UID = "MRDeepRecon.sourceSeriesInstanceUID"
+ATTRIBUTE_SOURCE_NODE_ID = "MRDeepRecon.sourceNodeID"
+ATTRIBUTE_PARAMETERS = "MRDeepRecon.parameters"
+ATTRIBUTE_MODEL_NAME = "MRDeepRecon.modelName"
+ATTRIBUTE_MODEL_SHA256 = "MRDeepRecon.modelSha256"
+#: The engine's enhancement record (``Volume.metadata["enhancement"]``) as JSON: settings, model
+#: path, name and SHA-256, device. The DICOM export needs it.
+ATTRIBUTE_ENHANCEMENT = "MRDeepRecon.enhancement"
+#: Suffix of a new result node's name.
+OUTPUT_SUFFIX = "_DLR"
+#: Subject-hierarchy UID name of DICOM items (series items hold the SeriesInstanceUID).
+DICOM_UID_NAME = "DICOM"
+
+
+def default_output_name(input_node) -> str:
+    """``<input name>_DLR``."""
+    return f"{input_node.GetName()}{OUTPUT_SUFFIX}"
+
+
+def enhancement_record(output_node) -> dict[str, Any]:
+    """The engine's enhancement record stored on a result node.
+
+    Raises:
+        MRDeepReconError: the node is not an MRDeepRecon result.
+    """
+    text = output_node.GetAttribute(ATTRIBUTE_ENHANCEMENT)
+    if not text:
+        raise MRDeepReconError(f"volume {output_node.GetName()!r} is not an MRDeepRecon result")
+    return json.loads(text)
+
+
+class MRDeepReconLogic:
+    """Enhancement of scalar volume nodes of ``scene`` (a ``vtkMRMLScene``)."""
+
+    def __init__(self, scene) -> None:
+        self.scene = scene
+
+    def process(
+        self,
+        inputVolumeNode,
+        outputVolumeNode,
+        parameters: ProcessParameters,
+        progress: Optional[ProgressCallback] = None,
+        cancel: Optional[CancelToken] = None,
+        context: Optional[ScanContext] = None,
+    ):
+        """Enhance ``inputVolumeNode`` into ``outputVolumeNode`` and return the output node.
+
+        Args:
+            inputVolumeNode: the scalar volume to enhance; never modified.
+            outputVolumeNode: the node that receives the result (its voxels and geometry are
+                replaced), or ``None`` for a new node named :func:`default_output_name`.
+            parameters: what to do; their scan-context overrides are applied to ``context``.
+            progress: ``progress(fraction, message)``, fraction in [0, 1].
+            cancel: set it (from any thread, or from ``progress``) to stop at the next batch;
+                :class:`~mrdeeprecon.Cancelled` is raised then.
+            context: the input's scan context as read (inside Slicer:
+                :func:`~MRDeepReconLib.dicom_source.scan_context_for_node` with the DICOM
+                database's lookup); ``None`` = the node's own (the defaults for a volume that
+                carries no acquisition information).
+
+        Raises:
+            MRDeepReconError: invalid parameters or input, or a problem of the engine.
+            Cancelled: ``cancel`` was set. In both cases the scene is unchanged.
+        """
+        if outputVolumeNode is not None and outputVolumeNode is inputVolumeNode:
+            raise MRDeepReconError("the output volume must not be the input volume")
+        settings = parameters.to_settings()
+        base = context if context is not None else scan_context_for_node(inputVolumeNode)
+        from mrdeeprecon.inference import enhance  # imports torch: only when a run starts
+
+        result = enhance(
+            volume_from_node(inputVolumeNode),
+            settings,
+            context=parameters.scan_context(base),
+            progress=progress,
+            cancel=cancel,
+        )
+        return self.store_result(inputVolumeNode, outputVolumeNode, result, parameters)
+
+    def store_result(self, input_node, output_node, volume: Volume, parameters: ProcessParameters):
+        """Put an enhancement of ``input_node`` into the scene and return its node.
+
+        ``volume`` is the engine's result (its ``metadata["enhancement"]`` names the model).
+        ``output_node`` ``None`` creates a scalar volume node named :func:`default_output_name`.
+        The node gets the voxels (float32) and geometry of ``volume``; a display node with the
+        input's colour table and window/level; a subject-hierarchy item under the input's
+        parent (its study, for a DICOM series); attributes naming the source and the settings
+        (node and item alike) and the node reference :data:`SOURCE_REFERENCE_ROLE` to the input.
+        If anything fails, a node created here is removed again.
+        """
+        record = volume.metadata.get("enhancement")
+        if not record:
+            raise MRDeepReconError("the volume is not an enhancement result (no enhancement record)")
+        created = output_node is None
+        if created:
+            output_node = self.scene.AddNewNodeByClass(
+                "vtkMRMLScalarVolumeNode", default_output_name(input_node)
+            )
+        try:
+            update_node_from_volume(output_node, volume)
+            output_node.RemoveAttribute(INSTANCE_UIDS_ATTRIBUTE)  # its voxels are no longer those
+            self._copy_display(input_node, output_node)
+            item = self._place_in_hierarchy(input_node, output_node)
+            self._describe(input_node, output_node, item, record, parameters)
+        except BaseException:
+            if created:
+                self._remove(output_node)
+            raise
+        return output_node
+
+    def _copy_display(self, input_node, output_node) -> None:
+        if output_node.GetDisplayNode() is None:
+            output_node.CreateDefaultDisplayNodes()
+        source, target = input_node.GetDisplayNode(), output_node.GetDisplayNode()
+        if source is None:
+            return
+        if source.GetColorNodeID():
+            target.SetAndObserveColorNodeID(source.GetColorNodeID())
+        target.SetAutoWindowLevel(False)
+        target.SetWindowLevel(source.GetWindow(), source.GetLevel())
+
+    def _place_in_hierarchy(self, input_node, output_node) -> int:
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
+        input_item = hierarchy.GetItemByDataNode(input_node)
+        parent = hierarchy.GetItemParent(input_item) if input_item else hierarchy.GetSceneItemID()
+        item = hierarchy.GetItemByDataNode(output_node)
+        if item:
+            hierarchy.SetItemParent(item, parent)
+        else:
+            item = hierarchy.CreateItem(parent, output_node)
+        return item
+
+    def _describe(self, input_node, output_node, item: int, record: dict, parameters) -> None:
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
+        input_item = hierarchy.GetItemByDataNode(input_node)
+        series_uid = hierarchy.GetItemUID(input_item, DICOM_UID_NAME) if input_item else ""
+        attributes = {
+            ATTRIBUTE_SOURCE_SERIES_UID: series_uid,
+            ATTRIBUTE_SOURCE_NODE_ID: input_node.GetID(),
+            ATTRIBUTE_PARAMETERS: json.dumps(parameters.to_dict()),
+            ATTRIBUTE_MODEL_NAME: str(record.get("model_name", "")),
+            ATTRIBUTE_MODEL_SHA256: str(record.get("model_sha256", "")),
+            ATTRIBUTE_ENHANCEMENT: json.dumps(record),
+        }
+        for name, value in attributes.items():
+            output_node.SetAttribute(name, value)
+            hierarchy.SetItemAttribute(item, name, value)
+        output_node.SetNodeReferenceID(SOURCE_REFERENCE_ROLE, input_node.GetID())
+
+    def _remove(self, node) -> None:
+        """Remove ``node`` with its display and storage nodes and its hierarchy item."""
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
+        item = hierarchy.GetItemByDataNode(node)
+        if item:
+            hierarchy.RemoveItem(item, False, False)
+        helpers = [node.GetNthDisplayNode(i) for i in range(node.GetNumberOfDisplayNodes())]
+        helpers.append(node.GetStorageNode())
+        for helper in helpers:
+            if helper is not None:
+                self.scene.RemoveNode(helper)
+        self.scene.RemoveNode(node)
