@@ -115,3 +115,9 @@ def load_series(world: SlicerScene, files: list[Path], name: str) -> LoadedSerie
     hierarchy.SetItemUID(series, "DICOM", str(head.SeriesInstanceUID))
     files_by_uid = {str(h.SOPInstanceUID): str(p) for h, p in zip(headers, files)}
     return LoadedSeries(node, list(files), files_by_uid, study)
+
+
+def scene_with_series(folder: Path, name: str, slices: Optional[slice] = None) -> tuple[SlicerScene, LoadedSeries]:
+    """A new scene holding the series of ``folder`` (optionally a range of its slices)."""
+    world = new_scene()
+    return world, load_series(world, sorted_series_files(folder, slices), name)

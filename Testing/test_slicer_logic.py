@@ -13,7 +13,14 @@ slicer = pytest.importorskip("slicer", reason="slicer-core (a test dependency) i
 
 import vtk  # noqa: E402
 
-from mrdeeprecon import Cancelled, CancelToken, MRDeepReconError, ScanContext, load_context, load_volume  # noqa: E402
+from mrdeeprecon import (  # noqa: E402
+    Cancelled,
+    CancelToken,
+    MRDeepReconError,
+    ScanContext,
+    load_context,
+    load_volume,
+)
 from mrdeeprecon.inference import enhance  # noqa: E402
 from mrdeeprecon.io import default_context  # noqa: E402
 from MRDeepReconLib import (  # noqa: E402
@@ -26,7 +33,7 @@ from MRDeepReconLib import (  # noqa: E402
     volume_from_node,
 )
 from MRDeepReconLib import logic as logic_module  # noqa: E402
-from slicer_scene import load_series, new_scene, sorted_series_files  # noqa: E402
+from slicer_scene import new_scene, scene_with_series  # noqa: E402
 
 GE_CROP = slice(40, 56)
 
@@ -39,14 +46,12 @@ def _ijk_to_ras(node) -> np.ndarray:
 
 @pytest.fixture
 def philips(philips_enhanced_dir):
-    world = new_scene()
-    return world, load_series(world, sorted_series_files(philips_enhanced_dir), "T1W_TSE")
+    return scene_with_series(philips_enhanced_dir, "T1W_TSE")
 
 
 @pytest.fixture
 def ge_crop(ge_mprage_dir):
-    world = new_scene()
-    return world, load_series(world, sorted_series_files(ge_mprage_dir, GE_CROP), "MPRAGE")
+    return scene_with_series(ge_mprage_dir, "MPRAGE", GE_CROP)
 
 
 # ------------------------------------------------------------------------------ node ⇄ volume
@@ -71,7 +76,8 @@ def test_oblique_volume_round_trips_exactly_through_a_node(ge_mprage_dir: Path) 
 def test_node_read_by_slicer_is_the_engine_volume(ge_crop, ge_mprage_dir: Path) -> None:
     _, series = ge_crop
     engine = load_volume(ge_mprage_dir)
-    expected = engine.with_data(engine.data[GE_CROP], origin=tuple((engine.ijk_to_lps() @ [0, 0, GE_CROP.start, 1.0])[:3]))
+    origin = (engine.ijk_to_lps() @ [0, 0, GE_CROP.start, 1.0])[:3]
+    expected = engine.with_data(engine.data[GE_CROP], origin=tuple(origin))
     volume = volume_from_node(series.node)
     np.testing.assert_array_equal(volume.data, expected.data)
     # ITK derives the slice direction from the positions, the engine from the orientation cosines.
@@ -123,7 +129,8 @@ def test_parameters_round_trip_json_and_build_settings_and_context(tiny_models) 
     )
     assert ProcessParameters.from_dict(json.loads(json.dumps(parameters.to_dict()))) == parameters
     settings = parameters.to_settings()
-    assert (settings.noise_reduction, settings.super_resolution, settings.model_path) == (3.0, (1.5, 1.0, 1.0), tiny_models["2d"])
+    assert settings.noise_reduction == 3.0 and settings.super_resolution == (1.5, 1.0, 1.0)
+    assert settings.model_path == tiny_models["2d"]
 
     base = ScanContext(partial_fourier=(0.625, 1.0))
     context = parameters.scan_context(base)
@@ -243,7 +250,8 @@ def test_errors_leave_the_scene_as_it_was(philips, tiny_models, tmp_path: Path, 
     state = world.state()
     logic = MRDeepReconLogic(world.scene)
     with pytest.raises(MRDeepReconError, match="model file not found"):
-        logic.process(series.node, None, ProcessParameters(device="cpu", model_path=str(tmp_path / "none.safetensors")))
+        missing = ProcessParameters(device="cpu", model_path=str(tmp_path / "none.safetensors"))
+        logic.process(series.node, None, missing)
     with pytest.raises(MRDeepReconError, match="must not be the input"):
         logic.process(series.node, series.node, ProcessParameters(device="cpu"))
     assert world.state() == state

@@ -63,7 +63,8 @@ def source_files(node, file_for_instance: FileForInstance) -> list[Path]:
 def scan_context_for_node(node, file_for_instance: Optional[FileForInstance] = None) -> ScanContext:
     """The scan context of the node's acquisition.
 
-    From the header of the node's first DICOM file (:func:`~mrdeeprecon.io.dicom_context.context_from_dicom`),
+    From the header of the node's first DICOM file
+    (:func:`~mrdeeprecon.io.dicom_context.context_from_dicom`),
     with the node's array shape ``(z, y, x)`` and its slice spacing (mm, the measured distance
     Slicer's reader used). A node without ``DICOM.instanceUIDs``, or no lookup
     (``file_for_instance`` ``None``), gives the engine's default context: NIfTI/NRRD carry no

@@ -156,7 +156,9 @@ class MRDeepReconLogic:
             item = hierarchy.CreateItem(parent, output_node)
         return item
 
-    def _describe(self, input_node, output_node, item: int, record: dict, parameters) -> None:
+    def _describe(
+        self, input_node, output_node, item: int, record: dict[str, Any], parameters: ProcessParameters
+    ) -> None:
         hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(self.scene)
         input_item = hierarchy.GetItemByDataNode(input_node)
         series_uid = hierarchy.GetItemUID(input_item, DICOM_UID_NAME) if input_item else ""

@@ -1,0 +1,28 @@
+"""Slicer glue of MRDeepRecon: scene-level operations on MRML nodes, no GUI.
+
+Imports only ``slicer``'s MRML classes and ``slicer.util`` array helpers, vtk, numpy and the
+engine (``mrdeeprecon``); every function takes the nodes (and the scene) it works on, so it runs
+in Slicer and, with the ``slicer-core`` wheel, in plain pytest. torch is imported on first use.
+"""
+
+from .background import BackgroundEnhancement, BackgroundStatus
+from .dicom_source import scan_context_for_node, source_files, source_volume
+from .export import export_derived_series, qa_for_nodes
+from .logic import MRDeepReconLogic, default_output_name
+from .node_volume import update_node_from_volume, volume_from_node
+from .parameters import ProcessParameters
+
+__all__ = [
+    "BackgroundEnhancement",
+    "BackgroundStatus",
+    "MRDeepReconLogic",
+    "ProcessParameters",
+    "default_output_name",
+    "export_derived_series",
+    "qa_for_nodes",
+    "scan_context_for_node",
+    "source_files",
+    "source_volume",
+    "update_node_from_volume",
+    "volume_from_node",
+]
