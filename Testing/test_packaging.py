@@ -5,19 +5,75 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 MODULE = REPO / "MRDeepRecon"
+MODULE_NAME = "MRDeepRecon"
 
 
 def _cmake_list(text: str, variable: str) -> set[str]:
+    """The entries of ``set(variable ...)``, with ``${MODULE_NAME}`` expanded."""
     match = re.search(rf"set\({variable}\s*(.*?)\)", text, re.S)
     assert match, f"{variable} not set"
-    return set(match.group(1).split())
+    body = "\n".join(line.split("#", 1)[0] for line in match.group(1).splitlines())
+    return {entry.replace("${MODULE_NAME}", MODULE_NAME) for entry in body.split()}
+
+
+def _module_cmake() -> str:
+    return (MODULE / "CMakeLists.txt").read_text()
+
+
+def _without_comments(text: str) -> str:
+    return "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+
+
+def test_module_name_is_the_module_script():
+    assert re.search(r"set\(MODULE_NAME\s+(\w+)\)", _module_cmake()).group(1) == MODULE_NAME
+    assert (MODULE / f"{MODULE_NAME}.py").is_file()
 
 
 def test_every_python_file_is_listed_in_the_module_cmake():
-    listed = _cmake_list((MODULE / "CMakeLists.txt").read_text(), "MODULE_PYTHON_SCRIPTS")
-    present = {str(p.relative_to(MODULE)) for p in MODULE.rglob("*.py") if "__pycache__" not in p.parts}
+    listed = _cmake_list(_module_cmake(), "MODULE_PYTHON_SCRIPTS")
+    present = {p.relative_to(MODULE).as_posix() for p in MODULE.rglob("*.py") if "__pycache__" not in p.parts}
     assert present - listed == set(), "not listed in MRDeepRecon/CMakeLists.txt"
     assert listed - present == set(), "listed but missing"
+    assert f"{MODULE_NAME}.py" in listed
+
+
+def test_every_resource_file_is_listed_in_the_module_cmake():
+    listed = _cmake_list(_module_cmake(), "MODULE_PYTHON_RESOURCES")
+    present = {
+        p.relative_to(MODULE).as_posix()
+        for p in (MODULE / "Resources").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
+    }
+    assert present - listed == set(), "under MRDeepRecon/Resources but not in MODULE_PYTHON_RESOURCES"
+    assert listed - present == set(), "in MODULE_PYTHON_RESOURCES but missing"
+    for needed in (f"Resources/Icons/{MODULE_NAME}.png", f"Resources/UI/{MODULE_NAME}.ui"):
+        assert needed in listed
+
+
+def test_module_build_keeps_generic_tests_and_adds_the_testing_folder():
+    cmake = _without_comments(_module_cmake())
+    build = re.search(r"slicerMacroBuildScriptedModule\((.*?)\)", cmake, re.S)
+    assert build and "WITH_GENERIC_TESTS" in build.group(1).split()
+    assert re.search(r"if\(BUILD_TESTING\)\s*add_subdirectory\(Testing\)\s*endif\(\)", cmake)
+    testing = _without_comments((MODULE / "Testing" / "CMakeLists.txt").read_text())
+    assert re.search(r"add_subdirectory\(Python\)", testing)
+
+
+def test_module_testing_cmake_registers_the_module_script():
+    """The ctest runs MRDeepReconTest from MRDeepRecon.py (a path that resolves to the script)."""
+    cmake = _without_comments((MODULE / "Testing" / "Python" / "CMakeLists.txt").read_text())
+    calls = re.findall(r"slicer_add_python_unittest\(\s*SCRIPT\s+(\S+?)\s*\)", cmake)
+    assert len(calls) == 1, cmake
+    script = calls[0]
+    variables = {"MODULE_NAME": MODULE_NAME, "CMAKE_CURRENT_SOURCE_DIR": str(MODULE / "Testing" / "Python")}
+    variables.update(
+        (name, str(Path(path.replace("${CMAKE_CURRENT_SOURCE_DIR}", variables["CMAKE_CURRENT_SOURCE_DIR"])).resolve()))
+        for name, path in re.findall(r'get_filename_component\((\w+)\s+"?([^"\s]+)"?\s+ABSOLUTE\)', cmake)
+    )
+    resolved = re.sub(r"\$\{(\w+)\}", lambda m: variables[m.group(1)], script)
+    path = Path(resolved) if Path(resolved).is_absolute() else MODULE / "Testing" / "Python" / resolved
+    assert path.resolve() == (MODULE / f"{MODULE_NAME}.py").resolve()
+    assert "class MRDeepReconTest(ScriptedLoadableModuleTest)" in path.read_text()
 
 
 def test_s4ext_matches_cmake_metadata():
@@ -34,3 +90,13 @@ def test_s4ext_matches_cmake_metadata():
     assert s4ext["iconurl"] == meta["ICONURL"]
     assert s4ext["screenshoturls"] == meta["SCREENSHOTURLS"]
     assert s4ext["depends"] == meta["DEPENDS"] == "PyTorch"
+
+
+def test_extension_icon_is_in_the_repository_where_iconurl_points():
+    """iconurl names Resources/Icons/MRDeepRecon.png of the main branch: the file is there."""
+    cmake = (REPO / "CMakeLists.txt").read_text()
+    url = dict(re.findall(r'set\(EXTENSION_(\w+) "(.*?)"\)', cmake))["ICONURL"]
+    relative = url.split("/main/", 1)[1]
+    icon = REPO / relative
+    assert icon.is_file(), relative
+    assert icon.read_bytes() == (MODULE / "Resources" / "Icons" / f"{MODULE_NAME}.png").read_bytes()
