@@ -142,7 +142,12 @@ def test_slice_degradation_of_a_2d_acquisition_is_refused(tmp_path, capsys, smal
 def test_progress_lines_for_a_parent_process(tmp_path, capsys, small_nifti, tiny_models):
     """`--progress lines` prints parseable, increasing fractions ending at 1 (Slicer's background run reads them)."""
     out = tmp_path / "enh.nrrd"
-    assert main(["enhance", str(small_nifti), str(out), "--model", str(tiny_models["2d"]), "--progress", "lines", "--quiet"]) == 0
+    record = tmp_path / "record.json"
+    args = ["enhance", str(small_nifti), str(out), "--model", str(tiny_models["2d"]), "--progress", "lines", "--quiet", "--record", str(record), "--noise-reduction", "2.5"]
+    assert main(args) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("PROGRESS ")]
     fractions = [float(line.split()[1]) for line in lines]
     assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    enhancement = json.loads(record.read_text())["enhancement"]
+    assert enhancement["noise_reduction"] == 2.5 and enhancement["device"] == "cpu"
+    assert enhancement["model_name"] == "tiny 2d" and len(enhancement["model_sha256"]) == 64

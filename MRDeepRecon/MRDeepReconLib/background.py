@@ -4,8 +4,8 @@
 temporary folder, and runs the engine's command line on them::
 
     PYTHON -m mrdeeprecon.cli enhance in.nrrd out.nrrd --context context.json --progress lines
-        --noise-reduction F --sr-frequency F --sr-phase F --sr-slice F --device D
-        --model WEIGHTS --model-kind K
+        --record record.json --noise-reduction F --sr-frequency F --sr-phase F --sr-slice F
+        --device D --model-kind K [--model WEIGHTS]
 
 in a new process group (POSIX: a new session; Windows: ``CREATE_NEW_PROCESS_GROUP``), so that
 :meth:`~BackgroundEnhancement.cancel` ends the whole process tree. Reader threads collect its
@@ -46,6 +46,8 @@ from .parameters import ProcessParameters
 INPUT_NAME = "input.nrrd"
 OUTPUT_NAME = "output.nrrd"
 CONTEXT_NAME = "context.json"
+#: The enhancement record (settings, model, device) the command line writes beside its output.
+RECORD_NAME = "record.json"
 #: Prefix of the command line's one-line error on stderr.
 ERROR_PREFIX = "mrdeeprecon: error: "
 #: Seconds a cancelled process gets to end after SIGTERM before it is killed.
@@ -76,39 +78,6 @@ class BackgroundStatus:
     error: Optional[str] = None
 
 
-def _model_path(settings: EnhanceSettings, context: ScanContext) -> Path:
-    """The weights the run uses: the chosen file, else the bundled model of the chosen kind, for
-    ``"auto"`` the kind of the acquisition (3D → ``3d``), as :class:`~mrdeeprecon.EnhanceSettings`
-    documents. Resolved here so that the result can name the model it came from."""
-    from mrdeeprecon.model.weights import bundled_model_path  # imports torch: only when a run starts
-
-    if settings.model_path is not None:
-        return Path(settings.model_path)
-    kind = settings.model_kind
-    if kind == "auto":
-        kind = "3d" if context.acquisition == "3D" else "2d"
-    return bundled_model_path(kind)
-
-
-def _enhancement_record(settings: EnhanceSettings, model: Path) -> dict[str, Any]:
-    """The ``metadata["enhancement"]`` record of the result, with the fields
-    :func:`mrdeeprecon.enhance` writes; ``device`` is the one requested (the child process
-    resolves ``"auto"`` itself)."""
-    from mrdeeprecon.model.weights import card_path
-
-    try:
-        card = json.loads(card_path(model).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MRDeepReconError(f"unreadable model card ({exc})", card_path(model)) from exc
-    return {
-        **dataclasses.asdict(settings),
-        "super_resolution": list(settings.super_resolution),
-        "model_path": str(model),
-        "model_name": card.get("name", model.stem),
-        "model_sha256": card.get("sha256", ""),
-    }
-
-
 def _read_lines(stream: IO[str], name: str, lines: "queue.Queue[tuple[str, str]]") -> None:
     for line in stream:
         lines.put((name, line.rstrip("\r\n")))
@@ -128,7 +97,6 @@ class BackgroundEnhancement:
         self._cancelled = False
         self._input_name = ""
         self.parameters: Optional[ProcessParameters] = None
-        self.record: dict[str, Any] = {}
 
     def start(
         self,
@@ -155,8 +123,6 @@ class BackgroundEnhancement:
             raise MRDeepReconError("this background run was already started; use a new one")
         settings = parameters.to_settings()
         context = parameters.scan_context(context)
-        model = _model_path(settings, context)
-        self.record = _enhancement_record(settings, model)
         self.parameters = parameters
         self._input_name = input_node.GetName()
         folder = Path(tempfile.mkdtemp(prefix="MRDeepRecon-"))
@@ -164,7 +130,7 @@ class BackgroundEnhancement:
             save_volume(volume_from_node(input_node), folder / INPUT_NAME)
             (folder / CONTEXT_NAME).write_text(json.dumps({"scan_context": context.to_dict()}))
             self._process = subprocess.Popen(
-                self._command(python_executable, folder, settings, model),
+                self._command(python_executable, folder, settings),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -185,21 +151,21 @@ class BackgroundEnhancement:
             self._readers.append(reader)
 
     @staticmethod
-    def _command(python: str, folder: Path, settings: EnhanceSettings, model: Path) -> list[str]:
+    def _command(python: str, folder: Path, settings: EnhanceSettings) -> list[str]:
         sr_frequency, sr_phase, sr_slice = settings.super_resolution
         return [
             python, "-m", "mrdeeprecon.cli", "enhance",
             str(folder / INPUT_NAME), str(folder / OUTPUT_NAME),
             "--context", str(folder / CONTEXT_NAME),
+            "--record", str(folder / RECORD_NAME),
             "--progress", "lines",
             "--noise-reduction", repr(settings.noise_reduction),
             "--sr-frequency", repr(sr_frequency),
             "--sr-phase", repr(sr_phase),
             "--sr-slice", repr(sr_slice),
             "--device", settings.device,
-            "--model", str(model),
             "--model-kind", settings.model_kind,
-        ]  # fmt: skip
+        ] + (["--model", str(settings.model_path)] if settings.model_path is not None else [])  # fmt: skip
 
     @staticmethod
     def _environment(module_dir: Path) -> dict[str, str]:
@@ -313,7 +279,8 @@ class BackgroundEnhancement:
             raise MRDeepReconError(status.error or "no result: the run was not started or is finished")
         try:
             volume = load_volume(self._folder / OUTPUT_NAME)
-            volume.metadata["enhancement"] = self.record
+            record = json.loads((self._folder / RECORD_NAME).read_text(encoding="utf-8"))
+            volume.metadata["enhancement"] = record["enhancement"]
             return logic.store_result(input_node, output_node, volume, self.parameters)
         finally:
             self._remove_files()

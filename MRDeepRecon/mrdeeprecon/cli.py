@@ -238,6 +238,14 @@ def _dicom_options(args: argparse.Namespace):
     )
 
 
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    """Write ``content`` as JSON atomically (temporary file beside it, then rename)."""
+    path = Path(path)
+    staged = path.with_name(f".{path.name}.tmp")
+    staged.write_text(json.dumps(content, indent=2))
+    staged.replace(path)
+
+
 def _cmd_enhance(args: argparse.Namespace) -> int:
     from .inference import enhance
     from .io import save_volume
@@ -273,6 +281,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     if kind != "dicom":
         save_volume(result, args.output)
         _say(args, f"wrote {args.output}: {shape}")
+        if args.record is not None:
+            _write_json(args.record, {"enhancement": result.metadata["enhancement"]})
         return 0
     from .io.dicom_write import write_derived_series
 
@@ -398,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
+    p.add_argument("--record", type=Path, metavar="JSON", help="NIfTI/NRRD output: also write the enhancement record (settings, model name and SHA-256, device) as JSON")
     _add_dicom_flags(p)
     _add_context_flags(p)
     p.set_defaults(func=_cmd_enhance)
