@@ -101,6 +101,15 @@ def _storage_array(volume: Volume, path: Path) -> np.ndarray:
     return data.astype(np.float32)
 
 
+def image_from_volume(volume: Volume, data: np.ndarray) -> sitk.Image:
+    """A SimpleITK image of ``data`` ((z, y, x), the volume's shape) with ``volume``'s LPS geometry."""
+    image = sitk.GetImageFromArray(data, isVector=False)
+    image.SetSpacing(tuple(float(s) for s in volume.spacing))
+    image.SetOrigin(tuple(float(o) for o in volume.origin))
+    image.SetDirection(tuple(float(d) for d in np.asarray(volume.direction).ravel()))
+    return image
+
+
 def write_itk(volume: Volume, path: str | Path) -> Path:
     """Write ``volume`` as NIfTI or NRRD (by suffix) atomically; returns the written path.
 
@@ -117,10 +126,7 @@ def write_itk(volume: Volume, path: str | Path) -> Path:
     if source is not None and Path(source).resolve() == path.resolve():
         raise MRDeepReconError("refusing to overwrite the input file", path)
 
-    image = sitk.GetImageFromArray(_storage_array(volume, path), isVector=False)
-    image.SetSpacing(tuple(float(s) for s in volume.spacing))
-    image.SetOrigin(tuple(float(o) for o in volume.origin))
-    image.SetDirection(tuple(float(d) for d in np.asarray(volume.direction).ravel()))
+    image = image_from_volume(volume, _storage_array(volume, path))
 
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder))
     try:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from ..io.itk import image_from_volume
 from ..standardize import resample
 from ..volume import Volume
 
@@ -116,13 +117,8 @@ class Resampled:
         return np.where(self.covered, self.data, fallback).astype(np.float32)
 
 
-def to_sitk(volume: Volume) -> sitk.Image:
-    """The volume as a float32 SimpleITK image with the same LPS geometry."""
-    image = sitk.GetImageFromArray(np.asarray(volume.data, dtype=np.float32))
-    image.SetSpacing(volume.spacing)
-    image.SetOrigin(volume.origin)
-    image.SetDirection(tuple(float(v) for v in volume.direction.ravel()))
-    return image
+def _float_image(volume: Volume) -> sitk.Image:
+    return image_from_volume(volume, np.asarray(volume.data, dtype=np.float32))
 
 
 def _covered(moving: Volume, reference: Volume) -> np.ndarray:
@@ -146,8 +142,8 @@ def resample_like(moving: Volume, reference: Volume) -> Resampled:
     if shares_field_of_view(moving, reference):
         return Resampled(resample(moving.data, reference.shape), "k-space", everywhere)
     resampler = sitk.ResampleImageFilter()
-    resampler.SetReferenceImage(to_sitk(reference))
+    resampler.SetReferenceImage(_float_image(reference))
     resampler.SetInterpolator(sitk.sitkHammingWindowedSinc)
     resampler.SetDefaultPixelValue(0.0)
-    data = sitk.GetArrayFromImage(resampler.Execute(to_sitk(moving))).astype(np.float32)
+    data = sitk.GetArrayFromImage(resampler.Execute(_float_image(moving))).astype(np.float32)
     return Resampled(data, "windowed-sinc", _covered(moving, reference))
