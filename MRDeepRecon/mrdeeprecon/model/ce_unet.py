@@ -9,8 +9,11 @@ A per-channel scale is a 1×1 depthwise convolution kernel computed from the con
 seed's "processed context acting as convolution kernels".
 
 Tensors are ``(batch, channel, y, x)``. The 2D model reads one slice (``in_slices = 1``); the 3D
-model reads 7 adjacent slices as channels and writes the middle one. The output is the middle
-input slice plus the network's correction (global residual).
+model reads 7 adjacent slices as channels and writes the middle one. A model with ``noise_map``
+reads one more channel after the slices: the local noise SD of the middle slice
+(:mod:`mrdeeprecon.noise_map`), so spatially varying noise (surface coils, parallel-imaging
+g-factor) is removed to the requested factor everywhere. The output is the middle input slice plus
+the network's correction (global residual).
 
 Default configuration (``CEUNetConfig()``, 2D): 672,369 parameters; the 3D default
 (``in_slices=7``) has 673,233.
@@ -39,6 +42,7 @@ class CEUNetConfig:
         base_channels: channels of the full-resolution stage; doubled at each downsampling.
         depth: number of downsamplings (inputs are padded to a multiple of ``2**depth``).
         context_hidden: width of the dynamic modulation pathway's hidden layers.
+        noise_map: the input carries one more channel, the estimated local noise SD map.
     """
 
     in_slices: int = 1
@@ -46,6 +50,12 @@ class CEUNetConfig:
     base_channels: int = 16
     depth: int = 3
     context_hidden: int = 64
+    noise_map: bool = False
+
+    @property
+    def input_channels(self) -> int:
+        """Channels of the network input: the slices, plus the noise map when there is one."""
+        return self.in_slices + int(self.noise_map)
 
     def __post_init__(self) -> None:
         if self.in_slices < 1 or self.in_slices % 2 == 0:
@@ -86,7 +96,7 @@ class ModulatedBlock(nn.Module):
 
 
 class CEUNet(nn.Module):
-    """Context-Enhanced U-Net: ``(B, in_slices, H, W)`` + context ``(B, context_size)`` →
+    """Context-Enhanced U-Net: ``(B, input_channels, H, W)`` + context ``(B, context_size)`` →
     ``(B, 1, H, W)``.
 
     Any ``H, W`` is accepted: the input is padded (reflection, replication when too small) to a
@@ -105,7 +115,7 @@ class CEUNet(nn.Module):
             nn.Linear(hidden, hidden),
             nn.SiLU(),
         )
-        self.stem = ModulatedBlock(config.in_slices, channels[0], hidden)
+        self.stem = ModulatedBlock(config.input_channels, channels[0], hidden)
         self.down = nn.ModuleList(
             nn.Conv2d(channels[level], channels[level + 1], 2, stride=2)
             for level in range(config.depth)
@@ -139,9 +149,9 @@ class CEUNet(nn.Module):
         return F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
-        if x.ndim != 4 or x.shape[1] != self.config.in_slices:
+        if x.ndim != 4 or x.shape[1] != self.config.input_channels:
             raise ValueError(
-                f"expected input (B, {self.config.in_slices}, H, W), got {tuple(x.shape)}"
+                f"expected input (B, {self.config.input_channels}, H, W), got {tuple(x.shape)}"
             )
         if context.shape != (x.shape[0], self.config.context_size):
             raise ValueError(
