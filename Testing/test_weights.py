@@ -50,6 +50,7 @@ def test_card_fields(saved: tuple[CEUNet, Path, dict]) -> None:
         "base_channels": 4,
         "depth": 2,
         "context_hidden": 8,
+        "noise_map": False,
     }
     assert card["context_fields"] == list(context_vector.FIELDS)
     assert card["parameter_count"] == model.parameter_count()
