@@ -90,8 +90,8 @@ def test_enhance_dicom_series_to_nifti(tmp_path, tiny_models):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--noise-reduction", "6"], "noise reduction factor must be in [1, 5]"),
-        (["--noise-reduction", "0.5"], "noise reduction factor must be in [1, 5]"),
+        (["--noise-reduction", "11"], "noise reduction factor must be in [1, 10]"),
+        (["--noise-reduction", "0.5"], "noise reduction factor must be in [1, 10]"),
         (["--sr-phase", "3"], "super-resolution factor along phase must be in [1, 2]"),
         (["--sr-slice", "2"], "3D"),  # slice super-resolution needs the 3D model
     ],

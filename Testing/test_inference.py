@@ -179,7 +179,7 @@ def test_bad_inputs_and_settings(models) -> None:
     with pytest.raises(MRDeepReconError, match="NaN"):
         enhance(volume.with_data(nan), _settings(models["2d"]))
     settings = _settings(models["2d"])
-    settings.noise_reduction = 9.0
+    settings.noise_reduction = 12.0
     with pytest.raises(MRDeepReconError, match="noise reduction"):
         enhance(volume, settings)
     with pytest.raises(MRDeepReconError, match="only .safetensors"):
@@ -194,3 +194,32 @@ def test_select_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(MRDeepReconError, match="not available"):
             select_device("cuda")
+
+
+@pytest.mark.parametrize("in_slices", [1, 7])
+def test_a_noise_map_model_sees_the_local_noise_of_each_slice(tmp_path, in_slices):
+    """The map channel reaches the network: with a stem that reads only the map, the output
+    changes where (and only because) the noise level differs; geometry is unchanged."""
+    torch.manual_seed(0)
+    model = CEUNet(CEUNetConfig(in_slices=in_slices, base_channels=4, depth=2, context_hidden=8, noise_map=True))
+    with torch.no_grad():
+        model.stem.conv1.weight[:, :in_slices] = 0.0  # only the noise map feeds the network
+    path = tmp_path / "mapped.safetensors"
+    save_model(model, path, {"name": "mapped"})
+    rng = np.random.default_rng(0)
+    ramp = np.broadcast_to(np.linspace(50.0, 150.0, 64, dtype=np.float32)[None, :, None], (9, 64, 64))
+    data = ramp.copy()
+    data[:, :, 32:] += rng.normal(0, 20.0, (9, 64, 32)).astype(np.float32)  # noisy right half
+    settings = EnhanceSettings(model_path=path, device="cpu", model_kind="2d" if in_slices == 1 else "3d")
+
+    def halves(image: np.ndarray) -> float:
+        correction = enhance(
+            Volume(data=image, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3)),
+            settings, ScanContext(),
+        ).data - image
+        assert correction.shape == image.shape
+        return float(np.median(correction[:, 8:56, 40:60]) - np.median(correction[:, 8:56, 4:24]))
+
+    # A ramp has no noise (its map is 0 everywhere): left and right get the same correction.
+    noisy, clean = halves(data), halves(np.ascontiguousarray(ramp))
+    assert abs(noisy) > 10 * abs(clean) and abs(noisy) > 1e-3

@@ -23,7 +23,7 @@ class ProcessParameters:
     """One enhancement as chosen in the module.
 
     Attributes:
-        noise_reduction: output noise SD = input noise SD / factor, in [1, 5].
+        noise_reduction: output noise SD = input noise SD / factor, in [1, 10] (the panel offers 1–5).
         super_resolution: refinement of the output grid along (frequency, phase, slice), each in
             [1, 2]; 2 halves the voxel size (mm) along that encoding direction.
         artifact_correction: ``True``: the model is told the partial-Fourier sampling the scan

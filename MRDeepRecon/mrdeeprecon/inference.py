@@ -3,7 +3,9 @@
 The network runs on the working grid of :mod:`mrdeeprecon.standardize` (the output grid, refined
 by the super-resolution factors). Each output slice is predicted from one slice (2D model) or from
 its 7 neighbours (3D model), in in-plane tiles no larger than ``EnhanceSettings.tile_size`` that
-overlap and are blended with smooth weights, so memory stays bounded for any matrix size.
+overlap and are blended with smooth weights, so memory stays bounded for any matrix size. A model
+with a noise-map input also gets each slice's local noise SD (:mod:`mrdeeprecon.noise_map`),
+estimated on the standardised slices with the k-space extent the context vector states.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .errors import MRDeepReconError
 from .model import context_vector
 from .model.ce_unet import CEUNet
 from .model.weights import bundled_model_path, load_model
+from .noise_map import local_noise_sd
 from .progress import CancelToken, ProgressCallback, check, report
 from .settings import EnhanceSettings
 from .standardize import StandardizeRecord, destandardize, standardize
@@ -28,6 +31,8 @@ from .volume import Volume
 
 #: Smallest overlap (pixels) between neighbouring tiles, unless the tile itself is under 64 px.
 MIN_TILE_OVERLAP = 32
+_KMAX_FREQUENCY = context_vector.FIELDS.index("kmax_frequency")
+_KMAX_PHASE = context_vector.FIELDS.index("kmax_phase")
 
 
 def select_device(name: str) -> torch.device:
@@ -173,6 +178,10 @@ def _run_network(
     """Network output for every slice of the standardised ``data`` (z, y, x), float32."""
     n_slices = data.shape[0]
     in_slices = model.config.in_slices
+    noise_map = None
+    if model.config.noise_map:
+        kmax_in_plane = (float(context[_KMAX_FREQUENCY]), float(context[_KMAX_PHASE]))
+        noise_map = local_noise_sd(data, kmax_in_plane)
     tiling = _Tiling.plan(data.shape[1:], settings.tile_size)
     items = [(z, t) for z in range(n_slices) for t in range(len(tiling.origins))]
     accumulated = np.zeros(data.shape, dtype=np.float32)
@@ -186,6 +195,9 @@ def _run_network(
             stack = np.stack(
                 [data[(_neighbours(z, in_slices, n_slices), *tiling.window(t))] for z, t in batch]
             )
+            if noise_map is not None:
+                maps = np.stack([noise_map[(z, *tiling.window(t))] for z, t in batch])
+                stack = np.concatenate([stack, maps[:, None]], axis=1)
             inputs = torch.from_numpy(stack).to(device).contiguous(memory_format=memory_format)
             outputs = model(inputs, context_row.expand(len(batch), -1))
             predicted = outputs[:, 0].float().cpu().numpy()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import MRDeepReconError
 
-NOISE_REDUCTION_RANGE = (1.0, 5.0)
+NOISE_REDUCTION_RANGE = (1.0, 10.0)
 SUPER_RESOLUTION_RANGE = (1.0, 2.0)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MODEL_KINDS = ("auto", "2d", "3d")
@@ -19,7 +19,7 @@ class EnhanceSettings:
 
     Attributes:
         noise_reduction: requested noise reduction factor (output noise SD = input noise SD / factor),
-            in [1, 5]; 1 leaves the noise as it is.
+            in [1, 10]; 1 leaves the noise as it is.
         super_resolution: refinement of the output grid along (frequency, phase, slice), each in
             [1, 2]; 2 halves the voxel size along that axis. The slice factor needs the 3D model.
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.

@@ -24,7 +24,7 @@ FIELDS: tuple[str, ...] = (
     "inverse_acceleration_uniform",  # 1 / R of uniform (parallel-imaging) undersampling, (0, 1]
     "inverse_acceleration_random",  # 1 / R of random (compressed-sensing) undersampling, (0, 1]
     "elliptical",  # 1 if k-space corners were not acquired
-    "inverse_noise_reduction",  # 1 / requested noise-reduction factor, [0.2, 1]
+    "inverse_noise_reduction",  # 1 / requested noise-reduction factor, [0.1, 1]
     "is_3d",  # 1 for slice-encoded (3D) acquisitions
 )
 SIZE = len(FIELDS)

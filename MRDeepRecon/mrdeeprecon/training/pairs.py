@@ -7,12 +7,16 @@ Each pair is drawn as follows:
 2. a random degradation (:func:`random_degradation`): noise, k_max truncation per axis, partial
    Fourier, uniform (SENSE) or random undersampling, elliptical sampling, then a random
    conventional reconstruction (filter, zero-padding or cubic interpolation, magnitude or real,
-   bias field, quantisation);
-3. a random noise-reduction factor NR in [1, 5]; the target is the fully sampled, noise-free
+   bias field, quantisation); in some pairs the noise is then made spatially varying as after a
+   surface-coil intensity normalisation (:func:`normalised_coil_noise`);
+3. a random noise-reduction factor NR in [1, 10]; the target is the fully sampled, noise-free
    reconstruction plus ``1/NR`` of the exact noise realisation the input carries, so the network
    learns to keep that fraction (see docs/ARCHITECTURE.md, "Tunable denoising");
 4. input and target normalised with the 1st/99th percentiles of the whole degraded slice (2D) or
-   slab (3D), as inference normalises with those of the whole volume.
+   slab (3D), as inference normalises with those of the whole volume;
+5. for models with a noise-map input, the local noise SD map of the normalised degraded slice
+   (:func:`mrdeeprecon.noise_map.local_noise_sd`, with the k-space extent the context states) as
+   the last input channel.
 
 Arrays follow the standardised layout: ``(slice, frequency = y, phase = x)``. The 2D model sees
 single slices, whose 2D k-space is degraded; the 3D model sees 7 adjacent slices of a slab whose
@@ -26,7 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kspace.degrade import AxisRoles, DegradationSpec, degrade
+from ..kspace.recon import bias_field
 from ..model import context_vector
+from ..noise_map import local_noise_sd
 from ..standardize import intensity_range, normalize
 
 STACK = 7  # slices the 3D model sees
@@ -42,18 +48,29 @@ class PairConfig:
     Attributes:
         kind: ``"2d"`` (one slice in) or ``"3d"`` (7 slices in, middle slice out).
         patch: in-plane patch edge in pixels.
-        max_noise: largest noise σ, as a fraction of the volume's 99th percentile.
+        min_noise, max_noise: range of the noise σ (log-uniform), as a fraction of the volume's
+            99th percentile.
         min_kmax: smallest k_max fraction drawn per axis.
+        noise_map: append the local noise SD map as an input channel.
+        p_coil_noise: probability that a pair's noise is made spatially varying
+            (:func:`normalised_coil_noise`).
     """
 
     kind: str = "2d"
     patch: int = 96
+    min_noise: float = 0.003
     max_noise: float = 0.15
     min_kmax: float = 0.35
+    noise_map: bool = False
+    p_coil_noise: float = 0.0
 
     @property
     def in_slices(self) -> int:
         return 1 if self.kind == "2d" else STACK
+
+    @property
+    def input_channels(self) -> int:
+        return self.in_slices + int(self.noise_map)
 
 
 @dataclass
@@ -73,7 +90,7 @@ def random_degradation(
     def maybe_kmax(p_truncate: float) -> float:
         return float(rng.uniform(config.min_kmax, 1.0)) if rng.random() < p_truncate else 1.0
 
-    noise = 0.0 if rng.random() < 0.1 else float(rng.uniform(0.005, config.max_noise))
+    noise = 0.0 if rng.random() < 0.1 else float(np.exp(rng.uniform(np.log(config.min_noise), np.log(config.max_noise))))
     kmax = (maybe_kmax(0.5), maybe_kmax(0.6), maybe_kmax(0.6) if is_3d else 1.0)
     pf_phase = float(rng.uniform(0.55, 0.9)) if rng.random() < 0.25 else 1.0
     pf_slice = float(rng.uniform(0.6, 0.9)) if is_3d and rng.random() < 0.2 else 1.0
@@ -106,6 +123,20 @@ def random_degradation(
         is_3d=is_3d,
     )
     return spec, sampling
+
+
+def normalised_coil_noise(
+    image: np.ndarray, noise_free: np.ndarray, rng: np.random.Generator, amplitude: float
+) -> np.ndarray:
+    """``image`` with its noise divided by a smooth receive-sensitivity field, signal unchanged.
+
+    A surface coil's image is ``S·x + n``; intensity normalisation divides by ``S``, which leaves
+    the anatomy flat and the noise ``n / S`` strongest where the coil is least sensitive. The field
+    (:func:`mrdeeprecon.kspace.recon.bias_field`, peak relative amplitude ``amplitude``) is drawn
+    from ``rng``.
+    """
+    field = bias_field(image.shape, amplitude, rng)
+    return noise_free + (image - noise_free) / field
 
 
 class PairSampler:
@@ -184,15 +215,24 @@ class PairSampler:
         image, noise_free, target = (
             (a if is_3d else a[None]) for a in (result.image, result.noise_free, result.target)
         )
+        if spec.noise > 0 and self.rng.random() < self.config.p_coil_noise:
+            image = normalised_coil_noise(image, noise_free, self.rng, float(self.rng.uniform(0.3, 0.7)))
         lo, hi = intensity_range(image)
+        noise_map = (
+            local_noise_sd(normalize(image, lo, hi), sampling.kmax[:2]) if self.config.noise_map else None
+        )
         pairs = []
         for middle in middles:
-            noise_reduction = float(1.0 / self.rng.uniform(0.2, 1.0))
+            noise_reduction = float(1.0 / self.rng.uniform(0.1, 1.0))
             tuned = target[middle] + (image[middle] - noise_free[middle]) / noise_reduction
             window = slice(middle - STACK // 2, middle + STACK // 2 + 1) if is_3d else slice(0, 1)
-            inputs, tuned = self._crop([image[window], tuned[None]], clean[middle], self.config.patch)
+            arrays = [normalize(image[window], lo, hi), normalize(tuned[None], lo, hi)]
+            if noise_map is not None:
+                arrays.append(noise_map[middle][None])
+            cropped = self._crop(arrays, clean[middle], self.config.patch)
+            inputs = np.concatenate([cropped[0], cropped[2]]) if noise_map is not None else cropped[0]
             context = context_vector.encode(sampling, noise_reduction)
-            pairs.append((normalize(inputs, lo, hi), context, normalize(tuned, lo, hi)))
+            pairs.append((inputs, context, cropped[1]))
         return pairs
 
     def batch(self, size: int) -> Batch:

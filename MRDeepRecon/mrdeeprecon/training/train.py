@@ -6,6 +6,7 @@ Adam with a cosine learning-rate decay. Runs on CUDA when available (``--device 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import platform
@@ -53,6 +54,8 @@ class TrainConfig:
     resume: bool = False
     log_every: int = 50
     init_from: Optional[Path] = None  # start from these weights (a 2D model can seed a 3D one)
+    noise_map: bool = True  # the network reads the local noise SD map as an extra channel
+    p_coil_noise: float = 0.25  # share of pairs with spatially varying (coil-normalised) noise
 
     @property
     def name(self) -> str:
@@ -73,19 +76,26 @@ def initialise_from(model: CEUNet, path: Path) -> None:
 
     A single-slice (2D) model seeds a multi-slice (3D) one: the first convolution's weights go to
     the middle input slice and the neighbours start at zero, so the 3D network starts out computing
-    exactly what the 2D one does and learns from there how to use the adjacent slices.
+    exactly what the 2D one does and learns from there how to use the adjacent slices. The same
+    holds for the noise-map channel: copied when the source has one, else started at zero.
     """
     source, _ = load_model(path)
     if source.config.base_channels != model.config.base_channels or source.config.depth != model.config.depth:
         raise MRDeepReconError("--init-from needs a model of the same width and depth", path)
+    if source.config.noise_map and not model.config.noise_map:
+        raise MRDeepReconError("--init-from a noise-map model needs a noise-map model", path)
     state = model.state_dict()
+    stem = "stem.conv1.weight"
     for name, tensor in source.state_dict().items():
         target = state[name]
-        if tensor.shape == target.shape:
+        if tensor.shape == target.shape and (name != stem or source.config == model.config):
             target.copy_(tensor)
-        elif tensor.shape[1] == 1 and tensor.shape[0] == target.shape[0] and tensor.shape[2:] == target.shape[2:]:
+        elif name == stem and tensor.shape[0] == target.shape[0] and tensor.shape[2:] == target.shape[2:]:
             target.zero_()
-            target[:, target.shape[1] // 2] = tensor[:, 0]
+            offset = model.config.in_slices // 2 - source.config.in_slices // 2
+            target[:, offset : offset + source.config.in_slices] = tensor[:, : source.config.in_slices]
+            if source.config.noise_map:
+                target[:, -1] = tensor[:, -1]
         else:
             raise MRDeepReconError(f"weights {name} do not fit: {tuple(tensor.shape)} vs {tuple(target.shape)}", path)
 
@@ -106,11 +116,15 @@ def train(
     torch.manual_seed(config.seed)
     device = select_device(config.device)
     volumes = [load_volume(p) for p in config.data]
-    sampler = PairSampler([v.data for v in volumes], PairConfig(kind=config.kind, patch=config.patch), config.seed)
+    pair_config = PairConfig(
+        kind=config.kind, patch=config.patch, noise_map=config.noise_map, p_coil_noise=config.p_coil_noise
+    )
+    sampler = PairSampler([v.data for v in volumes], pair_config, config.seed)
     net_config = CEUNetConfig(
-        in_slices=PairConfig(kind=config.kind).in_slices,
+        in_slices=pair_config.in_slices,
         base_channels=config.base_channels,
         depth=config.depth,
+        noise_map=config.noise_map,
     )
     model = CEUNet(net_config)
     if config.init_from is not None:
@@ -178,6 +192,7 @@ def train(
             "holdout": Path(config.holdout).name if config.holdout else None,
             "pairs": "on the fly: random orientation, random k-space degradation and reconstruction "
             "(mrdeeprecon.training.pairs), target = clean + noise/NR",
+            "pair_config": dataclasses.asdict(pair_config),
             "steps": config.steps,
             "batch_size": config.batch_size,
             "patch": config.patch,
