@@ -189,6 +189,27 @@ def test_reduced_matrix_cubic_matches_zero_padding_on_a_smooth_object() -> None:
     assert centroid == pytest.approx([7.3, -4.1], abs=0.05)  # no half-pixel shift between grids
 
 
+def test_low_resolution_is_the_acquired_matrix_with_the_same_noise() -> None:
+    n = 64
+    v, u = np.meshgrid(np.arange(n) - n // 2, np.arange(n) - n // 2, indexing="ij")
+    blob = 100.0 * np.exp(-((u - 7.3) ** 2 + (v + 4.1) ** 2) / (2 * 6.0**2))
+    spec = DegradationSpec(noise=0.05, kmax=(0.5, 0.75, 1.0), zero_pad_interpolation=False)
+    assert degrade(blob, spec, ROWS_PHASE, rng=3).low_resolution is None
+    result = degrade(blob, spec, ROWS_PHASE, rng=3, low_resolution=True)
+    low = result.low_resolution
+    assert low.dtype == np.float32 and low.shape == (48, 32)  # phase rows 0.75, frequency 0.5
+    # Without zero padding the degraded image is the cubic upsampling of that very matrix.
+    np.testing.assert_allclose(recon.cubic_resample(low, blob.shape), result.image, atol=1e-3)
+    # Its grid sits at (j - m // 2) · n / m pixels of the full grid: the blob's centroid stays put.
+    clean = degrade(blob, dataclasses.replace(spec, noise=0.0), ROWS_PHASE, low_resolution=True)
+    rows, columns = np.meshgrid(
+        (np.arange(48) - 24) * n / 48, (np.arange(32) - 16) * n / 32, indexing="ij"
+    )
+    weights = clean.low_resolution
+    centroid = [float((weights * c).sum() / weights.sum()) for c in (columns, rows)]
+    assert centroid == pytest.approx([7.3, -4.1], abs=0.05)
+
+
 # --- partial Fourier --------------------------------------------------------------------------
 
 

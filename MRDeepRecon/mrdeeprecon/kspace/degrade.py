@@ -171,6 +171,11 @@ class DegradeResult:
         masks: boolean k-space-shaped sampling masks, by name: ``"kmax"``, ``"elliptical"``,
             ``"partial_fourier"``, ``"uniform"``, ``"random"`` (those in use) and ``"acquired"``
             (their AND, always present); every mask is False outside the k_max box.
+        low_resolution: only when asked for (``degrade(..., low_resolution=True)``): ``image``
+            before interpolation, on the acquired matrix (the k_max box's shape; same noise, same
+            reconstruction, output component, bias field and quantisation; intensities on the
+            full grid's scale). Its index ``j`` of an axis of ``m`` samples lies at
+            ``(j - m // 2) / m`` field of view, like index ``i`` of ``image`` at ``(i - n // 2) / n``.
     """
 
     image: np.ndarray
@@ -178,6 +183,7 @@ class DegradeResult:
     target: np.ndarray
     sigma: float
     masks: dict[str, np.ndarray]
+    low_resolution: np.ndarray | None = None
 
 
 @dataclass
@@ -320,18 +326,28 @@ def _parallel_imaging(kspace: np.ndarray, sampling: _Sampling) -> np.ndarray:
     return combined * sampling.support
 
 
-def _reconstruct(kspace: np.ndarray, sampling: _Sampling, spec: DegradationSpec) -> np.ndarray:
-    """Complex image from acquired k-space: on the full grid, or the grid when not zero-padding."""
+def _grid_kspace(kspace: np.ndarray, sampling: _Sampling, spec: DegradationSpec) -> np.ndarray:
+    """Complete, filtered k-space on the grid: parallel imaging, partial Fourier, filter."""
     if sampling.sens is not None:
         kspace = _parallel_imaging(kspace, sampling)
     axes = sampling.axes
     kspace = partial_fourier.reconstruct(kspace, sampling.pf_counts, axes, spec.partial_fourier_recon)
     if spec.kspace_filter != "none":
         kspace = kspace * recon.kspace_window(spec.kspace_filter, kspace.shape, axes)
-    if spec.zero_pad_interpolation:
-        return ifftc(recon.zero_pad(kspace, sampling.full_shape, sampling.box), axes)
+    return kspace
+
+
+def _on_grid(kspace: np.ndarray, sampling: _Sampling) -> np.ndarray:
+    """Complex image on the grid (the acquired matrix), scaled to the full grid's intensities."""
     scale = math.sqrt(math.prod(sampling.grid) / math.prod(sampling.full_shape))
-    return ifftc(kspace, axes) * np.float32(scale)
+    return ifftc(kspace, sampling.axes) * np.float32(scale)
+
+
+def _reconstruct(kspace: np.ndarray, sampling: _Sampling, spec: DegradationSpec) -> np.ndarray:
+    """Complex image from grid k-space: on the full grid, or the grid when not zero-padding."""
+    if spec.zero_pad_interpolation:
+        return ifftc(recon.zero_pad(kspace, sampling.full_shape, sampling.box), sampling.axes)
+    return _on_grid(kspace, sampling)
 
 
 def _display(
@@ -342,6 +358,14 @@ def _display(
     if out.shape != sampling.full_shape:
         out = recon.cubic_resample(out, sampling.full_shape)
     return out if field is None else out * field
+
+
+def _display_on_grid(
+    kspace: np.ndarray, sampling: _Sampling, spec: DegradationSpec, field: np.ndarray | None
+) -> np.ndarray:
+    """Output component on the grid (the acquired matrix), times the bias field sampled there."""
+    out = recon.extract(_on_grid(kspace, sampling), spec.output, sampling.axes)
+    return out if field is None else out * recon.cubic_resample(field, sampling.grid)
 
 
 def _full_masks(sampling: _Sampling) -> dict[str, np.ndarray]:
@@ -359,6 +383,7 @@ def degrade(
     axes: AxisRoles = AxisRoles(),
     rng: np.random.Generator | int | None = None,
     reference_level: float | None = None,
+    low_resolution: bool = False,
 ) -> DegradeResult:
     """Degrade ``image`` in k-space as ``spec`` says and reconstruct it conventionally.
 
@@ -369,9 +394,12 @@ def degrade(
         rng: generator or seed; the same seed gives the same result.
         reference_level: intensity that ``spec.noise`` is relative to (image units); default the
             99th percentile of ``|image|``.
+        low_resolution: also return the degraded image on the acquired matrix
+            (:attr:`DegradeResult.low_resolution`); costs one inverse FFT of that matrix.
 
     Returns:
-        :class:`DegradeResult` with float32 images of the input's shape.
+        :class:`DegradeResult` with float32 images of the input's shape (``low_resolution``:
+        the acquired matrix's).
 
     Raises:
         MRDeepReconError: bad array, axis roles or reference level.
@@ -393,15 +421,20 @@ def degrade(
     sampling = _plan(data.shape, spec, roles, rng)
     field = recon.bias_field(data.shape, spec.bias_field, rng) if spec.bias_field > 0 else None
     kspace = _acquire(clean, sampling) * sampling.acquired
-    noise_free = _display(_reconstruct(kspace, sampling, spec), sampling, spec, field)
+    acquired = _grid_kspace(kspace, sampling, spec)
+    noise_free = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
     if sigma > 0:
         noisy = kspace + noise.complex_gaussian(kspace.shape, sigma, rng) * sampling.acquired
-        degraded = _display(_reconstruct(noisy, sampling, spec), sampling, spec, field)
+        acquired = _grid_kspace(noisy, sampling, spec)
+        degraded = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
     else:
         degraded = noise_free.copy()
+    reduced = _display_on_grid(acquired, sampling, spec, field) if low_resolution else None
     if spec.quantize_levels > 0:
         degraded, step = recon.quantize(degraded, spec.quantize_levels)
         noise_free, _ = recon.quantize(noise_free, spec.quantize_levels, step)
+        if reduced is not None:
+            reduced, _ = recon.quantize(reduced, spec.quantize_levels, step)
     target = recon.extract(clean, spec.output, sampling.axes)
     if field is not None:
         target = target * field
@@ -411,5 +444,6 @@ def degrade(
         target=target.astype(np.float32),
         sigma=sigma,
         masks=_full_masks(sampling),
+        low_resolution=None if reduced is None else reduced.astype(np.float32),
     )
 
