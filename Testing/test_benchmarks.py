@@ -1,0 +1,118 @@
+"""The speed benchmarks (``benchmarks/``) run from a clean checkout in ``--quick`` mode.
+
+Quick mode measures nothing meaningful (tiny sizes); these tests check that every section runs,
+writes RESULTS.md and the JSON, and that the GPU-machine mode works without SimpleITK, pydicom,
+scikit-image and nibabel (blocked by stub modules on ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA, shared_path
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+BLOCKED_MODULES = ("SimpleITK", "pydicom", "skimage", "nibabel")
+
+sys.path.insert(0, str(BENCHMARKS))
+from report import evaluate_goals  # noqa: E402
+from scaling import fit_slope  # noqa: E402
+
+
+def _run(tmp_path: Path, *arguments: str, env: dict[str, str] | None = None) -> dict:
+    out, results = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    command = [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--threads", "1", "--repeats", "1"]
+    command += ["--out", str(out), "--json", str(results), *arguments]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert out.read_text().startswith("# MRDeepRecon speed benchmarks")
+    return json.loads(results.read_text())
+
+
+def test_quick_suite_writes_every_section(tmp_path):
+    shared_path("volumes/MNI152_2009_template.nii.gz")  # the default source
+    results = _run(tmp_path, env={"MRDEEPRECON_SHARED_DATA": str(SHARED_DATA)})
+    sections = results["sections"]
+    assert list(sections) == ["peak", "network", "pipeline", "scaling", "bm4d"]
+    assert results["machine"]["threads"] == 1 and results["repeats"] == 1
+    assert sections["peak"]["peak"]["float32"] >= sections["peak"]["kernels"]["mm_float32"]["best_flops_per_s"]
+
+    network = sections["network"]["kinds"]
+    # 7 input slices make the 3D model's first convolution dearer than the 2D model's
+    assert network["3d"]["best"]["flops_per_slice"] > network["2d"]["best"]["flops_per_slice"] > 0
+    assert 0 < network["2d"]["fraction_of_peak"] <= network["2d"]["fraction_of_mm"]
+
+    pipeline = sections["pipeline"]
+    assert pipeline["io_format"] == "nifti"
+    for case in pipeline["cases"].values():
+        assert case["output_shape_zyx"] == case["shape_zyx"]  # no super-resolution asked
+        assert len(case["total_samples_s"]) == results["repeats"]
+        assert case["peak_rss_bytes"] > 50e6  # a Python process with torch loaded
+        assert case["read_s"] + case["enhance_s"] + case["write_s"] < case["process_wall_s"]
+
+    rows = sections["scaling"]["rows"]
+    assert [r["slices"] for r in rows] == [4, 8, 16, 32]
+    assert rows[0]["per_slice_ratio"] == pytest.approx(1.0)
+    assert sections["bm4d"]["speedup"] == pytest.approx(
+        sections["bm4d"]["bm4d_s"] / sections["bm4d"]["ours_s"]
+    )
+    # quick mode never claims a goal is met or missed
+    assert results["goals"] and all(goal["met"] is None for goal in results["goals"])
+
+
+def test_gpu_machine_mode_needs_no_image_libraries(tmp_path):
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name in BLOCKED_MODULES:
+        (stubs / f"{name}.py").write_text(f"raise ImportError('{name} is blocked by the test')\n")
+    # a smooth synthetic source, as export_source.py writes it: (z, y, x) float32
+    z, y, x = np.mgrid[:20, :80, :80].astype(np.float32)
+    source = tmp_path / "source.npy"
+    np.save(source, 100 + 50 * np.sin(x / 7) * np.cos(y / 9) + z)
+
+    env = {"PYTHONPATH": str(stubs)}
+    results = _run(tmp_path, "--only", "network,pipeline", "--source", str(source), env=env)
+    assert list(results["sections"]) == ["network", "pipeline"]
+    assert results["sections"]["network"]["kinds"]["2d"]["fraction_of_peak"] is None  # no peak run
+    pipeline = results["sections"]["pipeline"]
+    assert pipeline["io_format"] == "npy"
+    assert pipeline["cases"]["memory_3d"]["shape_zyx"] == [12, 128, 128]
+
+
+def test_goals_are_decided_only_for_the_measured_configuration():
+    def results(threads: int, total_s: float, slope: float, speedup: float) -> dict:
+        case = {"model_kind": "3d", "shape_zyx": [176, 256, 256], "total_s": total_s, "peak_rss_bytes": 2.5e9}
+        return {
+            "quick": False,
+            "machine": {"device": "cpu", "threads": threads},
+            "sections": {
+                "pipeline": {"cases": {"e2e_3d": case, "memory_3d": {**case, "shape_zyx": [200, 512, 512]}}},
+                "scaling": {"slope": slope},
+                "bm4d": {"available": True, "speedup": speedup},
+            },
+        }
+
+    goals = {g.goal.split(",")[0]: g.met for g in evaluate_goals(results(2, 25.0, 1.1, 10.0))}
+    assert goals == {
+        "256×256×176 end to end": False,
+        "512×512×200 peak host RAM": True,
+        "time vs slices: slope b of log t = a + b log n": True,
+        "speed vs BM4D on the same crop": False,
+    }
+    four_threads = evaluate_goals(results(4, 5.0, 0.8, 60.0))
+    assert [g.met for g in four_threads] == [None, True, False, True]  # the 20 s goal is for 2 cores
+
+
+def test_slope_of_a_power_law():
+    slices = [64, 128, 256, 512]
+    assert fit_slope(slices, [0.01 * n for n in slices])[0] == pytest.approx(1.0)
+    assert fit_slope(slices, [0.01 * n**1.5 for n in slices])[0] == pytest.approx(1.5)
