@@ -18,13 +18,16 @@ from mrdeeprecon.volume import Volume
 
 @pytest.fixture(scope="module")
 def seg3d_crop() -> np.ndarray:
-    """24 slices of the held-out seg3D_MR (T1 with skull, 232 × 160 in-plane), float32."""
+    """64 slices of the held-out seg3D_MR (T1 with skull, 232 × 160 in-plane), float32."""
     volume = load_volume(shared_path("volumes/seg3D_MR.nii.gz"))
-    return np.asarray(volume.data[68:92], dtype=np.float32)
+    return np.asarray(volume.data[48:112], dtype=np.float32)
 
 
 def test_an_untouched_reference_has_its_whole_band(seg3d_crop):
     assert estimate_band(seg3d_crop) == (1.0, 1.0, 1.0)
+    # A short axis (here 32 slices) is taken whole, even when it was truncated.
+    short = degrade(seg3d_crop[:32], DegradationSpec(kmax=(1, 0.5, 0.5)), rng=0).image
+    assert estimate_band(short) == pytest.approx((1.0, 0.5, 1.0), abs=0.02)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +38,7 @@ def test_band_finds_a_zero_padding_we_applied(seg3d_crop, kmax, noise):
     # kmax is (frequency = x, phase = y, slice = z); the estimate is per array axis (z, y, x).
     truncated = degrade(seg3d_crop, DegradationSpec(noise=noise, kmax=kmax), rng=1).image
     band = estimate_band(truncated)
-    # The kept extent is round(k·n) samples (masks.centred_extent): 14 of 24 slices for 0.6.
+    # The kept extent is round(k·n) samples (masks.centred_extent): 38 of 64 slices for 0.6.
     kept = [round_half_up(k * n) / n for k, n in zip((kmax[2], kmax[1], kmax[0]), seg3d_crop.shape)]
     assert band == pytest.approx(kept, abs=0.025)
     assert band == pytest.approx((kmax[2], kmax[1], kmax[0]), rel=0.05)

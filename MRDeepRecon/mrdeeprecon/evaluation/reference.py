@@ -3,21 +3,33 @@
 A real reference is not noise-free and may have been reconstructed from a smaller matrix by zero
 padding (interpolation), so its k-space beyond the acquired extent holds nothing but leakage.
 
-**Band** (:func:`estimate_band`), per array axis ``(z, y, x)``. The power profile of an axis is the
-mean of ``|fftc(data)|²`` over the other two axes, one value per k index (orthonormal centred FFT;
-about ``10⁴`` samples per value, so it is smooth). Inside the acquired band every k index carries
-at least the acquisition's noise floor; beyond a zero-padding edge only the leakage of the
-magnitude operation is left, orders of magnitude lower. Walking outward from the centre on each
-side, the first index from which the profile never again rises above :data:`BAND_DROP` times the
-value two indices inside (a drop of ≥ 7 dB that the rest of the axis never climbs back over) marks
-the edge. Magnitude leakage and the unpaired edge line of an even matrix (whose power the real
-image shares between ``±k``) smear a zero-padding edge over two samples, so those two count in
-part, each by where its log power lies between the level inside (two samples before the edge) and
-the leakage level outside (the lower of the two samples after the edge), and the extent is found to
-a fraction of a sample.
-Spectra that decay naturally fall by a few percent per index away from the centre, so an axis
-without such an edge gets the whole extent (fraction 1). Edges within :data:`MIN_BAND` of the
-extent plus two samples from the centre are not looked for.
+**Band** (:func:`estimate_band`), per array axis ``(z, y, x)``. Inside the acquired band every k
+index carries at least the acquisition's noise floor; beyond a zero-padding edge only leakage is
+left (the magnitude operation spreads some power past the edge: little for signal, up to about half
+the in-band floor for noise-dominated background). The edge is a *step* in the axis' log mean
+power profile (``log`` of the mean of ``|fftc(data)|²`` over the other two axes; about ``10⁴``
+samples per k index, so it is smooth): walking outward from the centre on either side, the edge is
+at the first index ``k`` where
+
+* the log power falls from index ``k - T`` to ``k`` (``T`` = :data:`TRANSITION`: leakage and the
+  unpaired edge line of an even matrix, whose power a real image shares between ``±k``, smear the
+  edge over up to ``T`` samples) by at least ``log 2`` (:data:`STEP`) *more* than the local slope
+  explains (the mean of the slopes over the ``T`` samples before and after): a smooth decay, a
+  gradual roll-off (an interpolation filter) or a decay flattening onto the noise floor has no such
+  excess, a step does;
+* and the profile never climbs back above its value at ``k - T`` divided by ``2``.
+
+The ``T`` samples up to ``k`` count in part, each by where its log power lies between the levels
+inside (index ``k - T``) and outside (the lower of indices ``k, k + 1``), so the extent is found to
+a fraction of a sample (the leakage just beyond a noise-free edge adds a few tenths). Axes without
+such a step get the whole extent (fraction 1). Steps within :data:`MIN_BAND` of the extent from the
+centre or within ``T`` samples of its end (no slope after them to compare with: an edge there is
+indistinguishable from a roll-off) are not looked for, and an axis of fewer than :data:`MIN_AXIS` samples is taken whole: there
+one index is a large step of frequency, and a brain's spectrum has bumps and falls over a few
+indices that look like steps (crop at least that many slices to estimate the slice band).
+Limits: a noise-dominated magnitude image leaks up to about half its in-band noise power past the
+edge, so its step can fall short of a factor 2 and the axis is then taken whole; a steep natural
+bump of the spectrum can pass for an edge on an axis barely above :data:`MIN_AXIS`.
 
 **Noise** (:func:`describe_reference`): the noise power per k-space sample is
 ``median(|K|²) / ln 2`` (``|K|²`` of complex Gaussian noise is exponential) over the in-band
@@ -42,17 +54,21 @@ from ..errors import MRDeepReconError
 from ..kspace.fft import fftc
 from ..volume import Volume
 
-#: Beyond the band edge the axis power profile stays below this fraction of the value two
-#: indices inside.
-BAND_DROP = 0.2
-#: Band edges are looked for only beyond this fraction of the extent (plus two samples).
+#: Samples over which a zero-padding edge may be smeared.
+TRANSITION = 3
+#: Excess fall of the log mean power at an edge (natural log: a factor of 2).
+STEP = math.log(2.0)
+#: Band edges are looked for only beyond this fraction of the extent.
 MIN_BAND = 0.25
+#: Axes shorter than this (samples) are taken whole.
+MIN_AXIS = 64
 #: Outer fraction of each in-band half-extent whose corner holds the noise floor.
 CORNER = 0.25
 
 BAND_METHOD = (
-    "per array axis: mean k-space power over the other axes; the band ends where the profile drops "
-    f"below {BAND_DROP:g} x the value two samples inside and never climbs back (zero-padding edge)"
+    "per array axis: the band ends at a step of the mean k-space power over the other axes (a fall "
+    f"over {TRANSITION} samples at least 2x beyond the local slope, never climbed back: a "
+    "zero-padding edge)"
 )
 NOISE_METHOD = (
     "k-space noise floor: sqrt(median |K|^2 / ln 2) over the in-band corner (outer "
@@ -100,37 +116,41 @@ def _kspace_power(data: np.ndarray) -> np.ndarray:
     return np.abs(kspace).astype(np.float64) ** 2
 
 
+def _step(level: np.ndarray, k: int) -> float:
+    """Excess fall of ``level`` over ``k - TRANSITION … k`` beyond the mean of the slopes over the
+    ``TRANSITION`` samples before and after (``TRANSITION ≤ k ≤ size - 1 - TRANSITION``)."""
+    t = TRANSITION
+    before = (level[k - 2 * t] - level[k - t]) / t
+    after = (level[k] - level[k + t]) / t
+    return float(level[k - t] - level[k] - t * (before + after) / 2.0)
+
+
 def _side_extent(profile: np.ndarray, start: int) -> float:
-    """In-band samples of a one-sided profile (index 0 = DC), see the module docstring: the first
-    index ``m`` past ``start + 2`` whose whole tail stays below ``BAND_DROP`` times
-    ``profile[m - 2]`` marks the edge; samples ``m - 1`` and ``m`` count by the position of their
-    log power between the outside level (0) and ``profile[m - 2]`` (1). The profile's length when
-    there is no edge."""
-    tail_max = np.maximum.accumulate(profile[::-1])[::-1]
-    for m in range(start + 2, profile.size):
-        inside = float(profile[m - 2])
-        if tail_max[m] <= BAND_DROP * inside:
-            outside = max(float(np.min(profile[m : m + 2])), 1e-12 * float(profile.max()))
-            shares = [
-                min(1.0, math.log(max(float(v), outside) / outside) / math.log(inside / outside))
-                for v in profile[m - 1 : m + 1]
-            ]
-            return m - 1 + sum(shares)
+    """In-band samples (from DC, fractional) of a one-sided mean power profile (index 0 = DC); the
+    profile's length when it has no edge beyond ``start`` (see the module docstring)."""
+    level = np.log(np.maximum(profile, 1e-12 * float(profile.max())))
+    tail_max = np.maximum.accumulate(level[::-1])[::-1]
+    t = TRANSITION
+    for k in range(max(start, 2 * t), profile.size - t):
+        if _step(level, k) >= STEP and tail_max[k] <= level[k - t] - STEP:
+            inside, outside = level[k - t], float(np.min(level[k : k + 2]))
+            shares = np.clip((level[k - t + 1 : k + 1] - outside) / (inside - outside), 0.0, 1.0)
+            return k - t + 1 + float(shares.sum())
     return float(profile.size)
 
 
 def _axis_band(profile: np.ndarray) -> AxisBand:
     n = profile.size
     centre = n // 2
-    start = max(1, math.ceil(MIN_BAND * n / 2))
+    if n < MIN_AXIS:
+        return AxisBand(n, float(centre + 1), float(n - centre))
+    start = math.ceil(MIN_BAND * n / 2)
     return AxisBand(n, _side_extent(profile[centre::-1], start), _side_extent(profile[centre:], start))
 
 
 def _bands(power: np.ndarray) -> tuple[AxisBand, ...]:
     axes = range(power.ndim)
-    return tuple(
-        _axis_band(power.mean(axis=tuple(b for b in axes if b != a))) for a in axes
-    )
+    return tuple(_axis_band(power.mean(axis=tuple(b for b in axes if b != a))) for a in axes)
 
 
 def estimate_band(data: np.ndarray) -> tuple[float, ...]:
