@@ -1,4 +1,4 @@
-"""``mrdeeprecon`` command line: info, degrade, enhance, qa, train, demo.
+"""``mrdeeprecon`` command line: info, degrade, enhance, qa, evaluate, train, demo.
 
 Every user-facing problem is one line on stderr (``mrdeeprecon: error: FILE: problem``) and a
 non-zero exit code; outputs are written atomically, so a failure leaves no file behind.
@@ -51,6 +51,34 @@ def _add_dicom_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--send", metavar="HOST:PORT", help="C-STORE the written series to a PACS")
     group.add_argument("--called-aet", metavar="AE", help="the PACS's AE title (default ANY-SCP)")
     group.add_argument("--calling-aet", metavar="AE", help="our AE title (default MRDEEPRECON)")
+
+
+def _add_degradation_flags(parser: argparse.ArgumentParser) -> None:
+    """The k-space degradation flags of ``degrade`` (also the text of ``evaluate --degrade``)."""
+    parser.add_argument("--noise", type=float, default=0.0, metavar="S", help="noise SD as a fraction of the 99th percentile")
+    for axis in ("frequency", "phase", "slice"):
+        parser.add_argument(f"--kmax-{axis}", type=float, default=1.0, metavar="F", help=f"kept fraction of the k-space extent along {axis}")
+    for axis in ("phase", "slice"):
+        parser.add_argument(f"--partial-fourier-{axis}", type=float, default=1.0, metavar="F", help=f"acquired partial-Fourier fraction along {axis}")
+    parser.add_argument("--partial-fourier-recon", choices=("zero", "homodyne", "pocs"), default="zero")
+    parser.add_argument("--undersample-uniform", type=float, default=1.0, metavar="R", help="uniform undersampling with SENSE reconstruction")
+    parser.add_argument("--undersample-random", type=float, default=1.0, metavar="R", help="random undersampling with calibration region")
+    parser.add_argument("--elliptical", action="store_true", help="elliptical sampling")
+
+
+def _degradation_spec(args: argparse.Namespace):
+    """The :class:`~mrdeeprecon.kspace.degrade.DegradationSpec` of the degradation flags."""
+    from .kspace.degrade import DegradationSpec
+
+    return DegradationSpec(
+        noise=args.noise,
+        kmax=(args.kmax_frequency, args.kmax_phase, args.kmax_slice),
+        partial_fourier=(args.partial_fourier_phase, args.partial_fourier_slice),
+        partial_fourier_recon=args.partial_fourier_recon,
+        undersample_uniform=args.undersample_uniform,
+        undersample_random=args.undersample_random,
+        elliptical=args.elliptical,
+    )
 
 
 def _context_overrides(args: argparse.Namespace, base: ScanContext) -> dict[str, Any]:
@@ -171,19 +199,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_degrade(args: argparse.Namespace) -> int:
     from .io import save_volume
-    from .kspace.degrade import DegradationSpec
     from .simulate import simulate_acquisition
 
     volume, context = _load(args)
-    spec = DegradationSpec(
-        noise=args.noise,
-        kmax=(args.kmax_frequency, args.kmax_phase, args.kmax_slice),
-        partial_fourier=(args.partial_fourier_phase, args.partial_fourier_slice),
-        partial_fourier_recon=args.partial_fourier_recon,
-        undersample_uniform=args.undersample_uniform,
-        undersample_random=args.undersample_random,
-        elliptical=args.elliptical,
-    )
+    spec = _degradation_spec(args)
     degraded, degraded_context = simulate_acquisition(volume, spec, context, seed=args.seed)
     sidecar = Path(str(args.output).removesuffix(".gz")).with_suffix(".json")
     staged = sidecar.with_name(f".{sidecar.name}.tmp")
@@ -331,6 +350,72 @@ def _cmd_qa(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_degrade_text(text: str):
+    """``evaluate --degrade "FLAGS"``: the ``degrade`` flags in one string → DegradationSpec."""
+    import shlex
+
+    parser = argparse.ArgumentParser(prog="--degrade", add_help=False, exit_on_error=False)
+    _add_degradation_flags(parser)
+    try:
+        args, unknown = parser.parse_known_args(shlex.split(text))
+    except (argparse.ArgumentError, ValueError) as exc:
+        raise MRDeepReconError(f"--degrade {text!r}: {exc}") from None
+    if unknown:
+        raise MRDeepReconError(f"--degrade {text!r}: not a degrade flag: {' '.join(unknown)}")
+    return _degradation_spec(args)
+
+
+def _parse_slices(text: str | None) -> tuple[int, int] | None:
+    """``START:STOP`` (either may be empty) → slice indices as given; ``None`` = all slices."""
+    if text is None:
+        return None
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return tuple(int(p) if p.strip() else None for p in parts)  # type: ignore[return-value]
+    except ValueError:
+        raise MRDeepReconError(f"--slices must be START:STOP (slice indices), got {text!r}") from None
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.report import check_report_folder, write_evaluation_report
+    from .evaluation.runner import run_evaluation
+
+    check_report_folder(args.out)
+    spec = _parse_degrade_text(args.degrade)
+    slices = _parse_slices(args.slices)
+    methods = None if args.methods is None else [m for m in args.methods.split(",") if m.strip()]
+    reference, context = _load(args)
+    if slices is not None:
+        count = reference.shape[0]
+        slices = (0 if slices[0] is None else slices[0], count if slices[1] is None else slices[1])
+    result = run_evaluation(
+        reference,
+        spec,
+        methods=methods,
+        noise_reduction=args.noise_reduction,
+        seed=args.seed,
+        acquisition=context,
+        model_path=args.model,
+        slices=slices,
+        device=args.device,
+        progress=_Progress.of(args),
+    )
+    for method, why in result.skipped.items():
+        _say(args, f"skipped {method}: {why}")
+    written = write_evaluation_report(result, args.out)
+    _say(args, f"wrote {', '.join(p.name for p in written)} to {args.out}")
+    for row in result.rows:
+        s, f = row.scores, row.foreground
+        _say(
+            args,
+            f"  {row.method:9s} PSNR {s['psnr_db']:6.2f} dB  SSIM {s['ssim']:.4f}  HFEN {s['hfen']:.3f}  "
+            f"| foreground PSNR {f['psnr_db']:6.2f} dB  SSIM {f['ssim']:.4f}  ({row.seconds:.1f} s)",
+        )
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training.train import TrainConfig, train
 
@@ -380,15 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
     p.add_argument("--series", metavar="UID")
-    p.add_argument("--noise", type=float, default=0.0, metavar="S", help="noise SD as a fraction of the 99th percentile")
-    for axis in ("frequency", "phase", "slice"):
-        p.add_argument(f"--kmax-{axis}", type=float, default=1.0, metavar="F", help=f"kept fraction of the k-space extent along {axis}")
-    for axis in ("phase", "slice"):
-        p.add_argument(f"--partial-fourier-{axis}", type=float, default=1.0, metavar="F", help=f"acquired partial-Fourier fraction along {axis}")
-    p.add_argument("--partial-fourier-recon", choices=("zero", "homodyne", "pocs"), default="zero")
-    p.add_argument("--undersample-uniform", type=float, default=1.0, metavar="R", help="uniform undersampling with SENSE reconstruction")
-    p.add_argument("--undersample-random", type=float, default=1.0, metavar="R", help="random undersampling with calibration region")
-    p.add_argument("--elliptical", action="store_true", help="elliptical sampling")
+    _add_degradation_flags(p)
     p.add_argument("--seed", type=int, default=0)
     _add_context_flags(p)
     p.set_defaults(func=_cmd_degrade)
@@ -425,6 +502,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     _add_context_flags(p)
     p.set_defaults(func=_cmd_qa)
+
+    p = sub.add_parser("evaluate", help="degrade a clean volume and score the enhancement against BM4D, NLM, wavelet, Gaussian and interpolation baselines")
+    p.add_argument("input", type=Path, metavar="REFERENCE", help="the clean reference: DICOM series or NIfTI/NRRD volume")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="new report folder: results.csv/.md/.json, planes.png, differences.png")
+    p.add_argument("--series", metavar="UID", help="SeriesInstanceUID when a folder holds several series")
+    p.add_argument("--degrade", default="", metavar="FLAGS", help="the degradation as `mrdeeprecon degrade` flags in one string, e.g. \"--noise 0.06\" or \"--kmax-phase 0.5 --kmax-frequency 0.5\" (k_max relative to the reference's own band); without a space use --degrade=--elliptical")
+    p.add_argument("--slices", metavar="START:STOP", help="use only these slices of the reference (array axis 0)")
+    p.add_argument("--methods", metavar="LIST", help="comma-separated from ours,bm4d,nlm,wavelet,gaussian,lanczos,cubic,zerofill (default: all available)")
+    p.add_argument("--noise-reduction", type=float, default=5.0, metavar="F", help="noise reduction asked of ours (default 5)")
+    p.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights for ours with their model card (default: bundled)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the degradation (default 0)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto")
+    _add_context_flags(p)
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("train", help="train a CE U-Net on real volumes (pairs made on the fly)")
     p.add_argument("--kind", choices=("2d", "3d"), default="2d")

@@ -30,6 +30,7 @@ from ..errors import MRDeepReconError
 from ..kspace.degrade import DegradationSpec
 from ..progress import ProgressCallback, report
 from ..qa.foreground import foreground_mask
+from ..settings import EnhanceSettings
 from ..volume import Volume
 from . import baselines
 from .reference import ReferenceFacts, crop_slices, describe_reference
@@ -210,19 +211,10 @@ def score(reference: np.ndarray, image: np.ndarray, mask: np.ndarray | None = No
 
 
 def _run_ours(
-    scenario: Scenario,
-    noise_reduction: float,
-    model_path: str | Path | None,
-    device: str,
+    scenario: Scenario, settings: EnhanceSettings
 ) -> tuple[baselines.BaselineOutput, dict[str, str]]:
     from ..inference import enhance
-    from ..settings import EnhanceSettings
 
-    settings = EnhanceSettings(
-        noise_reduction=noise_reduction,
-        model_path=None if model_path is None else Path(model_path),
-        device=device,
-    )
     start = time.perf_counter()
     enhanced = enhance(scenario.degraded, settings, context=scenario.context)
     seconds = time.perf_counter() - start
@@ -232,7 +224,7 @@ def _run_ours(
         "sha256": record["model_sha256"],
         "path": str(record["model_path"]),
     }
-    parameter = f"NR {noise_reduction:g}, model {model['name']} ({record['device']})"
+    parameter = f"NR {settings.noise_reduction:g}, model {model['name']} ({record['device']})"
     output = baselines.BaselineOutput(np.asarray(enhanced.data, dtype=np.float32), parameter, seconds)
     return output, model
 
@@ -285,7 +277,8 @@ def run_evaluation(
         spec: the degradation; its k_max is relative to the band the reference really has, and
             its noise is a fraction of the (cropped) reference's 99th percentile.
         methods: names from :data:`METHODS`; ``None`` = all available.
-        noise_reduction: the factor asked of ``ours`` (1-5).
+        noise_reduction: the factor asked of ``ours`` (within
+            :data:`mrdeeprecon.settings.NOISE_REDUCTION_RANGE`).
         seed: seed of the degradation's noise (the same seed gives the same noise to every
             method, the acquired matrix included).
         acquisition: the reference's scan context, or just ``"2D"`` / ``"3D"``.
@@ -299,6 +292,11 @@ def run_evaluation(
             package.
     """
     context = _context(acquisition)
+    settings = EnhanceSettings(  # validated before any work
+        noise_reduction=noise_reduction,
+        model_path=None if model_path is None else Path(model_path),
+        device=device,
+    )
     start, stop = slices if slices is not None else (0, reference.shape[0])
     reference = crop_slices(reference, start, stop)
     report(progress, 0.0, "measuring the reference's band and noise")
@@ -312,7 +310,7 @@ def run_evaluation(
     for index, method in enumerate(chosen):
         report(progress, (index + 1) / (len(chosen) + 1), f"running {method}")
         if method == "ours":
-            output, model = _run_ours(scenario, noise_reduction, model_path, device)
+            output, model = _run_ours(scenario, settings)
         else:
             output = _run_method(method, scenario, reference, foreground)
         if output.image.shape != reference.shape:
