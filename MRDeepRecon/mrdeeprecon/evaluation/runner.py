@@ -253,9 +253,11 @@ def _run_method(
 
 
 def _context(acquisition: ScanContext | str) -> ScanContext:
-    if isinstance(acquisition, ScanContext):
-        return acquisition
-    return ScanContext(acquisition=str(acquisition).upper())
+    """The reference's context with k_max 1: its own k-space extent enters once, through the
+    measured band (:func:`.scenario.band_limited_spec`), not also through its header."""
+    if not isinstance(acquisition, ScanContext):
+        acquisition = ScanContext(acquisition=str(acquisition).upper())
+    return dataclasses.replace(acquisition, kmax=(1.0, 1.0, 1.0))
 
 
 def run_evaluation(
@@ -281,7 +283,8 @@ def run_evaluation(
             :data:`mrdeeprecon.settings.NOISE_REDUCTION_RANGE`).
         seed: seed of the degradation's noise (the same seed gives the same noise to every
             method, the acquired matrix included).
-        acquisition: the reference's scan context, or just ``"2D"`` / ``"3D"``.
+        acquisition: the reference's scan context, or just ``"2D"`` / ``"3D"`` (its k_max is
+            replaced by the measured band).
         model_path: weights for ``ours`` (with their model card); ``None`` = bundled model.
         slices: ``(start, stop)`` slice range of ``reference`` to use; ``None`` = all.
         device: torch device for ``ours``.
