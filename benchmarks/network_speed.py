@@ -126,7 +126,14 @@ def run(device: str, quick: bool, repeats: int, peak: dict[str, Any] | None) -> 
         precision = "float32"
     machine_peak = peak["peak"].get(precision) if peak else None
     mm = peak["kernels"].get(f"mm_{precision}") if peak else None
-    section: dict[str, Any] = {"size": size, "precision": precision, "kinds": {}}
+    from mrdeeprecon.settings import EnhanceSettings
+
+    section: dict[str, Any] = {
+        "size": size,
+        "precision": precision,
+        "engine_batch_size": EnhanceSettings().batch_size,
+        "kinds": {},
+    }
     for kind in ("2d", "3d"):
         cases = time_kind(kind, device, size, batches, formats, repeats)
         best = max(cases, key=lambda c: c.slices_per_s)

@@ -11,7 +11,7 @@ The engine's public API does the work (``mrdeeprecon.io`` or ``.npy`` for the fi
 first ``enhance`` is cold (model load, kernel selection), as in a CLI or Slicer background run;
 ``--warm-repeats`` more calls in the same process give the warm enhance time. Written JSON:
 seconds ``imports_s``, ``read_s``, ``enhance_s``, ``write_s``, ``warm_enhance_s`` (median or
-null), bytes ``peak_rss_bytes`` (VmHWM) and on CUDA ``cuda_max_allocated_bytes`` /
+null), ``warm_total_s`` (all warm calls), bytes ``peak_rss_bytes`` (VmHWM) and on CUDA ``cuda_max_allocated_bytes`` /
 ``cuda_max_reserved_bytes`` of the cold enhance.
 """
 
@@ -105,6 +105,7 @@ def main() -> None:
         "enhance_s": enhance_time,
         "write_s": write,
         "warm_enhance_s": statistics.median(warm) if warm else None,
+        "warm_total_s": sum(warm),
         "peak_rss_bytes": peak_rss_bytes(),
         **cuda_memory,
     }

@@ -73,7 +73,7 @@ def evaluate_goals(results: dict[str, Any]) -> list[Goal]:
             else:
                 met, note = _decided(quick, case["total_s"] <= E2E_CPU_GOAL_S)
                 if threads != GOAL_CPU_CORES and met is not None:
-                    met, note = None, f"ran with {threads} threads; the goal is for {GOAL_CPU_CORES} cores"
+                    met, note = None, f"ran with --threads {threads}; the goal is for {GOAL_CPU_CORES} cores"
                 goals.append(Goal(f"{shape} end to end, {GOAL_CPU_CORES} CPU cores, {kind} model", f"≤ {E2E_CPU_GOAL_S:g} s", f"{case['total_s']:.2f} s", met, note))
         memory = pipeline["cases"]["memory_3d"]
         shape = "×".join(map(str, memory["shape_zyx"][::-1]))
@@ -185,6 +185,16 @@ def _network(section: dict[str, Any]) -> list[str]:
             + (f" = {fraction:.1%} of the machine peak, {entry['fraction_of_mm']:.1%} of `torch.mm`." if fraction is not None else "."),
             "",
         ]
+        default = next(
+            (c for c in entry["cases"] if c["batch"] == section["engine_batch_size"] and c["memory_format"] == "channels_last"),
+            None,
+        )
+        if default is not None and default != best:
+            lines += [
+                f"At the engine's default batch ({default['batch']}, channels_last): {default['slices_per_s']:.1f} slices/s, "
+                f"{default['flops_per_s'] / 1e9:.1f} GFLOP/s.",
+                "",
+            ]
         rows = [
             [str(c["batch"]), c["memory_format"], f"{c['seconds_per_batch'] * 1e3:.1f}", f"{c['slices_per_s']:.1f}", f"{c['flops_per_s'] / 1e9:.1f}"]
             for c in entry["cases"]
@@ -205,7 +215,7 @@ def _pipeline(section: dict[str, Any]) -> list[str]:
         + (" (SimpleITK absent: `.npy` voxels + JSON geometry instead of NIfTI)" if section["io_format"] == "npy" else " (`.nii.gz` through `mrdeeprecon.io`)")
         + f"; noise reduction {section['noise_reduction']:g}; source: {section['source']}. "
         "Total = read + enhance + write inside the process (enhance is cold: model load included); "
-        "process = the child's whole wall time (interpreter start and imports included); "
+        "process = the child's whole wall time (interpreter start and imports included, warm repeat excluded); "
         "warm enhance = a second enhance in the same process.",
         "",
     ]

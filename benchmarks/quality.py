@@ -1,0 +1,378 @@
+"""The quality bars of issue 3, measured on held-out data; writes QUALITY.md and a JSON.
+
+    python benchmarks/quality.py [--quick] [--out benchmarks/QUALITY.md]
+        [--json benchmarks/results_quality.json] [--reports DIR] [--update-model-cards]
+
+Held out from training (see the model cards): ``seg3D_MR.nii.gz`` (another subject and scanner)
+and the Philips phantom (``dicom/philips_phantom``), both read from ``../shared/data``.
+
+Sections, each against its bar:
+
+* **denoise** — ``run_evaluation`` with noise σ = 6 % and 10 % of the 99th percentile, added inside
+  the reference's own k-space band, on a slab of seg3D and on the Philips phantom 201: ours
+  (bundled 2D model, NR 10 = the most the engine offers) vs BM4D (σ = the true noise), NLM,
+  BayesShrink wavelet and Gaussian, each at its best parameter. Bar: PSNR ≥ BM4D + 1 dB and
+  SSIM ≥ BM4D's.
+* **sr** — k_max 0.5 in phase and frequency, no added noise: ours vs zero-filled (sinc), cubic and
+  Lanczos interpolation from the acquired matrix. Bar: ≥ best interpolation + 2 dB.
+* **slice** — k_max 0.5 along the slice of a 3D acquisition, 3D model vs cubic. Bar: ≥ cubic + 2 dB.
+* **tunable** — measured vs requested noise reduction for NR ∈ {1.5, 2, 3, 4} in homogeneous
+  tissue ROIs (σ 10 %). Bar: within ±10 %, mean within ±2 %.
+* **sharpness** — relative edge sharpness recovery per axis after k_max 0.35. Bar: recovery ≥ 80 %,
+  overshoot ≤ 10 %.
+* **varying** — SENSE R = 3 (g-factor) noise: achieved NR 2 in the quietest and noisiest thirds.
+* **vendor** — Philips 201 (vendor AI off) enhanced at NR 3 vs 501 (vendor AI level 2).
+
+Every evaluation report (tables, PNG panels) is written under ``--reports``. ``--quick`` runs the
+same code on a few slices with the fastest methods: a plumbing check whose numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from common import BENCHMARKS_DIR, REPO, use_repository_engine
+
+SHARED = REPO.parent / "shared" / "data"
+SEG3D = SHARED / "volumes" / "seg3D_MR.nii.gz"
+PHILIPS = SHARED / "dicom" / "philips_phantom"
+SEG3D_SLAB = (60, 100)  # axial slices of seg3D used for the evaluations (BM4D stays affordable)
+DENOISE_NR = 10.0
+SECTIONS = ("denoise", "sr", "slice", "tunable", "sharpness", "varying", "vendor")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few slices, fast methods: checks the plumbing")
+    parser.add_argument("--only", help=f"comma-separated sections among {','.join(SECTIONS)}")
+    parser.add_argument("--out", type=Path, default=BENCHMARKS_DIR / "QUALITY.md")
+    parser.add_argument("--json", type=Path, default=BENCHMARKS_DIR / "results_quality.json")
+    parser.add_argument("--reports", type=Path, help="folder for the evaluation reports (default: beside --out)")
+    parser.add_argument("--update-model-cards", action="store_true", help="write the numbers into the bundled model cards")
+    return parser.parse_args(argv)
+
+
+def _series(prefix: str) -> Path:
+    """The Philips series folder whose name starts with ``prefix``."""
+    matches = sorted(p for p in PHILIPS.iterdir() if p.is_dir() and p.name.startswith(prefix))
+    if not matches:
+        raise SystemExit(f"no Philips series {prefix}* in {PHILIPS}")
+    return matches[0]
+
+
+def _row(result, method: str) -> dict[str, Any] | None:
+    for row in result.rows:
+        if row.method == method:
+            return {"parameter": row.parameter, **row.scores, "seconds": row.seconds,
+                    "foreground": row.foreground}
+    return None
+
+
+def _evaluation(name: str, reports: Path, **kwargs) -> dict[str, Any]:
+    from mrdeeprecon.evaluation.report import write_evaluation_report
+    from mrdeeprecon.evaluation.runner import run_evaluation
+
+    result = run_evaluation(**kwargs)
+    write_evaluation_report(result, reports / name)
+    rows = {row.method: _row(result, row.method) for row in result.rows}
+    return {
+        "report": str((reports / name).relative_to(REPO)) if (reports / name).is_relative_to(REPO) else str(reports / name),
+        "slices": list(result.slices),
+        "facts": json.loads(json.dumps(dataclasses.asdict(result.facts), default=float)),
+        "noise_sd": result.scenario.noise_sd,
+        "noise_reduction": result.noise_reduction,
+        "skipped": result.skipped,
+        "rows": rows,
+    }
+
+
+def _denoise(quick: bool, reports: Path) -> dict[str, Any]:
+    from mrdeeprecon.io import load_volume
+    from mrdeeprecon.kspace.degrade import DegradationSpec
+
+    methods = ["ours", "gaussian", "wavelet"] if quick else ["ours", "bm4d", "nlm", "wavelet", "gaussian"]
+    out: dict[str, Any] = {}
+    volumes = {"seg3D": (load_volume(SEG3D), (70, 74) if quick else SEG3D_SLAB)}
+    if not quick:
+        volumes["philips201"] = (load_volume(_series("201")), None)
+    for label, (volume, slices) in volumes.items():
+        for sigma in (0.06, 0.10):
+            name = f"denoise_{label}_sigma{int(sigma * 100)}"
+            out[name] = _evaluation(
+                name, reports, reference=volume, spec=DegradationSpec(noise=sigma), methods=methods,
+                noise_reduction=DENOISE_NR, slices=slices, acquisition="2D", seed=1,
+            )
+            rows = out[name]["rows"]
+            if rows.get("bm4d"):
+                out[name]["bar"] = {
+                    "psnr_margin_db": rows["ours"]["psnr_db"] - rows["bm4d"]["psnr_db"],
+                    "ssim_margin": rows["ours"]["ssim"] - rows["bm4d"]["ssim"],
+                }
+                out[name]["bar"]["met"] = out[name]["bar"]["psnr_margin_db"] >= 1.0 and out[name]["bar"]["ssim_margin"] >= 0
+    return out
+
+
+def _best_interpolation(rows: dict[str, Any], candidates: tuple[str, ...]) -> tuple[str, float]:
+    present = [(m, rows[m]["psnr_db"]) for m in candidates if rows.get(m)]
+    return max(present, key=lambda item: item[1])
+
+
+def _sr(quick: bool, reports: Path) -> dict[str, Any]:
+    from mrdeeprecon.io import load_volume
+    from mrdeeprecon.kspace.degrade import DegradationSpec
+
+    result = _evaluation(
+        "sr_kmax0.5", reports, reference=load_volume(SEG3D), spec=DegradationSpec(kmax=(0.5, 0.5, 1.0)),
+        methods=["ours", "zerofill", "cubic", "lanczos"], noise_reduction=1.0,
+        slices=(70, 74) if quick else SEG3D_SLAB, acquisition="2D", seed=1,
+    )
+    best, best_psnr = _best_interpolation(result["rows"], ("zerofill", "cubic", "lanczos"))
+    margin = result["rows"]["ours"]["psnr_db"] - best_psnr
+    result["bar"] = {"best_interpolation": best, "psnr_margin_db": margin, "met": margin >= 2.0}
+    return {"sr_kmax0.5": result}
+
+
+def _slice(quick: bool, reports: Path) -> dict[str, Any]:
+    from mrdeeprecon.io import load_volume
+    from mrdeeprecon.kspace.degrade import DegradationSpec
+
+    result = _evaluation(
+        "slice_x2", reports, reference=load_volume(SEG3D), spec=DegradationSpec(kmax=(1.0, 1.0, 0.5)),
+        methods=["ours", "zerofill", "cubic", "lanczos"], noise_reduction=1.0,
+        slices=(64, 80) if quick else SEG3D_SLAB, acquisition="3D", seed=1,
+    )
+    margin = result["rows"]["ours"]["psnr_db"] - result["rows"]["cubic"]["psnr_db"]
+    result["bar"] = {"psnr_margin_over_cubic_db": margin, "met": margin >= 2.0}
+    return {"slice_x2": result}
+
+
+def _crop(quick: bool):
+    from mrdeeprecon.io import load_volume
+
+    volume = load_volume(SEG3D)
+    start, stop = (70, 78) if quick else SEG3D_SLAB
+    return volume.with_data(volume.data[start:stop].astype("float32"))
+
+
+def _tunable(quick: bool, reports: Path) -> dict[str, Any]:
+    from mrdeeprecon.context import ScanContext
+    from mrdeeprecon.evaluation.tunable import measure_tunable_denoising, plot_tunable_denoising
+
+    result = measure_tunable_denoising(_crop(quick), ScanContext(), noise=0.10, roi_count=3 if quick else 6)
+    plot_tunable_denoising(result, reports / "tunable.png")
+    data = dataclasses.asdict(result)
+    data["bar"] = {
+        "met": all(abs(f.relative_error_detrended) <= 0.10 and abs(f.mean_change_percent) <= 2.0 for f in result.factors)
+    }
+    return {"tunable": data}
+
+
+def _sharpness(quick: bool, reports: Path) -> dict[str, Any]:
+    from mrdeeprecon.context import ScanContext
+    from mrdeeprecon.evaluation.sharpness_recovery import measure_sharpness_recovery, plot_sharpness_recovery
+
+    result = measure_sharpness_recovery(_crop(quick), ScanContext())
+    plot_sharpness_recovery(result, reports / "sharpness.png")
+    data = dataclasses.asdict(result)
+    data["bar"] = {"met": bool(result.all_recovered and result.all_within_overshoot)}
+    return {"sharpness": data}
+
+
+def _varying(quick: bool, reports: Path) -> dict[str, Any]:
+    from mrdeeprecon.context import ScanContext
+    from mrdeeprecon.evaluation.varying_noise import measure_varying_noise, plot_varying_noise
+
+    result = measure_varying_noise(_crop(quick), ScanContext())
+    plot_varying_noise(result, reports / "varying_noise.png")
+    data = dataclasses.asdict(result)
+    data.pop("input_map", None)
+    data.pop("output_map", None)
+    data["bar"] = {"met": all(abs(r.relative_error) <= 0.10 for r in result.regions)}
+    return {"varying_noise": data}
+
+
+def _vendor(quick: bool, reports: Path) -> dict[str, Any]:
+    from mrdeeprecon.evaluation.vendor_pair import measure_vendor_pair, plot_vendor_pair
+
+    result = measure_vendor_pair(_series("201"), _series("501_T1W_TSE"))
+    plot_vendor_pair(result, reports / "vendor_pair.png")
+    return {"vendor_pair": dataclasses.asdict(result)}
+
+
+RUNNERS: dict[str, Callable[[bool, Path], dict[str, Any]]] = {
+    "denoise": _denoise, "sr": _sr, "slice": _slice, "tunable": _tunable,
+    "sharpness": _sharpness, "varying": _varying, "vendor": _vendor,
+}
+
+
+def _models() -> dict[str, dict[str, Any]]:
+    from mrdeeprecon.model.weights import bundled_model_path, card_path
+
+    models = {}
+    for kind in ("2d", "3d"):
+        path = bundled_model_path(kind)
+        card = json.loads(card_path(path).read_text())
+        models[kind] = {"file": path.name, "sha256": card["sha256"], "steps": card["training"]["steps"],
+                        "noise_map": card["architecture"].get("noise_map", False)}
+    return models
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "met" if value else "**not met**"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """QUALITY.md from the results JSON."""
+    lines = [
+        "# Quality on held-out data",
+        "",
+        f"Measured {results['date']} on {results['machine']} by `python benchmarks/quality.py`"
+        + (" (**--quick: plumbing check, numbers mean nothing**)" if results["quick"] else "") + ".",
+        f"Models: " + ", ".join(f"{k.upper()} `{v['file']}` ({v['steps']} steps, noise map: {v['noise_map']}, SHA-256 {v['sha256'][:12]}…)"
+                                for k, v in results["models"].items()) + ".",
+        "Held out from training: seg3D_MR.nii.gz (slices "
+        f"{SEG3D_SLAB[0]}–{SEG3D_SLAB[1] - 1}) and the Philips phantom. PSNR/SSIM as fastMRI computes them "
+        "(scikit-image, data range = reference maximum, SSIM per slice averaged); HFEN = LoG σ 1.5 px per slice.",
+        "",
+    ]
+    s = results["sections"]
+    evaluations = [(k, v) for k, v in s.items() if "rows" in v]
+    if evaluations:
+        lines += ["## Denoising and resolution (`mrdeeprecon evaluate`)", "",
+                  "| scenario | method | parameter | PSNR dB | SSIM | NMSE | HFEN | PSNR fg dB | SSIM fg | s |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for name, ev in evaluations:
+            for method, row in ev["rows"].items():
+                if row is None:
+                    continue
+                fg = row.get("foreground", {})
+                lines.append(
+                    f"| {name} | {method} | {row['parameter']} | {_fmt(row['psnr_db'])} | {_fmt(row['ssim'], 3)} | "
+                    f"{_fmt(row['nmse'], 4)} | {_fmt(row['hfen'], 3)} | {_fmt(fg.get('psnr_db'))} | "
+                    f"{_fmt(fg.get('ssim'), 3)} | {_fmt(row['seconds'], 1)} |"
+                )
+        lines += ["", "| scenario | added noise SD | reference noise / perfect-denoiser PSNR | bar | margin | |", "|---|---|---|---|---|---|"]
+        for name, ev in evaluations:
+            bar = ev.get("bar", {})
+            facts = ev["facts"]
+            ceiling = facts.get("perfect_denoiser_psnr_db")
+            margin = bar.get("psnr_margin_db", bar.get("psnr_margin_over_cubic_db"))
+            target = {"denoise": "PSNR ≥ BM4D + 1 dB, SSIM ≥ BM4D", "sr_kmax0.5": "≥ best interpolation + 2 dB",
+                      "slice_x2": "≥ cubic + 2 dB"}
+            key = "denoise" if name.startswith("denoise") else name
+            lines.append(
+                f"| {name} | {_fmt(ev['noise_sd'])} | {_fmt(facts.get('noise_sd'))} / {_fmt(ceiling)} dB | "
+                f"{target.get(key, '')} | {_fmt(margin)} dB | {_fmt(bar.get('met')) if bar else 'no BM4D row'} |"
+            )
+        lines.append("")
+    if "tunable" in s:
+        t = s["tunable"]
+        lines += ["## Tunable denoising (σ 10 %, homogeneous tissue ROIs)", "",
+                  f"{len(t['rois'])} ROIs. Measured NR = input SD / output SD, detrended in each ROI as a user measures it "
+                  "(median over ROIs); 'vs reference' divides the SDs of (image − noise-free input).", "",
+                  "| requested | measured (detrended) | error | measured vs reference | mean change % |", "|---|---|---|---|---|"]
+        for f in t["factors"]:
+            lines.append(f"| {f['requested']:g} | {_fmt(f['measured_detrended'])} | {f['relative_error_detrended'] * 100:+.0f} % | "
+                         f"{_fmt(f['measured'])} | {f['mean_change_percent']:+.2f} |")
+        lines += ["", f"Bar (±10 %, mean ±2 %): {_fmt(t['bar']['met'])}. Plot: `tunable.png`.", ""]
+    if "sharpness" in s:
+        sh = s["sharpness"]
+        lines += ["## Edge sharpness recovery (k_max 0.35 in-plane)", "",
+                  "| axis | degraded / clean | enhanced / clean | recovery | overshoot |", "|---|---|---|---|---|"]
+        for a in sh["axes"]:
+            lines.append(f"| {a['axis']} | {_fmt(a['degraded_ratio'])} | {_fmt(a['enhanced_ratio'])} | "
+                         f"{_fmt(a['recovery'])} | {_fmt(a['overshoot'])} |")
+        lines += ["", f"Bar (recovery ≥ 0.8, overshoot ≤ 0.10 on every degraded axis): {_fmt(sh['bar']['met'])}.", ""]
+    if "varying_noise" in s:
+        v = s["varying_noise"]
+        lines += [f"## Spatially varying noise (SENSE R 3 g-factor, NR {v['requested']:g})", "",
+                  f"Input noise, noisiest / quietest third: ×{v['input_noise_ratio']:.2f}.", "",
+                  "| region | input noise SD | achieved NR | error |", "|---|---|---|---|"]
+        for r in v["regions"]:
+            lines.append(f"| {r['name']} | {_fmt(r['input_noise_sd'])} | {_fmt(r['achieved'])} | {r['relative_error'] * 100:+.0f} % |")
+        lines += ["", f"Bar (requested NR within ±10 % in quiet and noisy regions): {_fmt(v['bar']['met'])}.", ""]
+    if "vendor_pair" in s:
+        p = s["vendor_pair"]
+        lines += [f"## Philips pair: 201 (vendor AI off) enhanced at NR {p['noise_reduction']:g} vs 501 (vendor AI level 2)", "",
+                  "| series | mean | noise SD (boxes) | noise SD (slice difference) | SNR | PIU % |", "|---|---|---|---|---|---|"]
+        for r in p["series"]:
+            lines.append(f"| {r['name']} | {_fmt(r['mean'], 1)} | {_fmt(r['noise_sd_local'])} | "
+                         f"{_fmt(r['noise_sd_slice_difference'])} | {_fmt(r['snr'], 0)} | {_fmt(r['piu_percent'], 1)} |")
+        lines.append("")
+    lines += ["Every number above is in `results_quality.json`; evaluation reports with PNG panels are in the reports folder.", ""]
+    return "\n".join(lines)
+
+
+def _update_model_cards(results: dict[str, Any]) -> None:
+    """Write the summary of every bar into both bundled model cards (weights untouched)."""
+    from mrdeeprecon.model.weights import bundled_model_path, card_path
+
+    summary = {"date": results["date"], "script": "benchmarks/quality.py", "sections": {}}
+    for name, section in results["sections"].items():
+        entry: dict[str, Any] = {"bar": section.get("bar")}
+        if "rows" in section:
+            entry["psnr_db"] = {m: r["psnr_db"] for m, r in section["rows"].items() if r}
+            entry["ssim"] = {m: r["ssim"] for m, r in section["rows"].items() if r}
+        elif name == "tunable":
+            entry["requested_vs_measured_detrended"] = [[f["requested"], f["measured_detrended"]] for f in section["factors"]]
+        elif name == "sharpness":
+            entry["axes"] = {a["axis"]: {"recovery": a["recovery"], "overshoot": a["overshoot"]} for a in section["axes"]}
+        elif name == "varying_noise":
+            entry["achieved"] = {r["name"]: r["achieved"] for r in section["regions"]}
+        elif name == "vendor_pair":
+            entry["noise_sd_local"] = {r["name"]: r["noise_sd_local"] for r in section["series"]}
+            entry["piu_percent"] = {r["name"]: r["piu_percent"] for r in section["series"]}
+        summary["sections"][name] = entry
+    for kind in ("2d", "3d"):
+        path = card_path(bundled_model_path(kind))
+        card = json.loads(path.read_text())
+        card["quality_bars"] = summary
+        path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    use_repository_engine()
+    if not SEG3D.exists() or not PHILIPS.exists():
+        raise SystemExit(f"the held-out data is missing: {SEG3D} and {PHILIPS} (../shared/data)")
+    sections = SECTIONS if not args.only else tuple(args.only.split(","))
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown sections {sorted(unknown)}; choose among {SECTIONS}")
+    reports = args.reports or args.out.parent / ("quality_quick" if args.quick else "quality")
+    reports.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {platform.node()} python {platform.python_version()}",
+        "quick": args.quick, "models": _models(), "sections": {}, "seconds": {},
+    }
+    for section in sections:
+        start = time.perf_counter()
+        print(f"[quality] {section} ...", flush=True)
+        results["sections"].update(RUNNERS[section](args.quick, reports))
+        results["seconds"][section] = round(time.perf_counter() - start, 1)
+        print(f"[quality] {section} done in {results['seconds'][section]} s", flush=True)
+    args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    args.out.write_text(markdown(results))
+    if args.update_model_cards:
+        _update_model_cards(results)
+    print(f"wrote {args.out} and {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
