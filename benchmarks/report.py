@@ -186,7 +186,7 @@ def _network(section: dict[str, Any]) -> list[str]:
             "",
         ]
         default = next(
-            (c for c in entry["cases"] if c["batch"] == section["engine_batch_size"] and c["memory_format"] == "channels_last"),
+            (c for c in entry["cases"] if c["batch"] == section.get("engine_batch_size") and c["memory_format"] == "channels_last"),
             None,
         )
         if default is not None and default != best:
