@@ -481,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights with a model card beside them (default: bundled)")
     p.add_argument("--model-kind", choices=("auto", "2d", "3d"), default="auto")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, help="slices per network call (default: 2 on CPU, 8 on GPU)")
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")

@@ -25,7 +25,7 @@ from .model.ce_unet import CEUNet
 from .model.weights import bundled_model_path, load_model
 from .noise_map import local_noise_sd
 from .progress import CancelToken, ProgressCallback, check, report
-from .settings import EnhanceSettings
+from .settings import EnhanceSettings, default_batch_size
 from .standardize import StandardizeRecord, destandardize, standardize
 from .volume import Volume
 
@@ -188,9 +188,10 @@ def _run_network(
     context_row = torch.from_numpy(context).to(device)[None]
     memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
     model = model.to(memory_format=memory_format)
-    n_batches = -(-len(items) // settings.batch_size)
+    batch_size = settings.batch_size or default_batch_size(device.type)
+    n_batches = -(-len(items) // batch_size)
     with torch.inference_mode(), _autocast(device):
-        for index, batch in enumerate(_batches(items, settings.batch_size)):
+        for index, batch in enumerate(_batches(items, batch_size)):
             check(cancel)
             stack = np.stack(
                 [data[(_neighbours(z, in_slices, n_slices), *tiling.window(t))] for z, t in batch]
