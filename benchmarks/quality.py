@@ -57,6 +57,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=BENCHMARKS_DIR / "results_quality.json")
     parser.add_argument("--reports", type=Path, help="folder for the evaluation reports (default: beside --out)")
     parser.add_argument("--update-model-cards", action="store_true", help="write the numbers into the bundled model cards")
+    parser.add_argument("--rebuild", action="store_true", help="re-judge the bars and rewrite --out (and the cards) from --json; measures nothing")
     return parser.parse_args(argv)
 
 
@@ -110,14 +111,29 @@ def _denoise(quick: bool, reports: Path) -> dict[str, Any]:
                 name, reports, reference=volume, spec=DegradationSpec(noise=sigma), methods=methods,
                 noise_reduction=DENOISE_NR, slices=slices, acquisition="2D", seed=1,
             )
-            rows = out[name]["rows"]
-            if rows.get("bm4d"):
-                out[name]["bar"] = {
-                    "psnr_margin_db": rows["ours"]["psnr_db"] - rows["bm4d"]["psnr_db"],
-                    "ssim_margin": rows["ours"]["ssim"] - rows["bm4d"]["ssim"],
-                }
-                out[name]["bar"]["met"] = out[name]["bar"]["psnr_margin_db"] >= 1.0 and out[name]["bar"]["ssim_margin"] >= 0
+            out[name]["bar"] = denoise_bar(out[name]["rows"])
     return out
+
+
+def denoise_bar(rows: dict[str, Any]) -> dict[str, Any] | None:
+    """PSNR ≥ BM4D + 1 dB and SSIM ≥ BM4D's, over the whole volume AND inside the foreground.
+
+    Both must hold: a model that zeroes the (noise-only) background wins the whole-volume score
+    without being better where the anatomy is.
+    """
+    ours, bm4d = rows.get("ours"), rows.get("bm4d")
+    if not (ours and bm4d):
+        return None
+    fg_ours, fg_bm4d = ours["foreground"], bm4d["foreground"]
+    bar = {
+        "psnr_margin_db": ours["psnr_db"] - bm4d["psnr_db"],
+        "ssim_margin": ours["ssim"] - bm4d["ssim"],
+        "foreground_psnr_margin_db": fg_ours["psnr_db"] - fg_bm4d["psnr_db"],
+        "foreground_ssim_margin": fg_ours["ssim"] - fg_bm4d["ssim"],
+    }
+    bar["met"] = (bar["psnr_margin_db"] >= 1.0 and bar["ssim_margin"] >= 0
+                  and bar["foreground_psnr_margin_db"] >= 1.0 and bar["foreground_ssim_margin"] >= 0)
+    return bar
 
 
 def _best_interpolation(rows: dict[str, Any], candidates: tuple[str, ...]) -> tuple[str, float]:
@@ -265,18 +281,20 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{_fmt(row['nmse'], 4)} | {_fmt(row['hfen'], 3)} | {_fmt(fg.get('psnr_db'))} | "
                     f"{_fmt(fg.get('ssim'), 3)} | {_fmt(row['seconds'], 1)} |"
                 )
-        lines += ["", "| scenario | added noise SD | reference noise / perfect-denoiser PSNR | bar | margin | |", "|---|---|---|---|---|---|"]
+        lines += ["", "| scenario | added noise SD | reference noise / perfect-denoiser PSNR | bar | margin whole / foreground | |", "|---|---|---|---|---|---|"]
         for name, ev in evaluations:
             bar = ev.get("bar", {})
             facts = ev["facts"]
             ceiling = facts.get("perfect_denoiser_psnr_db")
-            margin = bar.get("psnr_margin_db", bar.get("psnr_margin_over_cubic_db"))
-            target = {"denoise": "PSNR ≥ BM4D + 1 dB, SSIM ≥ BM4D", "sr_kmax0.5": "≥ best interpolation + 2 dB",
+            margin = _fmt(bar.get("psnr_margin_db", bar.get("psnr_margin_over_cubic_db")))
+            if "foreground_psnr_margin_db" in bar:
+                margin += f" / {_fmt(bar['foreground_psnr_margin_db'])}"
+            target = {"denoise": "PSNR ≥ BM4D + 1 dB, SSIM ≥ BM4D (whole and foreground)", "sr_kmax0.5": "≥ best interpolation + 2 dB",
                       "slice_x2": "≥ cubic + 2 dB"}
             key = "denoise" if name.startswith("denoise") else name
             lines.append(
                 f"| {name} | {_fmt(ev['noise_sd'])} | {_fmt(facts.get('noise_sd'))} / {_fmt(ceiling)} dB | "
-                f"{target.get(key, '')} | {_fmt(margin)} dB | {_fmt(bar.get('met')) if bar else 'no BM4D row'} |"
+                f"{target.get(key, '')} | {margin} dB | {_fmt(bar.get('met')) if bar else 'no BM4D row'} |"
             )
         lines.append("")
     if "tunable" in s:
@@ -347,6 +365,17 @@ def _update_model_cards(results: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     use_repository_engine()
+    if args.rebuild:
+        results = json.loads(args.json.read_text())
+        for name, section in results["sections"].items():
+            if name.startswith("denoise_"):
+                section["bar"] = denoise_bar(section["rows"])
+        args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        args.out.write_text(markdown(results))
+        if args.update_model_cards:
+            _update_model_cards(results)
+        print(f"rewrote {args.out} and {args.json}")
+        return 0
     if not SEG3D.exists() or not PHILIPS.exists():
         raise SystemExit(f"the held-out data is missing: {SEG3D} and {PHILIPS} (../shared/data)")
     sections = SECTIONS if not args.only else tuple(args.only.split(","))
