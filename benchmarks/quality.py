@@ -258,7 +258,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Measured {results['date']} on {results['machine']} by `python benchmarks/quality.py`"
         + (" (**--quick: plumbing check, numbers mean nothing**)" if results["quick"] else "") + ".",
-        f"Models: " + ", ".join(f"{k.upper()} `{v['file']}` ({v['steps']} steps, noise map: {v['noise_map']}, SHA-256 {v['sha256'][:12]}…)"
+        "Models: " + ", ".join(f"{k.upper()} `{v['file']}` ({v['steps']} steps, noise map: {v['noise_map']}, SHA-256 {v['sha256'][:12]}…)"
                                 for k, v in results["models"].items()) + ".",
         "Held out from training: seg3D_MR.nii.gz (slices "
         f"{SEG3D_SLAB[0]}–{SEG3D_SLAB[1] - 1}) and the Philips phantom. PSNR/SSIM as fastMRI computes them "

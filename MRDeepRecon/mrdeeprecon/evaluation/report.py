@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import MRDeepReconError
+from ..reporting import plotting
 from .runner import SCORES, EvaluationResult
 
 JSON_NAME, CSV_NAME, MARKDOWN_NAME = "results.json", "results.csv", "results.md"
@@ -142,18 +143,6 @@ def _markdown(result: EvaluationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plotting() -> tuple[Any, Any]:
-    """matplotlib's ``Figure`` and Agg canvas, imported on first use."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise MRDeepReconError(
-            "evaluation plots need matplotlib; install it (pip install matplotlib, or the 'demo' extra)"
-        ) from exc
-    return Figure, FigureCanvasAgg
-
-
 def _planes(volume: np.ndarray) -> list[np.ndarray]:
     """The axial, coronal and sagittal mid planes and the axial maximum-intensity projection."""
     z, y, x = (n // 2 for n in volume.shape)
@@ -202,7 +191,7 @@ def _panel(
 
 
 def _write_plots(result: EvaluationResult, folder: Path) -> None:
-    figure_type, canvas = _plotting()
+    figure_type, canvas = plotting("evaluation plots")
     reference = np.asarray(result.reference.data, dtype=np.float32)
     spacing = result.reference.spacing
     outputs = dict(result.outputs)

@@ -16,7 +16,6 @@ skipped when the degradation adds no noise.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from ..errors import MRDeepReconError
 from ..kspace.degrade import DegradationSpec
 from ..progress import ProgressCallback, report
 from ..qa.foreground import foreground_mask
+from ..reporting import json_safe
 from ..settings import EnhanceSettings
 from ..volume import Volume
 from . import baselines
@@ -116,7 +116,7 @@ class EvaluationResult:
 
     def to_dict(self) -> dict[str, Any]:
         scenario = self.scenario
-        return _finite(
+        return json_safe(
             {
                 "reference": {
                     "source": self.reference.metadata.get("source_path"),
@@ -155,22 +155,6 @@ class EvaluationResult:
                 },
             }
         )
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with tuples as lists, numpy scalars as Python numbers and non-finite floats as
-    ``None`` (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def select_methods(

@@ -41,7 +41,7 @@ from ..errors import MRDeepReconError
 from ..inference import enhance
 from ..kspace.degrade import DegradationSpec
 from ..qa.foreground import foreground_mask
-from ..qa.report import _plotting
+from ..reporting import plotting
 from ..qa.sharpness import (
     AXES,
     EDGES_PER_AXIS,
@@ -237,7 +237,7 @@ def measure_sharpness_recovery(
 def plot_sharpness_recovery(result: SharpnessRecoveryResult, path: str | Path) -> Path:
     """PNG: per axis, degraded and enhanced sharpness relative to clean (with the 1.10 overshoot
     limit) and the recovered fraction (with the 0.8 requirement)."""
-    figure_type, canvas = _plotting()
+    figure_type, canvas = plotting("sharpness plots")
     figure = figure_type(figsize=(10.0, 4.0))
     names = [a.axis for a in result.axes]
     position = np.arange(len(names))

@@ -43,7 +43,7 @@ from ..inference import enhance
 from ..kspace.degrade import DegradationSpec
 from ..kspace.noise import reference_level
 from ..qa.foreground import foreground_mask
-from ..qa.report import _plotting
+from ..reporting import plotting
 from ..qa.roi import (
     AUTO_ROI_SIZE_MM,
     ROI,
@@ -313,7 +313,7 @@ def measure_tunable_denoising(
 def plot_tunable_denoising(result: TunableDenoisingResult, path: str | Path) -> Path:
     """PNG: measured vs requested NR (per ROI and median, identity line, ±10 % band) and the
     mean-signal change per factor."""
-    figure_type, canvas = _plotting()
+    figure_type, canvas = plotting("tunable-denoising plots")
     figure = figure_type(figsize=(10.0, 4.2))
     requested = np.array([f.requested for f in result.factors])
     span = np.linspace(1.0, max(requested.max(), 1.0) * 1.05, 50)

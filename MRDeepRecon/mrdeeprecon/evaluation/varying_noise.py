@@ -36,7 +36,7 @@ from ..inference import enhance
 from ..kspace.degrade import AxisRoles, DegradationSpec, degrade
 from ..kspace.noise import reference_level
 from ..qa.foreground import foreground_mask
-from ..qa.report import _plotting
+from ..reporting import plotting
 from ..settings import EnhanceSettings
 from ..simulate import simulated_context
 from ..volume import Volume
@@ -255,7 +255,7 @@ def measure_varying_noise(
 def plot_varying_noise(result: VaryingNoiseResult, path: str | Path) -> Path:
     """PNG: the input's local noise SD and the output's local error SD × NR on one slice (equal
     when the factor holds everywhere), and the achieved NR per region against the request."""
-    figure_type, canvas = _plotting()
+    figure_type, canvas = plotting("varying-noise plots")
     figure = figure_type(figsize=(13.0, 4.2))
     input_map = np.asarray(result.input_map)
     scaled_output = np.asarray(result.output_map) * result.requested

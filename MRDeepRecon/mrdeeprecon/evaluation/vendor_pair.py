@@ -34,7 +34,6 @@ Measurements in the ROI, per image:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -48,7 +47,7 @@ from ..inference import enhance
 from ..io import load_context, load_volume
 from ..qa.foreground import foreground_mask
 from ..qa.grid import index_to_lps, resample_like, same_grid
-from ..qa.report import _plotting
+from ..reporting import plotting
 from ..qa.roi import MaskROI, detrended_sd, region_stats
 from ..settings import EnhanceSettings
 from ..volume import Volume
@@ -385,7 +384,7 @@ def measure_vendor_pair(
 
 def plot_vendor_pair(result: VendorPairResult, path: str | Path) -> Path:
     """PNG: noise SD (local and slice difference), SNR and PIU of original, enhanced and vendor."""
-    figure_type, canvas = _plotting()
+    figure_type, canvas = plotting("vendor-pair plots")
     figure = figure_type(figsize=(12.0, 3.8))
     names = [s.name for s in result.series]
     position = np.arange(len(names))

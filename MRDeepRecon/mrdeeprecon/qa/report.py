@@ -28,6 +28,7 @@ import numpy as np
 
 from ..context import ScanContext
 from ..errors import MRDeepReconError
+from ..reporting import json_safe, plotting
 from ..volume import Volume
 from .change import ChangeResult, change_map
 from .consistency import ConsistencyResult, kspace_consistency
@@ -96,7 +97,7 @@ class QAReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return _finite(
+        return json_safe(
             {
                 "original": self.original,
                 "enhanced": self.enhanced,
@@ -114,21 +115,6 @@ class QAReport:
                 "methods": METHODS,
             }
         )
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with tuples as lists and non-finite floats as ``None`` (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return _finite(value.tolist())
-    return value
 
 
 def _grid(volume: Volume) -> dict[str, Any]:
@@ -404,18 +390,6 @@ def _markdown(report: QAReport) -> str:
     return "\n".join(line for section in sections for line in section(report)) + "\n"
 
 
-def _plotting() -> tuple[Any, Any]:
-    """matplotlib's ``Figure`` and Agg canvas, imported on first use."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise MRDeepReconError(
-            "QA plots need matplotlib; install it (pip install matplotlib, or the 'demo' extra)"
-        ) from exc
-    return Figure, FigureCanvasAgg
-
-
 def _save(figure: Any, canvas: Any, path: Path) -> None:
     canvas(figure)
     figure.savefig(path, dpi=100)
@@ -531,7 +505,7 @@ def _plot_consistency(report: QAReport, path: Path, figure_type: Any, canvas: An
 
 
 def _write_files(report: QAReport, folder: Path) -> list[str]:
-    figure_type, canvas = _plotting()
+    figure_type, canvas = plotting("QA plots")
     (folder / JSON_NAME).write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
     (folder / MARKDOWN_NAME).write_text(_markdown(report), encoding="utf-8")
     plots = (_plot_profiles, _plot_noise, _plot_change, _plot_consistency)

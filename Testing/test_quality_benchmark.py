@@ -1,0 +1,77 @@
+"""benchmarks/quality.py runs from a clean clone: every section in --quick mode, and --rebuild
+re-judges the bars from the JSON alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> Path:
+    from conftest import shared_path
+
+    shared_path("volumes/seg3D_MR.nii.gz")
+    shared_path("dicom/philips_phantom")
+    out = tmp_path_factory.mktemp("quality")
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--quick", "--out", str(out / "Q.md"),
+         "--json", str(out / "q.json"), "--reports", str(out / "reports")],
+        check=True, capture_output=True, text=True, timeout=600,
+    )
+    return out
+
+
+def test_quick_run_measures_every_bar_and_says_it_is_a_plumbing_check(quick_run):
+    results = json.loads((quick_run / "q.json").read_text())
+    assert results["quick"] is True
+    sections = results["sections"]
+    for name in ("denoise_seg3D_sigma6", "denoise_seg3D_sigma10", "sr_kmax0.5", "slice_x2", "tunable",
+                 "sharpness", "varying_noise", "vendor_pair"):
+        assert name in sections, name
+    assert sections["sr_kmax0.5"]["bar"]["best_interpolation"] in ("zerofill", "cubic", "lanczos")
+    assert [f["requested"] for f in sections["tunable"]["factors"]] == [1.5, 2, 3, 4]
+    markdown = (quick_run / "Q.md").read_text()
+    assert "plumbing check, numbers mean nothing" in markdown
+    for png in ("tunable.png", "sharpness.png", "varying_noise.png", "vendor_pair.png"):
+        assert (quick_run / "reports" / png).stat().st_size > 1000
+    assert (quick_run / "reports" / "sr_kmax0.5" / "results.csv").exists()
+
+
+def test_denoise_bar_needs_the_margin_over_the_whole_volume_and_inside_the_foreground():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from quality import denoise_bar
+    finally:
+        sys.path.pop(0)
+
+    def row(psnr, ssim, fg_psnr, fg_ssim):
+        return {"psnr_db": psnr, "ssim": ssim, "foreground": {"psnr_db": fg_psnr, "ssim": fg_ssim}}
+
+    bm4d = row(30.0, 0.8, 30.0, 0.8)
+    assert denoise_bar({"ours": row(31.5, 0.85, 31.1, 0.8), "bm4d": bm4d})["met"] is True
+    assert denoise_bar({"ours": row(33.0, 0.9, 30.5, 0.9), "bm4d": bm4d})["met"] is False  # background win only
+    assert denoise_bar({"ours": row(31.5, 0.79, 31.5, 0.9), "bm4d": bm4d})["met"] is False  # SSIM below BM4D
+    assert denoise_bar({"ours": row(31.5, 0.9, 31.5, 0.9)}) is None  # no BM4D row, no verdict
+
+
+def test_rebuild_rejudges_from_the_json(quick_run, tmp_path):
+    results = json.loads((quick_run / "q.json").read_text())
+    section = results["sections"]["denoise_seg3D_sigma6"]
+    section["rows"]["bm4d"] = {**section["rows"]["ours"], "psnr_db": section["rows"]["ours"]["psnr_db"] - 5}
+    (tmp_path / "q.json").write_text(json.dumps(results))
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--rebuild", "--json", str(tmp_path / "q.json"),
+         "--out", str(tmp_path / "Q.md")],
+        check=True, capture_output=True, text=True, timeout=120,
+    )
+    rebuilt = json.loads((tmp_path / "q.json").read_text())["sections"]["denoise_seg3D_sigma6"]["bar"]
+    assert rebuilt["psnr_margin_db"] == pytest.approx(5.0)
+    assert rebuilt["met"] is False  # equal inside the foreground: not 1 dB better
+    assert "denoise_seg3D_sigma6" in (tmp_path / "Q.md").read_text()
