@@ -34,7 +34,7 @@ def _run(tmp_path: Path, *arguments: str, env: dict[str, str] | None = None) -> 
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
     completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
     assert completed.returncode == 0, completed.stderr
-    assert out.read_text().startswith("# MRDeepRecon speed benchmarks")
+    assert out.read_text().startswith("<!-- speed:begin -->\n# MRDeepRecon speed benchmarks")
     return json.loads(results.read_text())
 
 
@@ -116,3 +116,20 @@ def test_slope_of_a_power_law():
     slices = [64, 128, 256, 512]
     assert fit_slope(slices, [0.01 * n for n in slices])[0] == pytest.approx(1.0)
     assert fit_slope(slices, [0.01 * n**1.5 for n in slices])[0] == pytest.approx(1.5)
+
+
+def test_speed_and_quality_runs_share_results_md_without_erasing_each_other(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from common import write_section
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / "RESULTS.md"
+    write_section(path, "speed", "# speed v1")
+    write_section(path, "quality", "## quality v1")
+    write_section(path, "speed", "# speed v2\nmore")
+    text = path.read_text()
+    assert "speed v1" not in text and "# speed v2\nmore" in text and "## quality v1" in text
+    assert text.index("speed v2") < text.index("quality v1")

@@ -130,3 +130,21 @@ def run_child(script: str, arguments: list[str], report_path: Path) -> tuple[dic
 def gigabytes(n_bytes: float) -> float:
     """Bytes → GB (10⁹ bytes), the unit of the issue's memory goals."""
     return n_bytes / 1e9
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` into ``path`` between ``<!-- name:begin -->`` and ``<!-- name:end -->``.
+
+    The speed run (``run.py``, section ``speed``) and the quality run (``quality.py``, section
+    ``quality``) share ``RESULTS.md`` this way: each replaces its own section and keeps the other.
+    """
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{text.rstrip()}\n{end}\n"
+    current = path.read_text() if path.exists() else ""
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        updated = head + block + ("\n" + tail if tail else "")
+    else:
+        updated = current + ("\n" if current else "") + block
+    path.write_text(updated)

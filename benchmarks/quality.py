@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from common import BENCHMARKS_DIR, REPO, use_repository_engine
+from common import BENCHMARKS_DIR, REPO, use_repository_engine, write_section
 
 SHARED = REPO.parent / "shared" / "data"
 SEG3D = SHARED / "volumes" / "seg3D_MR.nii.gz"
@@ -55,6 +55,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help=f"comma-separated sections among {','.join(SECTIONS)}")
     parser.add_argument("--out", type=Path, default=BENCHMARKS_DIR / "QUALITY.md")
     parser.add_argument("--json", type=Path, default=BENCHMARKS_DIR / "results_quality.json")
+    parser.add_argument("--results", type=Path, default=BENCHMARKS_DIR / "RESULTS.md",
+                        help="also put the tables into this file's 'quality' section (not in --quick mode)")
     parser.add_argument("--reports", type=Path, help="folder for the evaluation reports (default: beside --out)")
     parser.add_argument("--update-model-cards", action="store_true", help="write the numbers into the bundled model cards")
     parser.add_argument("--rebuild", action="store_true", help="re-judge the bars and rewrite --out (and the cards) from --json; measures nothing")
@@ -283,7 +285,7 @@ def markdown(results: dict[str, Any]) -> str:
                 )
         lines += ["", "| scenario | added noise SD | reference noise / perfect-denoiser PSNR | bar | margin whole / foreground | |", "|---|---|---|---|---|---|"]
         for name, ev in evaluations:
-            bar = ev.get("bar", {})
+            bar = ev.get("bar") or {}
             facts = ev["facts"]
             ceiling = facts.get("perfect_denoiser_psnr_db")
             margin = _fmt(bar.get("psnr_margin_db", bar.get("psnr_margin_over_cubic_db")))
@@ -362,6 +364,16 @@ def _update_model_cards(results: dict[str, Any]) -> None:
         path.write_text(json.dumps(card, indent=2) + "\n")
 
 
+def _write(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """QUALITY.md, the 'quality' section of RESULTS.md (full runs only) and the model cards."""
+    text = markdown(results)
+    args.out.write_text(text)
+    if not results["quick"]:
+        write_section(args.results, "quality", text.replace("# Quality on held-out data", "## Quality on held-out data", 1))
+    if args.update_model_cards:
+        _update_model_cards(results)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     use_repository_engine()
@@ -371,9 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             if name.startswith("denoise_"):
                 section["bar"] = denoise_bar(section["rows"])
         args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
-        args.out.write_text(markdown(results))
-        if args.update_model_cards:
-            _update_model_cards(results)
+        _write(args, results)
         print(f"rewrote {args.out} and {args.json}")
         return 0
     if not SEG3D.exists() or not PHILIPS.exists():
@@ -396,9 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         results["seconds"][section] = round(time.perf_counter() - start, 1)
         print(f"[quality] {section} done in {results['seconds'][section]} s", flush=True)
     args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    args.out.write_text(markdown(results))
-    if args.update_model_cards:
-        _update_model_cards(results)
+    _write(args, results)
     print(f"wrote {args.out} and {args.json}")
     return 0
 

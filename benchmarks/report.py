@@ -10,6 +10,8 @@ GB = 10⁹ bytes, GFLOP/s = 10⁹ floating-point operations per second.
 
 from __future__ import annotations
 
+from common import write_section
+
 import argparse
 import json
 from dataclasses import asdict, dataclass
@@ -315,7 +317,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="Markdown file to write")
     args = parser.parse_args()
     runs = [json.loads(path.read_text()) for path in args.results]
-    args.out.write_text(render(runs))
+    write_section(args.out, "speed", render(runs))
 
 
 if __name__ == "__main__":

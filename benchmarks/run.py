@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from common import (
     BENCHMARKS_DIR,
+    write_section,
     set_thread_environment,
     set_torch_threads,
     usable_cores,
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render([results]))
+    write_section(args.out, "speed", render([results]))
     print(f"wrote {args.out} and {args.json} in {results['duration_s']:.0f} s")
     return 0
 
