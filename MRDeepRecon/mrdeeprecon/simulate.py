@@ -13,7 +13,7 @@ import numpy as np
 
 from .context import ScanContext
 from .errors import MRDeepReconError
-from .kspace.degrade import AxisRoles, DegradationSpec, degrade
+from .kspace.degrade import AxisRoles, DegradationSpec, DegradeResult, degrade
 from .kspace.noise import reference_level
 from .metrics import psnr, ssim
 from .volume import Volume
@@ -41,33 +41,80 @@ def simulated_context(base: ScanContext, spec: DegradationSpec) -> ScanContext:
     )
 
 
-def simulate_acquisition(
-    volume: Volume, spec: DegradationSpec, context: ScanContext, seed: int | None = 0
-) -> tuple[Volume, ScanContext]:
-    """Degrade ``volume`` in k-space as ``spec`` says; returns the float32 result and its context.
+def degrade_volume(
+    data: np.ndarray,
+    spec: DegradationSpec,
+    context: ScanContext,
+    seed: int | None = 0,
+    low_resolution: bool = False,
+) -> DegradeResult:
+    """:func:`~mrdeeprecon.kspace.degrade.degrade` applied to a ``(z, y, x)`` volume as its
+    acquisition would be sampled.
 
     A 3D acquisition degrades the volume's 3D k-space (slice = array axis 0). A 2D multi-slice
     acquisition degrades each slice's 2D k-space on its own (one random generator, slices in
-    order), so undersampling and elliptical masks never act through the slices.
+    order), so undersampling and elliptical masks never act through the slices; the per-slice
+    results are stacked (``masks`` is then empty). The noise is relative to the whole volume's
+    reference level.
+
+    Raises:
+        MRDeepReconError: slice-direction degradation of a 2D acquisition.
     """
     if context.acquisition == "2D" and (spec.kmax[2] < 1 or spec.partial_fourier[1] < 1):
         raise MRDeepReconError("slice-direction degradation needs a 3D acquisition (--acq-type 3D)")
-    data = np.asarray(volume.data, dtype=np.float32)
+    data = np.asarray(data, dtype=np.float32)
     level = reference_level(data)
     rng = np.random.default_rng(seed)
     if context.acquisition == "3D":
         axes = AxisRoles(frequency=context.frequency_axis, phase=context.phase_axis, slice=0)
-        image = degrade(data, spec, axes=axes, rng=rng, reference_level=level).image
-    else:
-        axes = AxisRoles(frequency=context.frequency_axis - 1, phase=context.phase_axis - 1)
-        image = np.stack(
-            [degrade(s, spec, axes=axes, rng=rng, reference_level=level).image for s in data]
-        )
-    degraded = volume.with_data(image.astype(np.float32))
-    out_context = simulated_context(context, spec)
-    degraded.metadata["scan_context"] = out_context
+        return degrade(data, spec, axes=axes, rng=rng, reference_level=level, low_resolution=low_resolution)
+    axes = AxisRoles(frequency=context.frequency_axis - 1, phase=context.phase_axis - 1)
+    slices = [
+        degrade(s, spec, axes=axes, rng=rng, reference_level=level, low_resolution=low_resolution)
+        for s in data
+    ]
+    return DegradeResult(
+        image=np.stack([r.image for r in slices]),
+        noise_free=np.stack([r.noise_free for r in slices]),
+        target=np.stack([r.target for r in slices]),
+        sigma=slices[0].sigma,
+        masks={},
+        low_resolution=np.stack([r.low_resolution for r in slices]) if low_resolution else None,
+    )
+
+
+def degraded_volume(volume: Volume, image: np.ndarray, spec: DegradationSpec, context: ScanContext) -> Volume:
+    """``volume`` with the degraded ``image`` (float32), its scan context and the degradation in
+    the metadata."""
+    degraded = volume.with_data(np.asarray(image, dtype=np.float32))
+    degraded.metadata["scan_context"] = context
     degraded.metadata["degradation"] = dataclasses.asdict(spec)
-    return degraded, out_context
+    return degraded
+
+
+def simulate_acquisition(
+    volume: Volume, spec: DegradationSpec, context: ScanContext, seed: int | None = 0
+) -> tuple[Volume, ScanContext]:
+    """Degrade ``volume`` in k-space as ``spec`` says (:func:`degrade_volume`); returns the
+    float32 result and its context."""
+    result = degrade_volume(volume.data, spec, context, seed)
+    out_context = simulated_context(context, spec)
+    return degraded_volume(volume, result.image, spec, out_context), out_context
+
+
+def degrade_with_reference(
+    volume: Volume, spec: DegradationSpec, context: ScanContext, seed: int | None = 0
+) -> tuple[Volume, Volume, ScanContext]:
+    """The degraded volume, the same acquisition without noise, and the degraded context.
+
+    The degraded volume is :func:`simulate_acquisition`'s; the noise-free one comes from the same
+    :func:`degrade_volume` call (a second run with ``noise = 0`` would draw a different bias field
+    per slice).
+    """
+    result = degrade_volume(volume.data, spec, context, seed)
+    out_context = simulated_context(context, spec)
+    degraded = degraded_volume(volume, result.image, spec, out_context)
+    return degraded, volume.with_data(result.noise_free), out_context
 
 
 def score(reference: np.ndarray, image: np.ndarray) -> dict[str, float]:

@@ -22,10 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..context import ScanContext
-from ..errors import MRDeepReconError
-from ..kspace.degrade import AxisRoles, DegradationSpec, DegradeResult, degrade
-from ..kspace.noise import reference_level
-from ..simulate import simulated_context
+from ..kspace.degrade import DegradationSpec
+from ..simulate import degrade_volume, degraded_volume, simulated_context
 from ..volume import Volume
 
 
@@ -83,31 +81,6 @@ def acquired_grid_geometry(
     return tuple(spacing), tuple(origin)  # type: ignore[return-value]
 
 
-def _degrade_volume(
-    data: np.ndarray, spec: DegradationSpec, context: ScanContext, seed: int | None
-) -> DegradeResult:
-    """``degrade`` as :func:`~mrdeeprecon.simulate.simulate_acquisition` applies it, with the
-    noise-free and acquired-matrix images (2D: slices in order, one generator, then stacked)."""
-    level = reference_level(data)
-    rng = np.random.default_rng(seed)
-    if context.acquisition == "3D":
-        axes = AxisRoles(frequency=context.frequency_axis, phase=context.phase_axis, slice=0)
-        return degrade(data, spec, axes=axes, rng=rng, reference_level=level, low_resolution=True)
-    axes = AxisRoles(frequency=context.frequency_axis - 1, phase=context.phase_axis - 1)
-    slices = [
-        degrade(s, spec, axes=axes, rng=rng, reference_level=level, low_resolution=True)
-        for s in data
-    ]
-    return DegradeResult(
-        image=np.stack([r.image for r in slices]),
-        noise_free=np.stack([r.noise_free for r in slices]),
-        target=np.stack([r.target for r in slices]),
-        sigma=slices[0].sigma,
-        masks={},
-        low_resolution=np.stack([r.low_resolution for r in slices]),
-    )
-
-
 def simulate_scenario(
     reference: Volume,
     spec: DegradationSpec,
@@ -128,14 +101,9 @@ def simulate_scenario(
     Raises:
         MRDeepReconError: slice-direction degradation of a 2D acquisition.
     """
-    if context.acquisition == "2D" and (spec.kmax[2] < 1 or spec.partial_fourier[1] < 1):
-        raise MRDeepReconError("slice-direction degradation needs a 3D acquisition (--acq-type 3D)")
-    data = np.asarray(reference.data, dtype=np.float32)
-    result = _degrade_volume(data, spec, context, seed)
+    result = degrade_volume(reference.data, spec, context, seed, low_resolution=True)
     out_context = simulated_context(context, spec)
-    degraded = reference.with_data(result.image)
-    degraded.metadata["scan_context"] = out_context
-    degraded.metadata["degradation"] = dataclasses.asdict(spec)
+    degraded = degraded_volume(reference, result.image, spec, out_context)
     low = result.low_resolution
     spacing, origin = acquired_grid_geometry(reference, low.shape)
     low_resolution = reference.with_data(low, spacing=spacing, origin=origin)

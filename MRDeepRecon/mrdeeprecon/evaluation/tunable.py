@@ -54,7 +54,7 @@ from ..qa.roi import (
     roi_region,
 )
 from ..settings import EnhanceSettings
-from ..simulate import simulate_acquisition
+from ..simulate import degrade_with_reference
 from ..volume import Volume
 
 #: An enhancement with the signature of :func:`mrdeeprecon.inference.enhance`
@@ -269,8 +269,7 @@ def measure_tunable_denoising(
         raise MRDeepReconError("give at least one noise-reduction factor")
     settings = settings or EnhanceSettings()
     spec = DegradationSpec(noise=noise)
-    noisy, noisy_context = simulate_acquisition(clean, spec, context, seed)
-    reference, _ = simulate_acquisition(clean, dataclasses.replace(spec, noise=0.0), context, seed)
+    noisy, reference, noisy_context = degrade_with_reference(clean, spec, context, seed)
     chosen = list(rois) if rois else find_homogeneous_rois(clean, roi_count, roi_size_mm)
     factors = []
     for requested in noise_reductions:

@@ -33,12 +33,11 @@ from scipy import ndimage
 from ..context import ScanContext
 from ..errors import MRDeepReconError
 from ..inference import enhance
-from ..kspace.degrade import AxisRoles, DegradationSpec, degrade
-from ..kspace.noise import reference_level
+from ..kspace.degrade import DegradationSpec
 from ..qa.foreground import foreground_mask
 from ..reporting import plotting
 from ..settings import EnhanceSettings
-from ..simulate import simulated_context
+from ..simulate import degrade_with_reference
 from ..volume import Volume
 from .tunable import TOLERANCE_LOOSE, Enhancer
 
@@ -48,37 +47,6 @@ DEFAULT_SPEC = DegradationSpec(noise=0.05, undersample_uniform=3, n_coils=8)
 DEFAULT_WINDOW_MM = 4.0
 #: Every how many voxels in-plane the stored map slices are sampled.
 MAP_STEP = 2
-
-
-def degrade_with_reference(
-    volume: Volume, spec: DegradationSpec, context: ScanContext, seed: int | None = 0
-) -> tuple[Volume, Volume, ScanContext]:
-    """The degraded volume, the same acquisition without noise, and the degraded context.
-
-    Runs :func:`mrdeeprecon.kspace.degrade.degrade` exactly as
-    :func:`mrdeeprecon.simulate.simulate_acquisition` does (3D: one call; 2D: slice by slice from
-    one generator), so the degraded volume is identical to that function's, and keeps each call's
-    ``noise_free`` (a second run with ``noise = 0`` would draw a different bias field per slice).
-    """
-    if context.acquisition == "2D" and (spec.kmax[2] < 1 or spec.partial_fourier[1] < 1):
-        raise MRDeepReconError("slice-direction degradation needs a 3D acquisition")
-    data = np.asarray(volume.data, dtype=np.float32)
-    level = reference_level(data)
-    rng = np.random.default_rng(seed)
-    if context.acquisition == "3D":
-        axes = AxisRoles(frequency=context.frequency_axis, phase=context.phase_axis, slice=0)
-        result = degrade(data, spec, axes=axes, rng=rng, reference_level=level)
-        noisy, noise_free = result.image, result.noise_free
-    else:
-        axes = AxisRoles(frequency=context.frequency_axis - 1, phase=context.phase_axis - 1)
-        results = [degrade(s, spec, axes=axes, rng=rng, reference_level=level) for s in data]
-        noisy = np.stack([r.image for r in results])
-        noise_free = np.stack([r.noise_free for r in results])
-    out_context = simulated_context(context, spec)
-    degraded = volume.with_data(noisy.astype(np.float32))
-    degraded.metadata["scan_context"] = out_context
-    degraded.metadata["degradation"] = dataclasses.asdict(spec)
-    return degraded, volume.with_data(noise_free.astype(np.float32)), out_context
 
 
 def local_noise_sd(
