@@ -74,8 +74,7 @@ def local_noise_sd(slices: np.ndarray, kmax: tuple[float, float] = (1.0, 1.0)) -
 def _acquired_matrix(data: np.ndarray, kmax: tuple[float, float]) -> np.ndarray:
     """The slices on the acquired matrix: their k-space cropped to the ``kmax`` box (real part)."""
     height, width = data.shape[1:]
-    box_y = centred_extent(height, kmax[0]) if kmax[0] < 1 else slice(0, height)
-    box_x = centred_extent(width, kmax[1]) if kmax[1] < 1 else slice(0, width)
+    box_y, box_x = centred_extent(height, kmax[0]), centred_extent(width, kmax[1])
     if box_y.stop - box_y.start < _MIN_MATRIX:
         box_y = centred_extent(height, min(1.0, _MIN_MATRIX / height))
     if box_x.stop - box_x.start < _MIN_MATRIX:

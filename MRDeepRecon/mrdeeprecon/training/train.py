@@ -88,7 +88,7 @@ def initialise_from(model: CEUNet, path: Path) -> None:
     stem = "stem.conv1.weight"
     for name, tensor in source.state_dict().items():
         target = state[name]
-        if tensor.shape == target.shape and (name != stem or source.config == model.config):
+        if tensor.shape == target.shape:  # for the stem: same slices and noise-map channel
             target.copy_(tensor)
         elif name == stem and tensor.shape[0] == target.shape[0] and tensor.shape[2:] == target.shape[2:]:
             target.zero_()
