@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from mrdeeprecon.errors import MRDeepReconError
 from mrdeeprecon.kspace import coils, partial_fourier, recon
@@ -199,7 +200,7 @@ def test_low_resolution_is_the_acquired_matrix_with_the_same_noise() -> None:
     low = result.low_resolution
     assert low.dtype == np.float32 and low.shape == (48, 32)  # phase rows 0.75, frequency 0.5
     # Without zero padding the degraded image is the cubic upsampling of that very matrix.
-    np.testing.assert_allclose(recon.cubic_resample(low, blob.shape), result.image, atol=1e-3)
+    np.testing.assert_allclose(recon.cubic_resample(torch.from_numpy(low), blob.shape).numpy(), result.image, atol=1e-3)
     # Its grid sits at (j - m // 2) · n / m pixels of the full grid: the blob's centroid stays put.
     clean = degrade(blob, dataclasses.replace(spec, noise=0.0), ROWS_PHASE, low_resolution=True)
     rows, columns = np.meshgrid(
@@ -223,7 +224,7 @@ def test_partial_fourier_keeps_the_acquired_samples(method: str) -> None:
     image = _smooth_phase_object(128)
     kspace = fftc(image, (0, 1))
     counts = {0: 80}
-    out = partial_fourier.reconstruct(kspace, counts, (0, 1), method)
+    out = partial_fourier.reconstruct(torch.from_numpy(kspace), counts, (0, 1), method).numpy()
     roundtrip = fftc(ifftc(out, (0, 1)), (0, 1))  # through the complex image
     acquired = np.arange(128) < 80
     np.testing.assert_allclose(roundtrip[acquired], kspace[acquired], atol=1e-9 * np.abs(kspace).max())
@@ -239,7 +240,7 @@ def test_homodyne_and_pocs_beat_zero_filling_on_smooth_phase(counts: dict[int, i
     inside = phantom2d(128) > 0
     errors = {}
     for method in partial_fourier.METHODS:
-        out = np.abs(ifftc(partial_fourier.reconstruct(kspace, counts, (0, 1), method), (0, 1)))
+        out = np.abs(ifftc(partial_fourier.reconstruct(torch.from_numpy(kspace), counts, (0, 1), method).numpy(), (0, 1)))
         errors[method] = _relative_error(out, np.abs(image), inside)
     assert errors["homodyne"] < bound * errors["zero"]
     assert errors["pocs"] < bound * errors["zero"]
@@ -259,7 +260,7 @@ def test_partial_fourier_through_degrade_masks_high_k_side(slice128: np.ndarray)
 
 
 def test_coil_sensitivities_are_normalised_and_smooth() -> None:
-    sens = coils.coil_sensitivities((12, 40, 48), 8, frequency_axis=2, phase_axis=1, slice_axis=0)
+    sens = coils.coil_sensitivities((12, 40, 48), 8, frequency_axis=2, phase_axis=1, slice_axis=0).numpy()
     assert sens.shape == (8, 12, 40, 48)
     np.testing.assert_allclose((np.abs(sens) ** 2).sum(axis=0), 1.0, rtol=1e-5)
     assert np.abs(np.diff(sens, axis=3)).max() < 0.25  # smooth across one pixel
@@ -315,14 +316,18 @@ def test_sense_amplifies_noise_by_at_least_sqrt_r(slice128: np.ndarray) -> None:
 
 
 def test_cg_sense_removes_much_of_the_random_aliasing(slice128: np.ndarray) -> None:
-    """8 coils, R = 2: CG-SENSE at least removes 40 % of the zero-filled single-channel error."""
-    result = degrade(slice128, DegradationSpec(undersample_random=2.0), ROWS_PHASE, rng=7)
-    mask = result.masks["acquired"]
-    assert mask[:, 0].sum() == 64
-    zero_filled = np.abs(ifftc(fftc(slice128, (0, 1)) * mask, (0, 1)))
+    """8 coils, R = 2: CG-SENSE at least removes 40 % of the zero-filled single-channel error
+    (on average over four random masks: one mask's ratio varies by about ±0.06)."""
     inside = slice128 > 0
-    error = _relative_error(result.image, slice128, inside)
-    assert error < 0.6 * _relative_error(zero_filled, slice128, inside)
+    ratios = []
+    for seed in range(4):
+        result = degrade(slice128, DegradationSpec(undersample_random=2.0), ROWS_PHASE, rng=seed)
+        mask = result.masks["acquired"]
+        assert mask[:, 0].sum() == 64
+        zero_filled = np.abs(ifftc(fftc(slice128, (0, 1)) * mask, (0, 1)))
+        error = _relative_error(result.image, slice128, inside)
+        ratios.append(error / _relative_error(zero_filled, slice128, inside))
+    assert np.mean(ratios) < 0.6
 
 
 def test_random_3d_samples_the_phase_slice_plane() -> None:
@@ -343,7 +348,8 @@ def test_random_3d_samples_the_phase_slice_plane() -> None:
 
 def test_quantize_gives_integer_levels(slice128: np.ndarray) -> None:
     values = slice128 + 0.013
-    out, step = recon.quantize(values, 100)
+    quantised, steps = recon.quantize(torch.from_numpy(values)[None], 100)
+    out, step = quantised[0].numpy(), float(steps[0])
     assert step == pytest.approx(np.percentile(values, 99.9) / 100)
     levels = out / step
     np.testing.assert_allclose(levels, np.round(levels), atol=1e-9)
@@ -358,7 +364,7 @@ def test_quantize_gives_integer_levels(slice128: np.ndarray) -> None:
 
 def test_bias_field_is_smooth_with_the_requested_peak() -> None:
     shape = (20, 96, 80)
-    field = recon.bias_field(shape, 0.3, np.random.default_rng(9))
+    field = recon.bias_field(shape, 0.3, torch.Generator().manual_seed(9))[0].numpy()
     assert field.mean() == pytest.approx(1.0, abs=1e-5)
     assert np.abs(field - 1).max() == pytest.approx(0.3, rel=1e-5)
     for axis, n in enumerate(shape):

@@ -15,11 +15,15 @@ Method, per slice ``(y = frequency, x = phase)``:
 2. **Donoho's estimator, locally.** The finest diagonal Haar coefficients
    ``(a - b - c + d) / 2`` of 2×2 pixel blocks (orthonormal: white noise of SD σ gives
    coefficients of SD σ; horizontal and vertical edges cancel) are grouped in blocks of
-   ``BLOCK × BLOCK`` coefficients, and each block's ``median |coefficient| / 0.6745`` estimates σ.
+   ``BLOCK × BLOCK`` coefficients (the coefficient array is reflected at its far edges to a whole
+   number of blocks), and each block's ``median |coefficient| / 0.6745`` estimates σ.
 3. **Back to the grid.** The block estimates are scaled to the noise SD the slice has on its own
    grid (with orthonormal transforms, grid pixels carry ``sqrt(matrix / grid)`` of the matrix's
-   pixel noise, in the grid's intensity units) and
-   interpolated bilinearly to the slice's size.
+   pixel noise, in the grid's intensity units) and interpolated linearly, axis by axis, between
+   the block centres to every pixel (constant beyond the outermost centres).
+
+It runs in torch on the slices' device (numpy input: the CPU), batched over slices, so training
+pairs on a GPU get their map there.
 
 The estimate is an upper bound in textured regions (anatomy leaks into the diagonal details) and
 0 where the image is exactly constant.
@@ -30,7 +34,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
+import torch
 
 from .kspace.fft import fftc, ifftc
 from .kspace.masks import centred_extent
@@ -43,35 +47,36 @@ _MAD_TO_SD = 0.6745
 _MIN_MATRIX = 2 * BLOCK
 
 
-def local_noise_sd(slices: np.ndarray, kmax: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+def local_noise_sd(slices, kmax: tuple[float, float] = (1.0, 1.0)):
     """Local noise SD of each slice, in the slices' intensity units.
 
     Args:
         slices: ``(n, y, x)`` real images, ``y`` = frequency and ``x`` = phase encoding (the
-            standardised layout), or one ``(y, x)`` slice.
+            standardised layout), or one ``(y, x)`` slice; a numpy array or a torch tensor.
         kmax: acquired fraction of the k-space extent along (frequency, phase), relative to the
             slices' grid, each in (0, 1].
 
     Returns:
-        float32 array of the input's shape.
+        float32 map of the input's shape: a numpy array for numpy input, else a tensor on the
+        input's device.
     """
-    data = np.asarray(slices, dtype=np.float32)
-    single = data.ndim == 2
+    as_numpy = not isinstance(slices, torch.Tensor)
+    data = torch.from_numpy(np.asarray(slices, dtype=np.float32)) if as_numpy else slices.float()
+    single = data.dim() == 2
     if single:
         data = data[None]
-    if data.ndim != 3:
-        raise ValueError(f"expected (n, y, x) slices, got shape {np.shape(slices)}")
+    if data.dim() != 3:
+        raise ValueError(f"expected (n, y, x) slices, got shape {tuple(np.shape(slices))}")
     if not all(0.0 < k <= 1.0 for k in kmax):
         raise ValueError(f"kmax fractions must be in (0, 1], got {kmax}")
     matrix = _acquired_matrix(data, kmax)
-    coarse = _block_sd(matrix) * math.sqrt(
-        (matrix.shape[1] * matrix.shape[2]) / (data.shape[1] * data.shape[2])
-    )
-    result = _resize(coarse, data.shape[1:])
-    return result[0] if single else result
+    scale = math.sqrt((matrix.shape[1] * matrix.shape[2]) / (data.shape[1] * data.shape[2]))
+    result = _to_pixels(_block_sd(matrix) * scale, matrix.shape[1:], data.shape[1:])
+    result = result[0] if single else result
+    return result.numpy() if as_numpy else result
 
 
-def _acquired_matrix(data: np.ndarray, kmax: tuple[float, float]) -> np.ndarray:
+def _acquired_matrix(data: torch.Tensor, kmax: tuple[float, float]) -> torch.Tensor:
     """The slices on the acquired matrix: their k-space cropped to the ``kmax`` box (real part)."""
     height, width = data.shape[1:]
     box_y, box_x = centred_extent(height, kmax[0]), centred_extent(width, kmax[1])
@@ -81,35 +86,49 @@ def _acquired_matrix(data: np.ndarray, kmax: tuple[float, float]) -> np.ndarray:
         box_x = centred_extent(width, min(1.0, _MIN_MATRIX / width))
     if (box_y.stop - box_y.start, box_x.stop - box_x.start) == (height, width):
         return data
-    kspace = fftc(data, (1, 2))[:, box_y, box_x]
-    return ifftc(kspace, (1, 2)).real.astype(np.float32)
+    kspace = fftc(data.to(torch.complex64), (1, 2))[:, box_y, box_x]
+    return ifftc(kspace, (1, 2)).real.contiguous()
 
 
-def _block_sd(matrix: np.ndarray) -> np.ndarray:
+def _block_sd(matrix: torch.Tensor) -> torch.Tensor:
     """``(n, by, bx)`` robust noise SD per block of diagonal Haar coefficients."""
-    n, height, width = matrix.shape
+    height, width = matrix.shape[1:]
     x = matrix[:, : height // 2 * 2, : width // 2 * 2]
-    diagonal = np.abs(x[:, 0::2, 0::2] - x[:, 0::2, 1::2] - x[:, 1::2, 0::2] + x[:, 1::2, 1::2]) / 2
+    diagonal = (x[:, 0::2, 0::2] - x[:, 0::2, 1::2] - x[:, 1::2, 0::2] + x[:, 1::2, 1::2]).abs() / 2
     rows, cols = diagonal.shape[1:]
-    by, bx = max(1, rows // BLOCK), max(1, cols // BLOCK)
-    # Blocks of (almost) equal size covering every coefficient: split edges by index.
-    edges_y = np.linspace(0, rows, by + 1).astype(int)
-    edges_x = np.linspace(0, cols, bx + 1).astype(int)
-    out = np.empty((n, by, bx), dtype=np.float32)
-    for i in range(by):
-        band = diagonal[:, edges_y[i] : edges_y[i + 1]]
-        for j in range(bx):
-            block = band[:, :, edges_x[j] : edges_x[j + 1]].reshape(n, -1)
-            out[:, i, j] = np.median(block, axis=1) / _MAD_TO_SD
+    by, bx = -(-rows // BLOCK), -(-cols // BLOCK)
+    diagonal = _reflect(_reflect(diagonal, 1, by * BLOCK), 2, bx * BLOCK)
+    blocks = diagonal.unflatten(1, (by, BLOCK)).unflatten(3, (bx, BLOCK)).transpose(2, 3)
+    return blocks.flatten(3).median(dim=3).values / _MAD_TO_SD
+
+
+def _reflect(values: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """``values`` extended along ``dim`` to ``size`` by mirroring its last entries (repeatedly
+    for an axis shorter than the extension)."""
+    while values.shape[dim] < size:
+        extra = min(size - values.shape[dim], values.shape[dim])
+        tail = values.narrow(dim, values.shape[dim] - extra, extra).flip(dim)
+        values = torch.cat([values, tail], dim=dim)
+    return values
+
+
+def _to_pixels(coarse: torch.Tensor, matrix: tuple[int, int], shape: tuple[int, int]) -> torch.Tensor:
+    """Block values ``(n, by, bx)`` interpolated linearly to ``(n, *shape)``.
+
+    Block ``i`` is centred on matrix pixel ``2·BLOCK·i + BLOCK - 0.5``; a slice's grid covers the
+    same field of view as the matrix, so its pixel ``y`` sits at matrix pixel
+    ``(y + 0.5)·m / n - 0.5``.
+    """
+    out = coarse
+    for axis, (m, n) in enumerate(zip(matrix, shape)):
+        dim = axis + 1
+        blocks = out.shape[dim]
+        where = ((torch.arange(n, dtype=torch.float32, device=out.device) + 0.5) * m / n - 0.5 - (BLOCK - 0.5)) / (2 * BLOCK)
+        where = where.clamp(0, blocks - 1)
+        low = where.floor().long()
+        high = (low + 1).clamp(max=blocks - 1)
+        weight_shape = [1, 1, 1]
+        weight_shape[dim] = n
+        weight = (where - low).reshape(weight_shape)
+        out = out.index_select(dim, low) * (1 - weight) + out.index_select(dim, high) * weight
     return out
-
-
-def _resize(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear interpolation of ``(n, by, bx)`` block values (at block centres) to ``(n, *shape)``."""
-    n, by, bx = coarse.shape
-    ys = (np.arange(shape[0]) + 0.5) * by / shape[0] - 0.5
-    xs = (np.arange(shape[1]) + 0.5) * bx / shape[1] - 0.5
-    grid_y, grid_x = np.meshgrid(np.clip(ys, 0, by - 1), np.clip(xs, 0, bx - 1), indexing="ij")
-    return np.stack(
-        [ndimage.map_coordinates(c, [grid_y, grid_x], order=1, mode="nearest") for c in coarse]
-    ).astype(np.float32)

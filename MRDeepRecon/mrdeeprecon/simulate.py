@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import torch
 
 from .context import ScanContext
 from .errors import MRDeepReconError
-from .kspace.degrade import AxisRoles, DegradationSpec, DegradeResult, degrade
+from .kspace.degrade import AxisRoles, DegradationSpec, DegradeResult, degrade, degrade_batch, seeded_generator
 from .kspace.noise import reference_level
 from .metrics import psnr, ssim
 from .volume import Volume
@@ -41,6 +42,10 @@ def simulated_context(base: ScanContext, spec: DegradationSpec) -> ScanContext:
     )
 
 
+#: Slices of a 2D acquisition degraded in one batch (bounds the coil arrays' memory).
+SLICES_PER_BATCH = 16
+
+
 def degrade_volume(
     data: np.ndarray,
     spec: DegradationSpec,
@@ -49,13 +54,13 @@ def degrade_volume(
     low_resolution: bool = False,
 ) -> DegradeResult:
     """:func:`~mrdeeprecon.kspace.degrade.degrade` applied to a ``(z, y, x)`` volume as its
-    acquisition would be sampled.
+    acquisition would be sampled (on the CPU).
 
     A 3D acquisition degrades the volume's 3D k-space (slice = array axis 0). A 2D multi-slice
-    acquisition degrades each slice's 2D k-space on its own (one random generator, slices in
-    order), so undersampling and elliptical masks never act through the slices; the per-slice
-    results are stacked (``masks`` is then empty). The noise is relative to the whole volume's
-    reference level.
+    acquisition degrades each slice's 2D k-space on its own (batches of slices from one seeded
+    generator, each slice with its own random mask, bias field and noise), so undersampling and
+    elliptical masks never act through the slices; ``masks`` is then empty. The noise is relative
+    to the whole volume's reference level.
 
     Raises:
         MRDeepReconError: slice-direction degradation of a 2D acquisition.
@@ -64,22 +69,26 @@ def degrade_volume(
         raise MRDeepReconError("slice-direction degradation needs a 3D acquisition (--acq-type 3D)")
     data = np.asarray(data, dtype=np.float32)
     level = reference_level(data)
-    rng = np.random.default_rng(seed)
+    generator = seeded_generator(seed)
     if context.acquisition == "3D":
         axes = AxisRoles(frequency=context.frequency_axis, phase=context.phase_axis, slice=0)
-        return degrade(data, spec, axes=axes, rng=rng, reference_level=level, low_resolution=low_resolution)
+        return degrade(data, spec, axes=axes, rng=generator, reference_level=level, low_resolution=low_resolution)
     axes = AxisRoles(frequency=context.frequency_axis - 1, phase=context.phase_axis - 1)
-    slices = [
-        degrade(s, spec, axes=axes, rng=rng, reference_level=level, low_resolution=low_resolution)
-        for s in data
-    ]
+    parts = []
+    for start in range(0, data.shape[0], SLICES_PER_BATCH):
+        chunk = torch.from_numpy(data[start : start + SLICES_PER_BATCH])
+        parts.append(degrade_batch(chunk, spec, axes, generator, level, low_resolution))
+
+    def stack(name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name).numpy() for part in parts])
+
     return DegradeResult(
-        image=np.stack([r.image for r in slices]),
-        noise_free=np.stack([r.noise_free for r in slices]),
-        target=np.stack([r.target for r in slices]),
-        sigma=slices[0].sigma,
+        image=stack("image"),
+        noise_free=stack("noise_free"),
+        target=stack("target"),
+        sigma=float(parts[0].sigma[0]),
         masks={},
-        low_resolution=np.stack([r.low_resolution for r in slices]) if low_resolution else None,
+        low_resolution=stack("low_resolution") if low_resolution else None,
     )
 
 

@@ -1,12 +1,14 @@
-"""Simulated receive coils and parallel-imaging reconstruction (SENSE).
+"""Simulated receive coils and parallel-imaging reconstruction (SENSE), on torch tensors.
 
-Coil arrays carry a leading coil axis: shape ``(C, *grid)``, the grid axes being the image's.
-Sensitivities are smooth analytic functions of position in field-of-view (FOV) units, so the same
-coil array can be evaluated on any grid covering the FOV (the full matrix or a reduced, k_max
-truncated one): index ``i`` along an axis of length ``n`` sits at ``(i - n // 2) / n`` FOV, the
-pixel convention of the centred FFT.
+Coil arrays carry a coil axis just before the grid axes: ``(C, *grid)`` for sensitivities,
+``(B, C, *grid)`` for a batch of coil images or k-spaces; grid axes are named by their index in
+the grid (``0 … ndim-1``) and work on any number of leading axes. Sensitivities are smooth
+analytic functions of position in field-of-view (FOV) units, so the same coil array can be
+evaluated on any grid covering the FOV (the full matrix or a reduced, k_max truncated one): index
+``i`` along an axis of length ``n`` sits at ``(i - n // 2) / n`` FOV, the pixel convention of the
+centred FFT.
 
-Reconstructions, all returning the coil-combined complex image on the grid:
+Reconstructions, all returning the coil-combined complex image ``(B, *grid)``:
 
 * :func:`sense_unfold` — uniform undersampling: exact per-aliased-pixel-group least squares
   (Pruessmann et al. 1999), Tikhonov-regularised by ``REGULARIZATION``; noise amplification
@@ -21,9 +23,12 @@ Reconstructions, all returning the coil-combined complex image on the grid:
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from .fft import fftc, ifftc
 from .masks import lattice_lines, place
@@ -48,30 +53,51 @@ def _positions(n: int) -> np.ndarray:
     return (np.arange(n) - n // 2) / n
 
 
+#: Largest sensitivity array (samples × coils) kept in the cache: the training sampler's grids
+#: recur, a whole volume's would only fill memory.
+_CACHED_SIZE = 1 << 22
+
+
 def coil_sensitivities(
     shape: Sequence[int],
     n_coils: int,
     frequency_axis: int,
     phase_axis: int,
     slice_axis: int | None = None,
-) -> np.ndarray:
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """Smooth complex sensitivities of ``n_coils`` loops on a ring around the object.
 
     Each loop's magnitude falls off like the on-axis Biot–Savart field of a circular loop of radius
     ``a`` (``LOOP_RADIUS``), ``(a² / (a² + d²))^{3/2}``, applied to the in-plane distance ``d`` from
     its centre, times a Gaussian profile along the slice axis for 3D grids (coils alternate between
-    two rings); its phase is its angular position plus a gentle linear ramp. The result is normalised so that ``Σ_c |S_c|² = 1`` at
-    every pixel.
+    two rings); its phase is its angular position plus a gentle linear ramp. The result is
+    normalised so that ``Σ_c |S_c|² = 1`` at every pixel.
 
     Args:
         shape: grid shape (2D or 3D).
         n_coils: number of coils ``C``.
         frequency_axis, phase_axis: grid axes of the in-plane encoding directions.
         slice_axis: grid axis of the slice direction for 3D grids, else ``None``.
+        device: where the tensor lives.
 
     Returns:
-        complex64 array ``(C, *shape)``.
+        complex64 tensor ``(C, *shape)`` (shared and cached for small grids: do not modify).
     """
+    key = (tuple(int(n) for n in shape), n_coils, frequency_axis, phase_axis, slice_axis, str(device))
+    if math.prod(key[0]) * n_coils <= _CACHED_SIZE:
+        return _cached_sensitivities(*key)
+    return torch.from_numpy(_sensitivities(*key[:5])).to(device)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_sensitivities(*key) -> torch.Tensor:
+    return torch.from_numpy(_sensitivities(*key[:5])).to(key[5])
+
+
+def _sensitivities(
+    shape: tuple[int, ...], n_coils: int, frequency_axis: int, phase_axis: int, slice_axis: int | None
+) -> np.ndarray:
     theta = 2.0 * np.pi * (np.arange(n_coils) + 0.5) / n_coils
     p = _positions(shape[phase_axis])[None, :, None]
     f = _positions(shape[frequency_axis])[None, None, :]
@@ -89,17 +115,45 @@ def coil_sensitivities(
         profile = profile[:, None, :, :] * along[:, :, None, None]
         axes = [slice_axis, *axes]
     profile /= np.sqrt(np.sum(profile.real**2 + profile.imag**2, axis=0))
-    return np.moveaxis(profile, [1 + i for i in range(len(axes))], [1 + a for a in axes])
+    return np.ascontiguousarray(np.moveaxis(profile, [1 + i for i in range(len(axes))], [1 + a for a in axes]))
 
 
-def sense_combine(coil_images: np.ndarray, sens: np.ndarray) -> np.ndarray:
-    """Sensitivity-weighted coil combination ``Σ_c S_c* c_c`` (``Σ_c |S_c|² = 1``)."""
-    return np.sum(np.conj(sens) * coil_images, axis=0)
+def unmixing_for(
+    shape: Sequence[int],
+    n_coils: int,
+    frequency_axis: int,
+    phase_axis: int,
+    slice_axis: int | None,
+    acceleration: int,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """:func:`sense_unmixing` of :func:`coil_sensitivities` ``(shape, …)`` (cached like them)."""
+    key = (tuple(int(n) for n in shape), n_coils, frequency_axis, phase_axis, slice_axis, str(device))
+    if math.prod(key[0]) * n_coils <= _CACHED_SIZE:
+        return _cached_unmixing(*key, acceleration)
+    return sense_unmixing(coil_sensitivities(*key[:5], device=device), acceleration, phase_axis)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_unmixing(*key) -> torch.Tensor:
+    *sens_key, acceleration = key
+    return sense_unmixing(_cached_sensitivities(*sens_key), acceleration, sens_key[3])
+
+
+def _grid_dims(ndim: int) -> tuple[int, ...]:
+    """The grid axes of an ``ndim`` grid counted from the end of a tensor."""
+    return tuple(range(-ndim, 0))
+
+
+def sense_combine(coil_images: torch.Tensor, sens: torch.Tensor) -> torch.Tensor:
+    """Sensitivity-weighted coil combination ``Σ_c S_c* c_c`` (``Σ_c |S_c|² = 1``):
+    ``(B, C, *grid)`` → ``(B, *grid)``."""
+    return torch.sum(torch.conj(sens) * coil_images, dim=-sens.dim())
 
 
 def sense_unmixing(
-    sens: np.ndarray, acceleration: int, phase_axis: int, regularization: float = REGULARIZATION
-) -> np.ndarray:
+    sens: torch.Tensor, acceleration: int, phase_axis: int, regularization: float = REGULARIZATION
+) -> torch.Tensor:
     """Per-pixel unfolding matrices for uniform undersampling by ``acceleration`` along ``phase_axis``.
 
     Aliased pixel group ``y`` holds the pixels ``y + m·L`` (``m = 0 … R-1``, ``L = n / R`` along the
@@ -109,27 +163,24 @@ def sense_unmixing(
     Args:
         sens: coil sensitivities ``(C, *grid)``; ``grid[phase_axis]`` must be a multiple of R.
         acceleration: integer R.
-        phase_axis: grid axis (without the coil axis) of the phase-encoding direction.
+        phase_axis: grid axis of the phase-encoding direction.
         regularization: Tikhonov weight λ.
 
     Returns:
-        array ``(R, C, *group_grid)``, ``group_grid`` being ``grid`` with the phase axis of length L.
+        tensor ``(R, C, *group_grid)``, ``group_grid`` being ``grid`` with the phase axis of length L.
     """
     n = sens.shape[phase_axis + 1]
     if n % acceleration:
         raise ValueError(f"phase extent {n} is not a multiple of R = {acceleration}")
-    length = n // acceleration
-    groups = np.stack(
-        [sens.take(np.arange(m * length, (m + 1) * length), axis=phase_axis + 1) for m in range(acceleration)]
-    )  # (R, C, *group_grid)
-    gram = np.einsum("mc...,nc...->...mn", np.conj(groups), groups)
-    gram += regularization * np.eye(acceleration, dtype=gram.dtype)
-    adjoint = np.moveaxis(np.conj(groups), (0, 1), (-2, -1))  # (*group_grid, R, C)
-    unmixing = np.linalg.solve(gram, adjoint)
-    return np.moveaxis(unmixing, (-2, -1), (0, 1))
+    groups = torch.stack(torch.chunk(sens, acceleration, dim=phase_axis + 1))  # (R, C, *group_grid)
+    gram = torch.einsum("mc...,nc...->...mn", torch.conj(groups), groups)
+    gram = gram + regularization * torch.eye(acceleration, dtype=gram.dtype, device=gram.device)
+    adjoint = torch.movedim(torch.conj(groups), (0, 1), (-2, -1))  # (*group_grid, R, C)
+    unmixing = torch.linalg.solve(gram, adjoint)
+    return torch.movedim(unmixing, (-2, -1), (0, 1))
 
 
-def sense_unfold(kspace: np.ndarray, unmixing: np.ndarray, phase_axis: int) -> np.ndarray:
+def sense_unfold(kspace: torch.Tensor, unmixing: torch.Tensor, phase_axis: int) -> torch.Tensor:
     """SENSE reconstruction of uniformly undersampled coil k-space.
 
     Only the lattice lines (every R-th line through the centre, :func:`~.masks.lattice_lines`) are
@@ -137,94 +188,103 @@ def sense_unfold(kspace: np.ndarray, unmixing: np.ndarray, phase_axis: int) -> n
     unfolded group by group with ``unmixing`` from :func:`sense_unmixing`.
 
     Args:
-        kspace: centred coil k-space ``(C, *grid)``, zero where not acquired.
+        kspace: centred coil k-space ``(B, C, *grid)``, zero where not acquired.
         unmixing: ``(R, C, *group_grid)`` from :func:`sense_unmixing`.
         phase_axis: grid axis of the phase-encoding direction.
 
     Returns:
-        complex image on the grid.
+        complex image ``(B, *grid)``.
     """
     acceleration = unmixing.shape[0]
-    ax = phase_axis + 1
-    n = kspace.shape[ax]
-    grid_axes = tuple(range(1, kspace.ndim))
-    aliased = ifftc(kspace * place(lattice_lines(n, acceleration), [ax], kspace.ndim), grid_axes)
-    folded = acceleration * aliased.take(np.arange(n // acceleration), axis=ax)
-    unfolded = np.einsum("rc...,c...->r...", unmixing, folded)
-    return np.concatenate(list(unfolded), axis=phase_axis)
+    ndim = unmixing.dim() - 2
+    dim = phase_axis - ndim
+    n = kspace.shape[dim]
+    lattice = torch.from_numpy(place(lattice_lines(n, acceleration), [phase_axis], ndim)).to(kspace.device)
+    aliased = ifftc(kspace * lattice, _grid_dims(ndim))
+    folded = acceleration * aliased.narrow(dim, 0, n // acceleration)
+    unfolded = torch.einsum("rc...,bc...->rb...", unmixing, folded)
+    return torch.cat(list(unfolded), dim=dim)
 
 
 def restore_acquired(
-    image: np.ndarray, kspace: np.ndarray, lines: np.ndarray, sens: np.ndarray
-) -> np.ndarray:
+    image: torch.Tensor, kspace: torch.Tensor, lines: torch.Tensor, sens: torch.Tensor
+) -> torch.Tensor:
     """Put measured samples back into the coil k-spaces of a reconstruction and combine again.
 
     Used after :func:`sense_unfold` for the calibration lines, which SENSE unfolding does not use.
 
     Args:
-        image: reconstructed complex image on the grid.
-        kspace: measured centred coil k-space ``(C, *grid)``.
+        image: reconstructed complex image ``(B, *grid)``.
+        kspace: measured centred coil k-space ``(B, C, *grid)``.
         lines: boolean mask (broadcastable to the grid) of the samples to restore.
         sens: coil sensitivities ``(C, *grid)``.
     """
-    grid_axes = tuple(range(1, kspace.ndim))
-    estimate = fftc(sens * image, grid_axes)
-    estimate = np.where(lines, kspace, estimate)
-    return sense_combine(ifftc(estimate, grid_axes), sens)
+    dims = _grid_dims(sens.dim() - 1)
+    estimate = fftc(sens * image.unsqueeze(-sens.dim()), dims)
+    estimate = torch.where(lines, kspace, estimate)
+    return sense_combine(ifftc(estimate, dims), sens)
+
+
+def _batch_dot(a: torch.Tensor, b: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Real part of ``⟨a, b⟩`` per batch item over the ``ndim`` grid axes, shaped to broadcast."""
+    return torch.sum((torch.conj(a) * b).real, dim=_grid_dims(ndim), keepdim=True)
 
 
 def cg_sense(
-    kspace: np.ndarray,
-    sampled: np.ndarray,
-    sens: np.ndarray,
+    kspace: torch.Tensor,
+    sampled: torch.Tensor,
+    sens: torch.Tensor,
     iterations: int = CG_ITERATIONS,
     regularization: float = REGULARIZATION,
-) -> np.ndarray:
-    """CG-SENSE reconstruction for an arbitrary Cartesian sampling pattern.
+) -> torch.Tensor:
+    """CG-SENSE reconstruction for arbitrary Cartesian sampling patterns, one per batch item.
 
     Solves ``(EᴴE + λI) x = Eᴴ y`` with ``E x = {M ⊙ F(S_c x)}_c`` by ``iterations`` conjugate-gradient
-    steps from ``x = 0``. Along axes where ``sampled`` is constant (the fully sampled readout) the
-    problem decouples, so the data are moved to the image domain along them once and the
-    iterations only transform along the undersampled axes.
+    steps from ``x = 0``, each batch item with its own step sizes. Along axes where ``sampled`` is
+    constant (the fully sampled readout) the problem decouples, so the data are moved to the image
+    domain along them once and the iterations only transform along the undersampled axes.
 
     Args:
-        kspace: centred coil k-space ``(C, *grid)``, zero where not sampled.
-        sampled: boolean grid-shaped mask of the acquired samples.
+        kspace: centred coil k-space ``(B, C, *grid)``, zero where not sampled.
+        sampled: boolean mask of the acquired samples, ``(B, *grid)`` or broadcastable to it.
         sens: coil sensitivities ``(C, *grid)``.
         iterations: number of CG iterations.
         regularization: Tikhonov weight λ.
 
     Returns:
-        complex image on the grid.
+        complex image ``(B, *grid)``.
     """
-    ndim = sampled.ndim
-    varying = tuple(a for a in range(ndim) if not np.array_equal(sampled.all(axis=a), sampled.any(axis=a)))
-    constant = tuple(a + 1 for a in range(ndim) if a not in varying)
-    coil_axes = tuple(a + 1 for a in varying)
+    ndim = sens.dim() - 1
+    grid_dims = _grid_dims(ndim)
+    varying = tuple(
+        d for d in grid_dims if not torch.equal(sampled.all(dim=d), sampled.any(dim=d))
+    )
+    constant = tuple(d for d in grid_dims if d not in varying)
     data = ifftc(kspace, constant) if constant else kspace
     # Work with uncentred transforms along the varying axes: shift every operand once.
-    data = np.fft.ifftshift(data, axes=coil_axes)
-    s = np.fft.ifftshift(sens, axes=coil_axes)
-    mask = np.fft.ifftshift(sampled, axes=varying)
+    data = torch.fft.ifftshift(data, dim=varying)
+    s = torch.fft.ifftshift(sens, dim=varying)
+    mask = torch.fft.ifftshift(sampled, dim=varying).unsqueeze(-ndim - 1)
+    coil_dim = -ndim - 1
 
-    def normal(x: np.ndarray) -> np.ndarray:
-        k = np.fft.fftn(s * x, axes=coil_axes, norm="ortho")
-        k *= mask
-        return np.sum(np.conj(s) * np.fft.ifftn(k, axes=coil_axes, norm="ortho"), axis=0) + regularization * x
+    def normal(x: torch.Tensor) -> torch.Tensor:
+        k = torch.fft.fftn(s * x.unsqueeze(coil_dim), dim=varying, norm="ortho") * mask
+        return torch.sum(torch.conj(s) * torch.fft.ifftn(k, dim=varying, norm="ortho"), dim=coil_dim) + regularization * x
 
-    rhs = np.sum(np.conj(s) * np.fft.ifftn(data * mask, axes=coil_axes, norm="ortho"), axis=0)
-    x = np.zeros_like(rhs)
+    rhs = torch.sum(torch.conj(s) * torch.fft.ifftn(data * mask, dim=varying, norm="ortho"), dim=coil_dim)
+    x = torch.zeros_like(rhs)
     residual = rhs
-    direction = residual.copy()
-    power = np.vdot(residual, residual).real
+    direction = residual.clone()
+    power = _batch_dot(residual, residual, ndim)
     for _ in range(iterations):
-        if power == 0.0:
+        if not bool((power > 0).any()):
             break
         product = normal(direction)
-        step = power / np.vdot(direction, product).real
-        x += step * direction
+        curvature = _batch_dot(direction, product, ndim)
+        step = torch.where(power > 0, power / torch.where(power > 0, curvature, 1.0), 0.0)
+        x = x + step * direction
         residual = residual - step * product
-        new_power = np.vdot(residual, residual).real
-        direction = residual + (new_power / power) * direction
+        new_power = _batch_dot(residual, residual, ndim)
+        direction = residual + torch.where(power > 0, new_power / torch.where(power > 0, power, 1.0), 0.0) * direction
         power = new_power
-    return np.fft.fftshift(x, axes=varying)
+    return torch.fft.fftshift(x, dim=varying)

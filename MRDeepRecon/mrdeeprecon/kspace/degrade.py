@@ -25,7 +25,12 @@ Steps of :func:`degrade`:
 
 The same steps without noise give ``noise_free``; ``target`` is the input with step 7 only (no
 quantisation). Randomness (random mask, bias field, noise, in that order) comes from one seeded
-generator, so a seed reproduces a result exactly.
+torch generator, so a seed reproduces a result exactly on the same device.
+
+Two entry points share these steps. :func:`degrade_batch` degrades a batch of equally shaped
+torch tensors ``(B, *grid)`` on their device with one scenario: every image gets its own random
+mask, bias field and noise, the masks and coils are shared. It is what training draws its pairs
+with, on the CPU or a GPU. :func:`degrade` is the same for one numpy image (the CLI, evaluation).
 
 Axis roles. Arrays are ``(z, y, x)`` for 3D and ``(y, x)`` for 2D. :class:`AxisRoles` names the
 array axis of each encoding direction. For a 2D array the roles may be given with 2D indices
@@ -39,13 +44,15 @@ entries are ignored for 2D arrays.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from ..errors import MRDeepReconError
-from . import coils, masks, noise, partial_fourier, recon
+from . import coils, masks, partial_fourier, recon
 from .fft import fftc, ifftc
+from .noise import complex_gaussian, reference_levels
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,7 @@ class DegradationSpec:
 
 @dataclass
 class DegradeResult:
-    """Result of :func:`degrade`; all images float32 with the input's shape.
+    """Result of :func:`degrade`; all images float32 numpy arrays with the input's shape.
 
     Attributes:
         image: the degraded, conventionally reconstructed image.
@@ -187,22 +194,41 @@ class DegradeResult:
 
 
 @dataclass
+class DegradedBatch:
+    """Result of :func:`degrade_batch`: the fields of :class:`DegradeResult` for a batch, as
+    float32 tensors ``(B, *grid)`` on the input's device; ``sigma`` is ``(B,)`` and each mask is
+    ``(B or 1, *grid)`` (shared masks are not repeated)."""
+
+    image: torch.Tensor
+    noise_free: torch.Tensor
+    target: torch.Tensor
+    sigma: torch.Tensor
+    masks: dict[str, torch.Tensor]
+    low_resolution: torch.Tensor | None = None
+
+
+@dataclass
 class _Sampling:
-    """What one scenario does to k-space, on the reconstruction grid (the k_max box)."""
+    """What one scenario does to k-space, on the reconstruction grid (the k_max box).
+
+    Masks are boolean tensors of the grid's rank, broadcastable to it, or of rank + 1 with a
+    leading batch axis when they differ per image (random undersampling).
+    """
 
     full_shape: tuple[int, ...]
     box: tuple[slice, ...]
     frequency: int
     phase: int
     slice: int | None
-    patterns: dict[str, np.ndarray]  # name → grid-broadcastable boolean mask
-    acquired: np.ndarray  # grid-shaped
-    support: np.ndarray  # grid-broadcastable: acquired extent without undersampling
+    patterns: dict[str, torch.Tensor]  # name → grid-broadcastable boolean mask
+    acquired: torch.Tensor  # grid-shaped, or (B, *grid)
+    support: torch.Tensor  # grid-broadcastable: acquired extent without undersampling
     pf_counts: dict[int, int]
-    sens: np.ndarray | None = None  # (C, *full_shape) for the acquisition
-    recon_sens: np.ndarray | None = None  # (C, *grid or SENSE grid)
-    unmixing: np.ndarray | None = None
+    sens: torch.Tensor | None = None  # (C, *full_shape) for the acquisition
+    recon_sens: torch.Tensor | None = None  # (C, *grid or SENSE grid)
+    unmixing: torch.Tensor | None = None
     sense_pad: tuple[int, int] = (0, 0)  # lines added before/after along phase for SENSE
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def grid(self) -> tuple[int, ...]:
@@ -210,7 +236,17 @@ class _Sampling:
 
     @property
     def axes(self) -> tuple[int, ...]:
+        """The grid axes ``0 … ndim-1`` (encoding axes, all transformed)."""
         return tuple(range(len(self.full_shape)))
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The grid axes counted from the end of a batch or coil tensor."""
+        return tuple(range(-len(self.full_shape), 0))
+
+    def coil_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """``mask`` broadcastable against coil tensors ``(B, C, *grid)``."""
+        return mask.unsqueeze(1) if mask.dim() > len(self.full_shape) else mask
 
 
 def _roles(axes: AxisRoles, ndim: int) -> tuple[int, int, int | None]:
@@ -231,9 +267,11 @@ def _plan(
     shape: tuple[int, ...],
     spec: DegradationSpec,
     roles: tuple[int, int, int | None],
-    rng: np.random.Generator,
+    generator: torch.Generator | None,
+    batch: int,
+    device: torch.device,
 ) -> _Sampling:
-    """Masks and coils of ``spec`` on the reconstruction grid (draws the random mask from ``rng``)."""
+    """Masks and coils of ``spec`` on the reconstruction grid (draws the random masks)."""
     frequency, phase, slice_axis = roles
     ndim = len(shape)
     fractions = {frequency: spec.kmax[0], phase: spec.kmax[1]}
@@ -260,15 +298,25 @@ def _plan(
     if spec.undersample_uniform > 1:
         lines = masks.uniform_lines(grid[phase], int(spec.undersample_uniform), spec.calibration_lines)
         patterns["uniform"] = masks.place(lines, [phase], ndim)
-    elif spec.undersample_random > 1:
+    on_device = {name: torch.from_numpy(np.ascontiguousarray(p)).to(device) for name, p in patterns.items()}
+    if spec.undersample_random > 1:
         plane = (phase,) if slice_axis is None else (phase, slice_axis)
-        pattern = masks.random_pattern(
-            [grid[a] for a in plane], spec.undersample_random, spec.calibration_lines, rng
+        drawn = masks.random_pattern(
+            [grid[a] for a in plane], spec.undersample_random, spec.calibration_lines, generator, batch, device
         )
-        patterns["random"] = masks.place(pattern, plane, ndim)
-    acquired = np.broadcast_to(support & patterns.get("uniform", patterns.get("random", True)), grid)
-    sampling = _Sampling(shape, box, frequency, phase, slice_axis, patterns, acquired, support, pf_counts)
-    if "uniform" in patterns or "random" in patterns:
+        order = np.argsort(plane)
+        placed = [1] * ndim
+        for d in order:
+            placed[plane[d]] = drawn.shape[1 + d]
+        on_device["random"] = drawn.permute(0, *(1 + order)).reshape(batch, *placed)
+    support_t = torch.from_numpy(support).to(device)
+    undersampling = on_device.get("uniform", on_device.get("random"))
+    acquired = support_t if undersampling is None else support_t & undersampling
+    acquired = acquired.expand(*acquired.shape[: acquired.dim() - ndim], *grid)
+    sampling = _Sampling(
+        shape, box, frequency, phase, slice_axis, on_device, acquired, support_t, pf_counts, device=device
+    )
+    if undersampling is not None:
         _add_coils(sampling, spec)
     return sampling
 
@@ -276,7 +324,7 @@ def _plan(
 def _add_coils(sampling: _Sampling, spec: DegradationSpec) -> None:
     """Coil sensitivities for acquisition (full grid) and reconstruction (grid, padded for SENSE)."""
     roles = (sampling.frequency, sampling.phase, sampling.slice)
-    sampling.sens = coils.coil_sensitivities(sampling.full_shape, spec.n_coils, *roles)
+    sampling.sens = coils.coil_sensitivities(sampling.full_shape, spec.n_coils, *roles, device=sampling.device)
     recon_shape = list(sampling.grid)
     if spec.undersample_uniform > 1:
         r = int(spec.undersample_uniform)
@@ -288,110 +336,200 @@ def _add_coils(sampling: _Sampling, spec: DegradationSpec) -> None:
     if tuple(recon_shape) == sampling.full_shape:
         sampling.recon_sens = sampling.sens
     else:
-        sampling.recon_sens = coils.coil_sensitivities(recon_shape, spec.n_coils, *roles)
+        sampling.recon_sens = coils.coil_sensitivities(recon_shape, spec.n_coils, *roles, device=sampling.device)
     if spec.undersample_uniform > 1:
-        sampling.unmixing = coils.sense_unmixing(
-            sampling.recon_sens, int(spec.undersample_uniform), sampling.phase
+        sampling.unmixing = coils.unmixing_for(
+            tuple(recon_shape), spec.n_coils, *roles, int(spec.undersample_uniform), device=sampling.device
         )
 
 
-def _acquire(image: np.ndarray, sampling: _Sampling) -> np.ndarray:
-    """Noise-free k-space on the grid: ``(*grid)`` single channel or ``(C, *grid)`` per coil."""
+def _acquire(image: torch.Tensor, sampling: _Sampling) -> torch.Tensor:
+    """Noise-free k-space on the grid: ``(B, *grid)`` single channel or ``(B, C, *grid)`` per coil."""
     if sampling.sens is None:
-        return fftc(image, sampling.axes)[sampling.box]
-    coil_axes = tuple(a + 1 for a in sampling.axes)
-    return fftc(sampling.sens * image, coil_axes)[(slice(None), *sampling.box)]
+        return fftc(image, sampling.dims)[(..., *sampling.box)]
+    return fftc(sampling.sens * image.unsqueeze(1), sampling.dims)[(..., *sampling.box)]
 
 
-def _parallel_imaging(kspace: np.ndarray, sampling: _Sampling) -> np.ndarray:
-    """Coil-combined k-space on the grid, cut to the acquired extent."""
+def _parallel_imaging(kspace: torch.Tensor, sampling: _Sampling) -> torch.Tensor:
+    """Coil-combined k-space ``(B, *grid)``, cut to the acquired extent."""
+    ndim = len(sampling.grid)
     if sampling.unmixing is not None:
         phase = sampling.phase
-        pad = [(0, 0)] * kspace.ndim
-        pad[phase + 1] = sampling.sense_pad
-        padded = np.pad(kspace, pad)
+        pad = [0, 0] * ndim  # torch.nn.functional.pad order: last axis first
+        pad[2 * (ndim - 1 - phase)] = sampling.sense_pad[0]
+        pad[2 * (ndim - 1 - phase) + 1] = sampling.sense_pad[1]
+        padded = torch.nn.functional.pad(kspace, pad)
         image = coils.sense_unfold(padded, sampling.unmixing, phase)
-        acquired = np.pad(sampling.acquired, pad[1:])
-        n = padded.shape[phase + 1]
+        acquired = torch.nn.functional.pad(sampling.acquired.to(torch.uint8), pad).bool()
+        n = padded.shape[phase - ndim]
         off_lattice = ~masks.lattice_lines(n, sampling.unmixing.shape[0])
-        restore = acquired & masks.place(off_lattice, [phase], len(sampling.grid))
-        if restore.any():
-            image = coils.restore_acquired(image, padded, restore, sampling.recon_sens)
-        crop = [slice(None)] * len(sampling.grid)
-        crop[phase] = slice(sampling.sense_pad[0], sampling.sense_pad[0] + sampling.grid[phase])
-        combined = fftc(image, sampling.axes)[tuple(crop)]
+        restore = acquired & torch.from_numpy(masks.place(off_lattice, [phase], ndim)).to(kspace.device)
+        if bool(restore.any()):
+            image = coils.restore_acquired(image, padded, sampling.coil_mask(restore), sampling.recon_sens)
+        combined = fftc(image, sampling.dims).narrow(phase - ndim, sampling.sense_pad[0], sampling.grid[phase])
     else:
         image = coils.cg_sense(kspace, sampling.acquired, sampling.recon_sens)
-        combined = fftc(image, sampling.axes)
+        combined = fftc(image, sampling.dims)
     return combined * sampling.support
 
 
-def _grid_kspace(kspace: np.ndarray, sampling: _Sampling, spec: DegradationSpec) -> np.ndarray:
-    """Complete, filtered k-space on the grid: parallel imaging, partial Fourier, filter."""
+def _grid_kspace(kspace: torch.Tensor, sampling: _Sampling, spec: DegradationSpec) -> torch.Tensor:
+    """Complete, filtered k-space ``(B, *grid)``: parallel imaging, partial Fourier, filter."""
     if sampling.sens is not None:
         kspace = _parallel_imaging(kspace, sampling)
-    axes = sampling.axes
-    kspace = partial_fourier.reconstruct(kspace, sampling.pf_counts, axes, spec.partial_fourier_recon)
+    kspace = partial_fourier.reconstruct(kspace, sampling.pf_counts, sampling.axes, spec.partial_fourier_recon)
     if spec.kspace_filter != "none":
-        kspace = kspace * recon.kspace_window(spec.kspace_filter, kspace.shape, axes)
+        window = recon.kspace_window(spec.kspace_filter, sampling.grid, sampling.axes)
+        kspace = kspace * torch.from_numpy(window).to(kspace.device)
     return kspace
 
 
-def _on_grid(kspace: np.ndarray, sampling: _Sampling) -> np.ndarray:
-    """Complex image on the grid (the acquired matrix), scaled to the full grid's intensities."""
+def _on_grid(kspace: torch.Tensor, sampling: _Sampling) -> torch.Tensor:
+    """Complex images on the grid (the acquired matrix), scaled to the full grid's intensities."""
     scale = math.sqrt(math.prod(sampling.grid) / math.prod(sampling.full_shape))
-    return ifftc(kspace, sampling.axes) * np.float32(scale)
+    return ifftc(kspace, sampling.dims) * scale
 
 
-def _reconstruct(kspace: np.ndarray, sampling: _Sampling, spec: DegradationSpec) -> np.ndarray:
-    """Complex image from grid k-space: on the full grid, or the grid when not zero-padding."""
+def _reconstruct(kspace: torch.Tensor, sampling: _Sampling, spec: DegradationSpec) -> torch.Tensor:
+    """Complex images from grid k-space: on the full grid, or the grid when not zero-padding."""
     if spec.zero_pad_interpolation:
-        return ifftc(recon.zero_pad(kspace, sampling.full_shape, sampling.box), sampling.axes)
+        return ifftc(recon.zero_pad(kspace, sampling.full_shape, sampling.box), sampling.dims)
     return _on_grid(kspace, sampling)
 
 
 def _display(
-    image: np.ndarray, sampling: _Sampling, spec: DegradationSpec, field: np.ndarray | None
-) -> np.ndarray:
+    image: torch.Tensor, sampling: _Sampling, spec: DegradationSpec, field: torch.Tensor | None
+) -> torch.Tensor:
     """Output component on the full grid, times the bias field."""
     out = recon.extract(image, spec.output, sampling.axes)
-    if out.shape != sampling.full_shape:
+    if tuple(out.shape[1:]) != sampling.full_shape:
         out = recon.cubic_resample(out, sampling.full_shape)
     return out if field is None else out * field
 
 
 def _display_on_grid(
-    kspace: np.ndarray, sampling: _Sampling, spec: DegradationSpec, field: np.ndarray | None
-) -> np.ndarray:
+    kspace: torch.Tensor, sampling: _Sampling, spec: DegradationSpec, field: torch.Tensor | None
+) -> torch.Tensor:
     """Output component on the grid (the acquired matrix), times the bias field sampled there."""
     out = recon.extract(_on_grid(kspace, sampling), spec.output, sampling.axes)
     return out if field is None else out * recon.cubic_resample(field, sampling.grid)
 
 
-def _full_masks(sampling: _Sampling) -> dict[str, np.ndarray]:
+def _full_masks(sampling: _Sampling) -> dict[str, torch.Tensor]:
     result = {}
+    ndim = len(sampling.full_shape)
     for name, pattern in {**sampling.patterns, "acquired": sampling.acquired}.items():
-        full = np.zeros(sampling.full_shape, dtype=bool)
-        full[sampling.box] = pattern
+        leading = pattern.shape[: pattern.dim() - ndim] if pattern.dim() > ndim else (1,)
+        full = torch.zeros((*leading, *sampling.full_shape), dtype=torch.bool, device=sampling.device)
+        full[(..., *sampling.box)] = pattern
         result[name] = full
     return result
+
+
+def seeded_generator(rng: torch.Generator | int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """``rng`` itself when it is a generator, else a generator on ``device`` seeded with ``rng``
+    (``None``: from the operating system's entropy)."""
+    if isinstance(rng, torch.Generator):
+        return rng
+    generator = torch.Generator(device=device)
+    if rng is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(rng))
+    return generator
+
+
+def degrade_batch(
+    images: torch.Tensor,
+    spec: DegradationSpec,
+    axes: AxisRoles = AxisRoles(),
+    generator: torch.Generator | int | None = None,
+    reference_level: torch.Tensor | float | None = None,
+    low_resolution: bool = False,
+) -> DegradedBatch:
+    """Degrade a batch of images in k-space as ``spec`` says and reconstruct them conventionally.
+
+    Args:
+        images: real or complex tensor ``(B, *grid)``, the grid 2D ``(y, x)`` or 3D ``(z, y, x)``
+            (see :class:`AxisRoles`); all work happens on its device.
+        spec: the degradation scenario, shared by the batch.
+        axes: grid axes of the frequency, phase and slice encoding directions.
+        generator: torch generator on the images' device, or a seed; the same seed gives the same
+            result on the same device.
+        reference_level: intensity that ``spec.noise`` is relative to (image units), one for all
+            or one per image ``(B,)``; default each image's 99th percentile of ``|image|``.
+        low_resolution: also return the degraded images on the acquired matrix.
+
+    Returns:
+        :class:`DegradedBatch`.
+
+    Raises:
+        MRDeepReconError: bad tensor, axis roles or reference level.
+    """
+    spec.validate()
+    if images.dim() not in (3, 4) or images.numel() == 0:
+        raise MRDeepReconError(f"degrade needs a batch of 2D or 3D images, got shape {tuple(images.shape)}")
+    if not (images.is_floating_point() or images.is_complex()) or not bool(torch.isfinite(images).all()):
+        raise MRDeepReconError("degrade needs finite floating-point images")
+    batch, shape = images.shape[0], tuple(images.shape[1:])
+    roles = _roles(axes, len(shape))
+    device = images.device
+    generator = seeded_generator(generator, device)
+    clean = images.to(torch.complex64)
+    if reference_level is None:
+        level = reference_levels(clean)
+    else:
+        level = torch.as_tensor(reference_level, dtype=torch.float32, device=device).expand(batch)
+    if spec.noise > 0 and not bool(torch.all(torch.isfinite(level) & (level > 0))):
+        raise MRDeepReconError(f"noise needs a positive reference level, got {level.tolist()!r}")
+    sigma = spec.noise * level
+
+    sampling = _plan(shape, spec, roles, generator, batch, device)
+    field = recon.bias_field(shape, spec.bias_field, generator, batch, device) if spec.bias_field > 0 else None
+    kspace = _acquire(clean, sampling) * sampling.coil_mask(sampling.acquired)
+    acquired = _grid_kspace(kspace, sampling, spec)
+    noise_free = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
+    if spec.noise > 0:
+        per_image = sigma.reshape(batch, *[1] * (kspace.dim() - 1))
+        noise = complex_gaussian(kspace.shape, per_image, generator, device)
+        acquired = _grid_kspace(kspace + noise * sampling.coil_mask(sampling.acquired), sampling, spec)
+        degraded = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
+    else:
+        degraded = noise_free.clone()
+    reduced = _display_on_grid(acquired, sampling, spec, field) if low_resolution else None
+    if spec.quantize_levels > 0:
+        degraded, step = recon.quantize(degraded, spec.quantize_levels)
+        noise_free, _ = recon.quantize(noise_free, spec.quantize_levels, step)
+        if reduced is not None:
+            reduced, _ = recon.quantize(reduced, spec.quantize_levels, step)
+    target = recon.extract(clean, spec.output, sampling.axes)
+    if field is not None:
+        target = target * field
+    return DegradedBatch(
+        image=degraded,
+        noise_free=noise_free,
+        target=target,
+        sigma=sigma,
+        masks=_full_masks(sampling),
+        low_resolution=reduced,
+    )
 
 
 def degrade(
     image: np.ndarray,
     spec: DegradationSpec,
     axes: AxisRoles = AxisRoles(),
-    rng: np.random.Generator | int | None = None,
+    rng: torch.Generator | int | None = None,
     reference_level: float | None = None,
     low_resolution: bool = False,
 ) -> DegradeResult:
-    """Degrade ``image`` in k-space as ``spec`` says and reconstruct it conventionally.
+    """Degrade one image in k-space as ``spec`` says and reconstruct it conventionally (on the CPU).
 
     Args:
         image: real or complex array, 2D ``(y, x)`` or 3D ``(z, y, x)`` (see :class:`AxisRoles`).
         spec: the degradation scenario.
         axes: array axes of the frequency, phase and slice encoding directions.
-        rng: generator or seed; the same seed gives the same result.
+        rng: torch generator (CPU) or seed; the same seed gives the same result.
         reference_level: intensity that ``spec.noise`` is relative to (image units); default the
             99th percentile of ``|image|``.
         low_resolution: also return the degraded image on the acquired matrix
@@ -404,46 +542,18 @@ def degrade(
     Raises:
         MRDeepReconError: bad array, axis roles or reference level.
     """
-    spec.validate()
     data = np.asarray(image)
     if data.ndim not in (2, 3) or data.size == 0:
         raise MRDeepReconError(f"degrade needs a 2D or 3D image, got shape {data.shape}")
     if not np.issubdtype(data.dtype, np.number) or not np.all(np.isfinite(data)):
         raise MRDeepReconError("degrade needs a finite numeric image")
-    roles = _roles(axes, data.ndim)
-    rng = np.random.default_rng(rng)
-    clean = data.astype(np.complex64)
-    level = noise.reference_level(data) if reference_level is None else float(reference_level)
-    if spec.noise > 0 and not (math.isfinite(level) and level > 0):
-        raise MRDeepReconError(f"noise needs a positive reference level, got {level!r}")
-    sigma = float(spec.noise * level)
-
-    sampling = _plan(data.shape, spec, roles, rng)
-    field = recon.bias_field(data.shape, spec.bias_field, rng) if spec.bias_field > 0 else None
-    kspace = _acquire(clean, sampling) * sampling.acquired
-    acquired = _grid_kspace(kspace, sampling, spec)
-    noise_free = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
-    if sigma > 0:
-        noisy = kspace + noise.complex_gaussian(kspace.shape, sigma, rng) * sampling.acquired
-        acquired = _grid_kspace(noisy, sampling, spec)
-        degraded = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
-    else:
-        degraded = noise_free.copy()
-    reduced = _display_on_grid(acquired, sampling, spec, field) if low_resolution else None
-    if spec.quantize_levels > 0:
-        degraded, step = recon.quantize(degraded, spec.quantize_levels)
-        noise_free, _ = recon.quantize(noise_free, spec.quantize_levels, step)
-        if reduced is not None:
-            reduced, _ = recon.quantize(reduced, spec.quantize_levels, step)
-    target = recon.extract(clean, spec.output, sampling.axes)
-    if field is not None:
-        target = target * field
+    tensor = torch.from_numpy(np.ascontiguousarray(data.astype(np.complex64 if np.iscomplexobj(data) else np.float32)))
+    result = degrade_batch(tensor[None], spec, axes, rng, reference_level, low_resolution)
     return DegradeResult(
-        image=degraded.astype(np.float32),
-        noise_free=noise_free.astype(np.float32),
-        target=target.astype(np.float32),
-        sigma=sigma,
-        masks=_full_masks(sampling),
-        low_resolution=None if reduced is None else reduced.astype(np.float32),
+        image=result.image[0].numpy(),
+        noise_free=result.noise_free[0].numpy(),
+        target=result.target[0].numpy(),
+        sigma=float(result.sigma[0]),
+        masks={name: mask[0].numpy() for name, mask in result.masks.items()},
+        low_resolution=None if result.low_resolution is None else result.low_resolution[0].numpy(),
     )
-

@@ -5,6 +5,8 @@ Every mask is a boolean array, ``True`` where a sample is acquired. Indices foll
 ``n // 2``, so the centred frequency of index ``i`` is ``i - n // 2`` (in cycles per field of view).
 The k_max box is a :func:`centred_extent` per axis; the 1D and 2D patterns below are built on that
 acquired extent and broadcast into k-space with :func:`place`; masks are combined by logical AND.
+The deterministic patterns are numpy arrays (the simulator moves them to its device); the random
+pattern is drawn on the simulator's device from its torch generator.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from typing import Sequence
 
 import numpy as np
+import torch
 
 DENSITY_POWER = 2.0
 """Exponent of the polynomial variable-density law ``(1 - r)^p`` of random undersampling."""
@@ -68,8 +71,13 @@ def uniform_lines(n: int, acceleration: int, calibration: int) -> np.ndarray:
 
 
 def random_pattern(
-    shape: Sequence[int], acceleration: float, calibration: int, rng: np.random.Generator
-) -> np.ndarray:
+    shape: Sequence[int],
+    acceleration: float,
+    calibration: int,
+    generator: torch.Generator | None,
+    batch: int = 1,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """Variable-density random undersampling of a 1D line set or a 2D (phase, slice) plane.
 
     Exactly ``round(prod(shape) / acceleration)`` samples are acquired (at least 1), counting a
@@ -78,23 +86,31 @@ def random_pattern(
     replacement with probability proportional to ``(1 - r)^DENSITY_POWER``, ``r`` being the
     distance from the centre normalised to just beyond the farthest sample (weighted sampling
     without replacement by exponential keys, Efraimidis & Spirakis 2006).
+
+    Returns:
+        boolean tensor ``(batch, *shape)`` on ``device``: ``batch`` independent patterns drawn
+        from ``generator`` (which must live on ``device``).
     """
     shape = tuple(int(n) for n in shape)
     total = min(math.prod(shape), max(1, round_half_up(math.prod(shape) / acceleration)))
     sides = [min(calibration, n) for n in shape]
     while math.prod(sides) > total:
         sides[int(np.argmax(sides))] -= 1
-    mask = np.zeros(shape, dtype=bool)
+    block = np.zeros(shape, dtype=bool)
     if math.prod(sides) > 0:
-        mask[tuple(centred_extent(n, s / n) for n, s in zip(shape, sides))] = True
+        block[tuple(centred_extent(n, s / n) for n, s in zip(shape, sides))] = True
     grids = np.meshgrid(*[(np.arange(n) - n // 2) / (n / 2) for n in shape], indexing="ij")
     radius = np.sqrt(sum(g**2 for g in grids))
     density = (1.0 - radius / (radius.max() * 1.001 + 1e-12)) ** DENSITY_POWER
-    free = np.flatnonzero(~mask)
-    keys = np.log(rng.random(free.size)) / density.ravel()[free]
-    chosen = free[np.argsort(-keys)[: total - int(mask.sum())]]
-    mask.ravel()[chosen] = True
-    return mask
+    fixed = torch.from_numpy(block.ravel()).to(device)
+    weights = torch.from_numpy(density.ravel().astype(np.float32)).to(device)
+    uniform = torch.rand((batch, fixed.numel()), generator=generator, device=device)
+    keys = torch.log(uniform) / weights
+    keys[:, fixed] = -math.inf  # already acquired: never drawn
+    chosen = torch.topk(keys, total - int(block.sum()), dim=1).indices
+    mask = fixed.expand(batch, -1).clone()
+    mask.scatter_(1, chosen, True)
+    return mask.reshape(batch, *shape)
 
 
 def elliptical(shape: Sequence[int]) -> np.ndarray:
