@@ -82,6 +82,26 @@ def pydicom_mr_small() -> Path:
     return Path(get_testdata_file("MR_small.dcm"))
 
 
+#: A noise-reduction calibration table for models in tests: the one of a model whose estimate keeps
+#: all the noise (A = 1, C = D = 0), so every requested factor above 1 is unreachable and the output
+#: is the network's estimate (α = 0), and factor 1 gives the input inside the band.
+IDENTITY_CALIBRATION = {
+    "band_fractions": [0.25, 1.0],
+    "noise_sd": [[0.01, 0.2], [0.01, 0.2]],
+    "a": [[1.0, 1.0], [1.0, 1.0]],
+    "c": [[0.0, 0.0], [0.0, 0.0]],
+    "d": [[0.0, 0.0], [0.0, 0.0]],
+}
+
+
+def test_card(name: str) -> dict:
+    """A model card for a model made in a test: its name and :data:`IDENTITY_CALIBRATION`."""
+    return {"name": name, "calibration": IDENTITY_CALIBRATION}
+
+
+test_card.__test__ = False  # a helper, not a test
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict:
     """Randomly initialised small 2D and 3D models (geometry and plumbing tests only)."""
@@ -92,6 +112,6 @@ def tiny_models(tmp_path_factory) -> dict:
     paths = {}
     for kind, slices in (("2d", 1), ("3d", 7)):
         path = out / f"tiny_{kind}.safetensors"
-        save_model(CEUNet(CEUNetConfig(in_slices=slices, base_channels=4, depth=2)), path, {"name": f"tiny {kind}"})
+        save_model(CEUNet(CEUNetConfig(in_slices=slices, base_channels=4, depth=2)), path, test_card(f"tiny {kind}"))
         paths[kind] = path
     return paths

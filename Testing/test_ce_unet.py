@@ -70,8 +70,8 @@ def test_deterministic_on_cpu() -> None:
 
 
 def test_parameter_count_of_the_default_configs() -> None:
-    assert CEUNet(CEUNetConfig()).parameter_count() == 672_369
-    assert CEUNet(CEUNetConfig(in_slices=7)).parameter_count() == 673_233
+    assert CEUNet(CEUNetConfig()).parameter_count() == 672_305
+    assert CEUNet(CEUNetConfig(in_slices=7)).parameter_count() == 673_169
 
 
 def test_bad_shapes_and_configs_are_rejected() -> None:
@@ -82,3 +82,25 @@ def test_bad_shapes_and_configs_are_rejected() -> None:
         model(torch.randn(2, 1, 16, 16), torch.rand(1, context_vector.SIZE))
     with pytest.raises(ValueError, match="in_slices"):
         CEUNetConfig(in_slices=4)
+
+
+def test_residual_blocks_start_as_the_identity_path_and_train() -> None:
+    """β = 0: each residual block is its skip path, so the network starts as a linear map of its
+    input; one optimiser step makes the blocks matter."""
+    torch.manual_seed(0)
+    model = CEUNet(CEUNetConfig(base_channels=8, depth=4, block="residual", noise_input="map"))
+    x, c = torch.randn(2, 2, 48, 48), torch.rand(2, context_vector.SIZE)
+    block = model.encoder[0]
+    features = torch.randn(2, 16, 24, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(block(features, model.context_pathway(c)), block.skip(features))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    torch.nn.functional.mse_loss(model(x, c), torch.zeros(2, 1, 48, 48)).backward()
+    assert block.beta.grad is not None and block.beta.grad.abs().sum() > 0
+    optimizer.step()
+    with torch.no_grad():
+        assert not torch.allclose(block(features, model.context_pathway(c)), block.skip(features))
+    with pytest.raises(ValueError, match="block"):
+        CEUNetConfig(block="dense")
+    with pytest.raises(ValueError, match="noise_input"):
+        CEUNetConfig(noise_input="map2")

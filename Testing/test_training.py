@@ -11,7 +11,7 @@ from mrdeeprecon.errors import Cancelled
 from mrdeeprecon.io import load_volume
 from mrdeeprecon.model import context_vector
 from mrdeeprecon.progress import CancelToken
-from mrdeeprecon.training.pairs import STACK, PairConfig, PairSampler
+from mrdeeprecon.training.pairs import PairConfig, PairSampler
 from mrdeeprecon.training.train import TrainConfig, train
 
 
@@ -22,40 +22,83 @@ def stroke_volume() -> np.ndarray:
     return load_volume(shared_path("volumes/stroke_T1.nii.gz")).data
 
 
-@pytest.mark.parametrize("kind, slices", [("2d", 1), ("3d", STACK)])
-@pytest.mark.parametrize("noise_map", [False, True])
-def test_batches_have_the_model_layout(stroke_volume, kind, slices, noise_map):
-    config = PairConfig(kind=kind, patch=64, noise_map=noise_map, p_coil_noise=0.5)
+@pytest.mark.parametrize("slices", [1, 7])
+@pytest.mark.parametrize("noise_input", ["blind", "map", "scalar"])
+def test_batches_have_the_model_layout(stroke_volume, slices, noise_input):
+    config = PairConfig(in_slices=slices, patch=64, noise_input=noise_input, p_coil_noise=0.5, group=2)
     sampler = PairSampler([stroke_volume], config, seed=3)
-    batch = sampler.batch(4)
-    assert batch.inputs.shape == (4, slices + int(noise_map), 64, 64) == (4, config.input_channels, 64, 64)
-    assert batch.targets.shape == (4, 1, 64, 64)
-    assert batch.context.shape == (4, context_vector.SIZE)
-    assert batch.inputs.dtype == batch.targets.dtype == np.float32
-    assert np.isfinite(batch.inputs).all() and np.isfinite(batch.targets).all()
-    nr_inverse = batch.context[:, context_vector.FIELDS.index("inverse_noise_reduction")]
-    assert ((nr_inverse >= 0.1) & (nr_inverse <= 1.0)).all()
-    if kind == "2d":
+    batch = sampler.batch(5)
+    channels = slices + int(noise_input != "blind")
+    assert batch.inputs.shape == (5, channels, 64, 64) == (5, config.input_channels, 64, 64)
+    assert batch.targets.shape == (5, 1, 64, 64)
+    assert batch.context.shape == (5, context_vector.SIZE)
+    assert batch.inputs.dtype == batch.targets.dtype == torch.float32
+    assert torch.isfinite(batch.inputs).all() and torch.isfinite(batch.targets).all()
+    if slices == 1:
         assert (batch.context[:, context_vector.FIELDS.index("kmax_slice")] == 1).all()
-    if noise_map:
+    if noise_input != "blind":
         maps = batch.inputs[:, -1]
         assert (maps >= 0).all() and maps.max() > 0
+    if noise_input == "scalar":
+        assert (maps == maps[:, :1, :1]).all()  # one level per pair
+
+
+def test_pairs_are_reproducible_and_the_generator_state_resumes_them(stroke_volume):
+    config = PairConfig(patch=48)
+    first = PairSampler([stroke_volume], config, seed=5)
+    first.batch(4)
+    state = first.generator.get_state()
+    expected = first.batch(4)
+    second = PairSampler([stroke_volume], config, seed=5)
+    second.generator.set_state(state)
+    again = second.batch(4)
+    torch.testing.assert_close(again.inputs, expected.inputs, rtol=0, atol=0)
+    torch.testing.assert_close(again.targets, expected.targets, rtol=0, atol=0)
+    assert not torch.equal(PairSampler([stroke_volume], config, seed=6).batch(4).inputs, expected.inputs)
+
+
+def test_clean_and_noise_free_targets(stroke_volume):
+    """The clean target is the field itself (full band, no noise); the noise-free target keeps
+    the scenario's band limit: equal on a noise- and truncation-free group, different otherwise."""
+    draws = {}
+    for target in ("clean", "noise_free"):
+        sampler = PairSampler([stroke_volume], PairConfig(patch=64, target=target, group=1, p_coil_noise=0.0), seed=11)
+        draws[target] = [sampler.batch(1) for _ in range(12)]
+    differs = [not torch.allclose(a.targets, b.targets, atol=1e-4) for a, b in zip(draws["clean"], draws["noise_free"])]
+    truncated = [bool((a.context[0, :2] < 1).any()) for a in draws["clean"]]
+    assert any(differs)
+    assert all(d for d, t in zip(differs, truncated) if t)  # a band limit changes the target
+
+
+def test_input_noise_follows_the_drawn_level_and_the_map_measures_it(stroke_volume, monkeypatch):
+    """Pairs degraded with σ = 8 % noise only: in tissue, the input's noise SD (against the clean
+    target) is what the noise map says, pair by pair (both scale with the pair's random gain)."""
+    from mrdeeprecon.training import pairs
+
+    scenario = (pairs.DegradationSpec(noise=0.08), pairs.context_vector.SamplingDescription())
+    monkeypatch.setattr(pairs, "random_degradation", lambda draw, is_3d, config: scenario)
+    batch = PairSampler([stroke_volume], PairConfig(patch=96, group=4, p_coil_noise=0.0), seed=2).batch(8)
+    ratios = []
+    for image, level, target in zip(batch.inputs[:, 0], batch.inputs[:, 1], batch.targets[:, 0]):
+        tissue = target > 0.5 * target.max()
+        ratios.append(float((image - target)[tissue].std() / level[tissue].median()))
+    assert np.median(ratios) == pytest.approx(1.0, rel=0.25)
 
 
 def test_normalised_coil_noise_divides_the_noise_by_a_smooth_field_and_keeps_the_signal():
+    from mrdeeprecon.kspace.recon import bias_field
     from mrdeeprecon.training.pairs import normalised_coil_noise
 
-    rng = np.random.default_rng(4)
-    noise_free = np.full((1, 96, 96), 2.0, np.float32)
-    noise = rng.normal(0.0, 0.1, noise_free.shape).astype(np.float32)
-    out = normalised_coil_noise(noise_free + noise, noise_free, np.random.default_rng(9), 0.6)
-    field = noise / (out - noise_free)  # the field the function drew
-    assert field.min() == pytest.approx(0.4, abs=0.02) or field.max() == pytest.approx(1.6, abs=0.02)
-    assert np.abs(np.diff(field, axis=2)).max() < 0.05  # smooth
-    local = [np.std(out[0, :, i : i + 16] - 2.0) for i in range(0, 96, 16)]
-    expected = [0.1 / np.mean(field[0, :, i : i + 16]) for i in range(0, 96, 16)]
+    generator = torch.Generator().manual_seed(4)
+    noise_free = torch.full((1, 1, 96, 96), 2.0)
+    noise = 0.1 * torch.randn(noise_free.shape, generator=generator)
+    field = bias_field((96, 96), 0.6, generator)[:, None]
+    out = normalised_coil_noise(noise_free + noise, noise_free, field)
+    assert float(field.min()) == pytest.approx(0.4, abs=0.02) or float(field.max()) == pytest.approx(1.6, abs=0.02)
+    local = [float((out[0, 0, :, i : i + 16] - 2.0).std()) for i in range(0, 96, 16)]
+    expected = [0.1 / float(field[0, 0, :, i : i + 16].mean()) for i in range(0, 96, 16)]
     np.testing.assert_allclose(local, expected, rtol=0.15)
-    np.testing.assert_allclose(np.mean(out), 2.0, atol=0.02)
+    assert float(out.mean()) == pytest.approx(2.0, abs=0.02)
 
 
 def _weights(path: Path) -> dict:
@@ -66,8 +109,8 @@ def test_training_runs_checkpoints_and_resumes_exactly(tmp_path):
     from conftest import shared_path
 
     data = [shared_path("volumes/stroke_T1.nii.gz")]
-    common = dict(kind="2d", data=data, holdout=None, steps=4, batch_size=2, patch=48,
-                  base_channels=8, depth=2, checkpoint_every=2, device="cpu", log_every=1)
+    common = dict(kind="2d", data=data, steps=4, batch_size=2, patch=48, base_channels=8, depth=2,
+                  checkpoint_every=2, device="cpu", log_every=1, calibrate=False)
     straight = train(TrainConfig(out_dir=tmp_path / "a", **common), log=lambda *_: None)
 
     token = CancelToken()
@@ -100,7 +143,7 @@ def test_short_training_learns_to_denoise_a_held_out_subject(tmp_path):
     from mrdeeprecon.simulate import score, simulate_acquisition
 
     config = TrainConfig(kind="2d", out_dir=tmp_path, data=[shared_path("volumes/stroke_T1.nii.gz")],
-                         holdout=None, steps=1500, batch_size=8, patch=64, device="cpu")
+                         steps=1500, batch_size=8, patch=64, device="cpu")
     model = train(config, log=lambda *_: None)
     reference = load_volume(shared_path("volumes/seg3D_MR.nii.gz"))
     reference = reference.with_data(reference.data[70:80].astype(np.float32))
@@ -140,7 +183,7 @@ def test_noise_map_models_seeded_from_plain_and_from_noise_map_models(tmp_path):
     for p in plain.parameters():
         torch.nn.init.normal_(p, std=0.05)
     save_model(plain, tmp_path / "plain.safetensors", {"name": "plain"})
-    mapped_2d = CEUNet(CEUNetConfig(in_slices=1, base_channels=8, depth=2, noise_map=True))
+    mapped_2d = CEUNet(CEUNetConfig(in_slices=1, base_channels=8, depth=2, noise_input="map"))
     initialise_from(mapped_2d, tmp_path / "plain.safetensors")
     x = torch.randn(2, 2, 40, 36)
     c = torch.rand(2, context_vector.SIZE)
@@ -148,10 +191,45 @@ def test_noise_map_models_seeded_from_plain_and_from_noise_map_models(tmp_path):
         torch.testing.assert_close(mapped_2d(x, c), plain(x[:, :1], c))
         mapped_2d.stem.conv1.weight[:, 1].normal_(std=0.05)  # the map now matters
     save_model(mapped_2d, tmp_path / "mapped.safetensors", {"name": "mapped"})
-    mapped_3d = CEUNet(CEUNetConfig(in_slices=7, base_channels=8, depth=2, noise_map=True))
+    mapped_3d = CEUNet(CEUNetConfig(in_slices=7, base_channels=8, depth=2, noise_input="map"))
     initialise_from(mapped_3d, tmp_path / "mapped.safetensors")
     x3 = torch.randn(2, 8, 40, 36)
     with torch.no_grad():
         torch.testing.assert_close(mapped_3d(x3, c), mapped_2d(x3[:, [3, 7]], c))
-    with pytest.raises(MRDeepReconError, match="noise-map model"):
+    with pytest.raises(MRDeepReconError, match="noise input"):
         initialise_from(CEUNet(CEUNetConfig(in_slices=7, base_channels=8, depth=2)), tmp_path / "mapped.safetensors")
+
+
+def test_calibration_of_a_model_that_returns_its_input(stroke_volume):
+    """A CE U-Net with a zero head returns its input: it keeps all the noise (A = 1) and its
+    residual is 0 (C = D = 0), at every band and level; the map levels rise with the noise."""
+    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
+    from mrdeeprecon.training.calibration import BANDS, NOISE_LEVELS, measure_calibration
+
+    model = CEUNet(CEUNetConfig(base_channels=4, depth=2, noise_input="map"))
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+    table = measure_calibration(model, [stroke_volume], PairConfig(noise_input="map"), seed=1)
+    assert table["band_fractions"] == sorted(table["band_fractions"]) == [kf * kp for kf, kp in BANDS]
+    np.testing.assert_allclose(table["a"], 1.0, atol=1e-6)
+    np.testing.assert_allclose(table["c"], 0.0, atol=1e-6)
+    np.testing.assert_allclose(table["d"], 0.0, atol=1e-6)
+    for row in table["noise_sd"]:
+        assert len(row) == len(NOISE_LEVELS) and row == sorted(row) and row[-1] > 2 * row[0]
+
+
+def test_losses_prefer_the_target():
+    from mrdeeprecon.training.losses import LOSSES, ssim
+
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 1, 32, 32, generator=generator)
+    noisy = (target + 0.3 * torch.randn(target.shape, generator=generator)).requires_grad_()
+    assert float(ssim(target, target)) == pytest.approx(1.0, abs=1e-6)
+    assert float(ssim(noisy.detach(), target)) < 0.9
+    for loss in LOSSES.values():
+        assert float(loss(target, target)) == pytest.approx(0.0, abs=1e-6)
+        value = loss(noisy, target)
+        value.backward()
+        assert float(value.detach()) > 0 and torch.isfinite(noisy.grad).all()
+        noisy.grad = None

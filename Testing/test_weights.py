@@ -50,7 +50,8 @@ def test_card_fields(saved: tuple[CEUNet, Path, dict]) -> None:
         "base_channels": 4,
         "depth": 2,
         "context_hidden": 8,
-        "noise_map": False,
+        "noise_input": "blind",
+        "block": "plain",
     }
     assert card["context_fields"] == list(context_vector.FIELDS)
     assert card["parameter_count"] == model.parameter_count()

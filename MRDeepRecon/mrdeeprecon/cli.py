@@ -419,28 +419,42 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training.train import TrainConfig, train
 
-    config = TrainConfig(
-        kind=args.kind,
-        out_dir=args.out,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        patch=args.patch,
-        learning_rate=args.learning_rate,
-        base_channels=args.base_channels,
-        depth=args.depth,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume,
-        checkpoint_every=args.checkpoint_every,
-        init_from=args.init_from,
-    )
-    if args.data:
-        config.data = list(args.data)
-    if args.holdout is not None:
-        config.holdout = None if str(args.holdout) == "none" else args.holdout
+    values = {name: getattr(args, name) for name in _TRAIN_FLAGS if getattr(args, name) is not None}
+    config = TrainConfig(**values)
     out = train(config)
     print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
+
+
+#: ``mrdeeprecon train`` flags: TrainConfig field → (argparse options, help).
+_TRAIN_FLAGS: dict[str, tuple[dict[str, Any], str]] = {
+    "kind": ({"choices": ("2d", "3d")}, "2d: one input slice; 3d: 7 slices in, the middle one out"),
+    "out_dir": ({"type": Path}, "where the model and its card are written"),
+    "checkpoint_dir": ({"type": Path}, "where the resumable checkpoint lives (default: --out)"),
+    "data": ({"type": Path, "nargs": "+"}, "training volumes or DICOM folders (default: ../shared/data)"),
+    "steps": ({"type": int}, "optimiser steps of the whole cosine schedule"),
+    "stop_at": ({"type": int}, "end this session at this step, write the model, keep the checkpoint"),
+    "batch_size": ({"type": int}, "pairs per step"),
+    "patch": ({"type": int}, "patch edge in pixels"),
+    "learning_rate": ({"type": float}, "peak Adam learning rate"),
+    "base_channels": ({"type": int}, "channels of the full-resolution stage"),
+    "depth": ({"type": int}, "number of downsamplings"),
+    "block": ({"choices": ("plain", "residual")}, "convolution block"),
+    "noise_input": ({"choices": ("map", "scalar", "blind")}, "how the network is told the noise level"),
+    "target": ({"choices": ("clean", "noise_free")}, "clean: all-in-one; noise_free: denoise only"),
+    "p_coil_noise": ({"type": float}, "share of pairs with coil-normalised (spatially varying) noise"),
+    "group": ({"type": int}, "pairs sharing one degradation scenario"),
+    "loss": ({"choices": ("l1", "l2", "l1_ssim")}, "training loss"),
+    "clean_targets": ({"choices": ("none", "nlm")}, "denoise the training volumes first"),
+    "seed": ({"type": int}, "seed of the pairs and the initial weights"),
+    "device": ({"choices": ("auto", "cpu", "cuda", "mps")}, "where to train"),
+    "threads": ({"type": int}, "CPU threads"),
+    "checkpoint_every": ({"type": int}, "steps between checkpoints"),
+    "log_every": ({"type": int}, "steps between log lines"),
+    "resume": ({"action": "store_true", "default": None}, "continue from the checkpoint"),
+    "init_from": ({"type": Path, "metavar": "SAFETENSORS"}, "start from these weights (a 2D model seeds a 3D one)"),
+    "calibrate": ({"action": argparse.BooleanOptionalAction}, "measure the noise-reduction calibration at the end"),
+}
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -519,22 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_context_flags(p)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("train", help="train a CE U-Net on real volumes (pairs made on the fly)")
-    p.add_argument("--kind", choices=("2d", "3d"), default="2d")
-    p.add_argument("--out", type=Path, default=Path("MRDeepRecon/Resources/models"))
-    p.add_argument("--data", type=Path, nargs="+", help="clean training volumes (default: ../shared/data/volumes)")
-    p.add_argument("--holdout", type=Path, help="held-out volume for the model card's scores ('none' to skip)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--patch", type=int, default=96)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--base-channels", type=int, default=16)
-    p.add_argument("--depth", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    p.add_argument("--init-from", type=Path, metavar="SAFETENSORS", help="start from these weights (a 2D model seeds a 3D one)")
+    p = sub.add_parser("train", help="train a CE U-Net on real volumes (pairs made on the fly in torch)")
+    for name, (options, text) in _TRAIN_FLAGS.items():
+        flag = "--" + ("out" if name == "out_dir" else name.replace("_", "-"))
+        p.add_argument(flag, dest=name, help=text, **options)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo", help="degrade and enhance nilearn's MNI152 T1; write volumes, a PNG and metrics")

@@ -1,11 +1,13 @@
-"""Enhance a volume with a CE U-Net: standardise → network slice by slice (tiled) → destandardise.
+"""Enhance a volume with a CE U-Net: standardise → network → noise reduction → destandardise.
 
 The network runs on the working grid of :mod:`mrdeeprecon.standardize` (the output grid, refined
-by the super-resolution factors). Each output slice is predicted from one slice (2D model) or from
-its 7 neighbours (3D model), in in-plane tiles no larger than ``EnhanceSettings.tile_size`` that
-overlap and are blended with smooth weights, so memory stays bounded for any matrix size. A model
-with a noise-map input also gets each slice's local noise SD (:mod:`mrdeeprecon.noise_map`),
-estimated on the standardised slices with the k-space extent the context vector states.
+by the super-resolution factors). Each output slice is the network's clean estimate from one slice
+(2D model) or from its 7 neighbours (3D model), computed in in-plane tiles no larger than
+``EnhanceSettings.tile_size`` that overlap and are blended with smooth weights, so memory stays
+bounded for any matrix size. Every slice's local noise SD (:mod:`mrdeeprecon.noise_map`) is
+estimated on the standardised slices with the k-space extent the context vector states; a model
+with a noise input reads it (or its median), and the noise-reduction knob
+(:mod:`mrdeeprecon.noise_reduction`) uses it to bring each voxel to the requested factor.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .model import context_vector
 from .model.ce_unet import CEUNet
 from .model.weights import bundled_model_path, load_model
 from .noise_map import local_noise_sd
+from .noise_reduction import Calibration, reduce_noise
 from .progress import CancelToken, ProgressCallback, check, report
 from .settings import EnhanceSettings, default_batch_size
 from .standardize import StandardizeRecord, destandardize, standardize
@@ -31,8 +34,6 @@ from .volume import Volume
 
 #: Smallest overlap (pixels) between neighbouring tiles, unless the tile itself is under 64 px.
 MIN_TILE_OVERLAP = 32
-_KMAX_FREQUENCY = context_vector.FIELDS.index("kmax_frequency")
-_KMAX_PHASE = context_vector.FIELDS.index("kmax_phase")
 
 
 def select_device(name: str) -> torch.device:
@@ -174,14 +175,17 @@ def _run_network(
     device: torch.device,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
+    noise_sd: np.ndarray,
 ) -> np.ndarray:
-    """Network output for every slice of the standardised ``data`` (z, y, x), float32."""
+    """Network output for every slice of the standardised ``data`` (z, y, x), float32, given the
+    slices' local noise SD ``noise_sd``."""
     n_slices = data.shape[0]
     in_slices = model.config.in_slices
     noise_map = None
-    if model.config.noise_map:
-        kmax_in_plane = (float(context[_KMAX_FREQUENCY]), float(context[_KMAX_PHASE]))
-        noise_map = local_noise_sd(data, kmax_in_plane)
+    if model.config.noise_input == "map":
+        noise_map = noise_sd
+    elif model.config.noise_input == "scalar":
+        noise_map = np.broadcast_to(np.median(noise_sd, axis=(1, 2))[:, None, None], noise_sd.shape)
     tiling = _Tiling.plan(data.shape[1:], settings.tile_size)
     items = [(z, t) for z in range(n_slices) for t in range(len(tiling.origins))]
     accumulated = np.zeros(data.shape, dtype=np.float32)
@@ -262,15 +266,19 @@ def enhance(
     device = select_device(settings.device)
     model, card, model_path = _load_network(settings, context, device)
 
+    calibration = Calibration.from_card(card, model_path)
+
     report(progress, 0.0, "standardising")
     standardized = standardize(data, context, settings.super_resolution)
-    vector = context_vector.encode(
-        context_vector.from_scan(context, settings.super_resolution), settings.noise_reduction
-    )
+    sampling = context_vector.from_scan(context, settings.super_resolution)
+    noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
     check(cancel)
     report(progress, 0.05, "running the network")
-    enhanced = _run_network(model, standardized.data, vector, settings, device, progress, cancel)
-    output = destandardize(enhanced, standardized.record)
+    vector = context_vector.encode(sampling)
+    estimate = _run_network(model, standardized.data, vector, settings, device, progress, cancel, noise_sd)
+    check(cancel)
+    reduced = reduce_noise(standardized.data, estimate, noise_sd, sampling.kmax, settings.noise_reduction, calibration)
+    output = destandardize(reduced.image, standardized.record)
 
     record = {
         **dataclasses.asdict(settings),
@@ -279,6 +287,7 @@ def enhance(
         "model_name": card.get("name", model_path.stem),
         "model_sha256": card["sha256"],
         "device": str(device),
+        "noise_reduction_achieved": reduced.achieved,
     }
     metadata = {**volume.metadata, "enhancement": record}
     spacing, origin = _output_geometry(volume, standardized.record)

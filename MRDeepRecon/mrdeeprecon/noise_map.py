@@ -39,6 +39,8 @@ import torch
 from .kspace.fft import fftc, ifftc
 from .kspace.masks import centred_extent
 
+#: How a model is told the noise level: not at all, by the local map, or by its median per slice.
+NOISE_INPUTS = ("blind", "map", "scalar")
 #: Haar coefficients per block edge (one block = BLOCK² coefficients = (2·BLOCK)² matrix pixels).
 BLOCK = 6
 #: Median of |N(0, 1)|: converts a median absolute coefficient to an SD.
@@ -74,6 +76,17 @@ def local_noise_sd(slices, kmax: tuple[float, float] = (1.0, 1.0)):
     result = _to_pixels(_block_sd(matrix) * scale, matrix.shape[1:], data.shape[1:])
     result = result[0] if single else result
     return result.numpy() if as_numpy else result
+
+
+def noise_input(slices: torch.Tensor, kmax: tuple[float, float], kind: str) -> torch.Tensor:
+    """The noise-level channel a model with ``noise_input = kind`` reads for ``(n, y, x)`` slices:
+    :func:`local_noise_sd` (``"map"``), or its median over each slice everywhere (``"scalar"``)."""
+    if kind not in NOISE_INPUTS[1:]:
+        raise ValueError(f"no noise channel for noise input {kind!r}")
+    sd = local_noise_sd(slices, kmax)
+    if kind == "scalar":
+        return sd.flatten(1).median(dim=1).values[:, None, None].expand_as(sd)
+    return sd
 
 
 def _acquired_matrix(data: torch.Tensor, kmax: tuple[float, float]) -> torch.Tensor:

@@ -4,8 +4,9 @@ Steps: crop the reference to a slice range; measure its own band and noise
 (:mod:`.reference`); degrade it inside that band (:mod:`.scenario`); run each method
 (:mod:`.baselines`; ``ours`` = :func:`mrdeeprecon.inference.enhance` with the simulated scan
 context); score every output against the reference with :mod:`mrdeeprecon.metrics` (PSNR, SSIM,
-NMSE, HFEN), over the whole volume and inside the reference's foreground
-(:func:`mrdeeprecon.qa.foreground.foreground_mask`).
+NMSE, HFEN), over the whole volume, inside the reference's foreground
+(:func:`mrdeeprecon.qa.foreground.foreground_mask`) and in its tissue, the brightest 40 %
+(:func:`mrdeeprecon.metrics.tissue_mask`).
 
 Methods, in table order: :data:`METHODS`. ``bm4d`` (the optional ``bm4d`` package) and ``wavelet``
 (PyWavelets) are skipped with a note when their package is missing, unless asked for explicitly
@@ -60,6 +61,7 @@ class MethodResult:
         foreground: the same inside the reference's foreground mask.
         seconds: wall time of the method (one run at the chosen parameter).
         tuning_seconds: wall time of its oracle search (0 when not tuned).
+        tissue: the scores in the reference's tissue (its brightest 40 %).
     """
 
     method: str
@@ -68,6 +70,7 @@ class MethodResult:
     foreground: dict[str, float]
     seconds: float
     tuning_seconds: float = 0.0
+    tissue: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -146,6 +149,7 @@ class EvaluationResult:
                     "per slice (axis 0); HFEN with a per-slice 2D LoG, sigma 1.5 px "
                     "(mrdeeprecon.metrics)",
                     "foreground": "Otsu foreground of the reference (mrdeeprecon.qa.foreground)",
+                    "tissue": "the reference's brightest 40 % (mrdeeprecon.metrics.tissue_mask)",
                     "seconds": "one run at the chosen parameter; oracle searches in tuning_seconds",
                     "oracle": "parameter with the highest PSNR against the reference inside the "
                     "foreground",
@@ -289,6 +293,7 @@ def run_evaluation(
     report(progress, 0.0, "measuring the reference's band and noise")
     facts = describe_reference(reference.data)
     foreground = foreground_mask(reference)
+    tissue = metrics.tissue_mask(reference.data)
     applied = band_limited_spec(spec, facts.band, context)
     scenario = simulate_scenario(reference, applied, context, seed, foreground)
     chosen, skipped = select_methods(methods, scenario.noise_sd > 0)
@@ -310,6 +315,7 @@ def run_evaluation(
                 foreground=score(clean, output.image, foreground),
                 seconds=output.seconds,
                 tuning_seconds=output.tuning_seconds,
+                tissue=score(clean, output.image, tissue),
             )
         )
         outputs[method] = output.image

@@ -197,10 +197,11 @@ class DegradeResult:
 class DegradedBatch:
     """Result of :func:`degrade_batch`: the fields of :class:`DegradeResult` for a batch, as
     float32 tensors ``(B, *grid)`` on the input's device; ``sigma`` is ``(B,)`` and each mask is
-    ``(B or 1, *grid)`` (shared masks are not repeated)."""
+    ``(B or 1, *grid)`` (shared masks are not repeated); ``noise_free`` is ``None`` unless asked
+    for."""
 
     image: torch.Tensor
-    noise_free: torch.Tensor
+    noise_free: torch.Tensor | None
     target: torch.Tensor
     sigma: torch.Tensor
     masks: dict[str, torch.Tensor]
@@ -446,6 +447,7 @@ def degrade_batch(
     generator: torch.Generator | int | None = None,
     reference_level: torch.Tensor | float | None = None,
     low_resolution: bool = False,
+    noise_free: bool = True,
 ) -> DegradedBatch:
     """Degrade a batch of images in k-space as ``spec`` says and reconstruct them conventionally.
 
@@ -459,6 +461,8 @@ def degrade_batch(
         reference_level: intensity that ``spec.noise`` is relative to (image units), one for all
             or one per image ``(B,)``; default each image's 99th percentile of ``|image|``.
         low_resolution: also return the degraded images on the acquired matrix.
+        noise_free: also reconstruct the images without noise (``False`` saves a second pass
+            through the reconstruction when there is noise; ``noise_free`` is then ``None``).
 
     Returns:
         :class:`DegradedBatch`.
@@ -487,19 +491,22 @@ def degrade_batch(
     sampling = _plan(shape, spec, roles, generator, batch, device)
     field = recon.bias_field(shape, spec.bias_field, generator, batch, device) if spec.bias_field > 0 else None
     kspace = _acquire(clean, sampling) * sampling.coil_mask(sampling.acquired)
-    acquired = _grid_kspace(kspace, sampling, spec)
-    noise_free = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
+    clean_image = None
+    if noise_free or spec.noise == 0:
+        acquired = _grid_kspace(kspace, sampling, spec)
+        clean_image = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
     if spec.noise > 0:
         per_image = sigma.reshape(batch, *[1] * (kspace.dim() - 1))
         noise = complex_gaussian(kspace.shape, per_image, generator, device)
         acquired = _grid_kspace(kspace + noise * sampling.coil_mask(sampling.acquired), sampling, spec)
         degraded = _display(_reconstruct(acquired, sampling, spec), sampling, spec, field)
     else:
-        degraded = noise_free.clone()
+        degraded = clean_image.clone()
     reduced = _display_on_grid(acquired, sampling, spec, field) if low_resolution else None
     if spec.quantize_levels > 0:
         degraded, step = recon.quantize(degraded, spec.quantize_levels)
-        noise_free, _ = recon.quantize(noise_free, spec.quantize_levels, step)
+        if clean_image is not None:
+            clean_image, _ = recon.quantize(clean_image, spec.quantize_levels, step)
         if reduced is not None:
             reduced, _ = recon.quantize(reduced, spec.quantize_levels, step)
     target = recon.extract(clean, spec.output, sampling.axes)
@@ -507,7 +514,7 @@ def degrade_batch(
         target = target * field
     return DegradedBatch(
         image=degraded,
-        noise_free=noise_free,
+        noise_free=clean_image if noise_free else None,
         target=target,
         sigma=sigma,
         masks=_full_masks(sampling),

@@ -9,14 +9,15 @@ A per-channel scale is a 1×1 depthwise convolution kernel computed from the con
 seed's "processed context acting as convolution kernels".
 
 Tensors are ``(batch, channel, y, x)``. The 2D model reads one slice (``in_slices = 1``); the 3D
-model reads 7 adjacent slices as channels and writes the middle one. A model with ``noise_map``
-reads one more channel after the slices: the local noise SD of the middle slice
-(:mod:`mrdeeprecon.noise_map`), so spatially varying noise (surface coils, parallel-imaging
-g-factor) is removed to the requested factor everywhere. The output is the middle input slice plus
-the network's correction (global residual).
+model reads 7 adjacent slices as channels and writes the middle one. A model with a
+``noise_input`` reads one more channel after the slices: the local noise SD of the middle slice, or
+its median everywhere (:func:`mrdeeprecon.noise_map.noise_input`), so spatially varying noise
+(surface coils, parallel-imaging g-factor) is removed everywhere. The output is the network's
+estimate of the clean middle slice: the middle input slice plus the network's correction (global
+residual).
 
-Default configuration (``CEUNetConfig()``, 2D): 672,369 parameters; the 3D default
-(``in_slices=7``) has 673,233.
+Default configuration (``CEUNetConfig()``, 2D): 672,305 parameters; the 3D default
+(``in_slices=7``) has 673,169.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..noise_map import NOISE_INPUTS
 from . import context_vector
 
 _NEGATIVE_SLOPE = 0.1
@@ -42,7 +44,11 @@ class CEUNetConfig:
         base_channels: channels of the full-resolution stage; doubled at each downsampling.
         depth: number of downsamplings (inputs are padded to a multiple of ``2**depth``).
         context_hidden: width of the dynamic modulation pathway's hidden layers.
-        noise_map: the input carries one more channel, the estimated local noise SD map.
+        noise_input: ``"blind"`` (no noise channel), ``"map"`` or ``"scalar"``: the input carries
+            one more channel, the local noise SD map or its median (:mod:`mrdeeprecon.noise_map`).
+        block: ``"plain"`` (:class:`ModulatedBlock`) or ``"residual"``
+            (:class:`ModulatedResidualBlock`: normalised, with a skip path, so that deeper and
+            wider networks train).
     """
 
     in_slices: int = 1
@@ -50,18 +56,23 @@ class CEUNetConfig:
     base_channels: int = 16
     depth: int = 3
     context_hidden: int = 64
-    noise_map: bool = False
+    noise_input: str = "blind"
+    block: str = "plain"
 
     @property
     def input_channels(self) -> int:
         """Channels of the network input: the slices, plus the noise map when there is one."""
-        return self.in_slices + int(self.noise_map)
+        return self.in_slices + int(self.noise_input != "blind")
 
     def __post_init__(self) -> None:
         if self.in_slices < 1 or self.in_slices % 2 == 0:
             raise ValueError(f"in_slices must be odd and >= 1, got {self.in_slices}")
         if min(self.context_size, self.base_channels, self.depth, self.context_hidden) < 1:
             raise ValueError(f"every CEUNetConfig field must be >= 1, got {self}")
+        if self.noise_input not in NOISE_INPUTS:
+            raise ValueError(f"noise_input must be one of {NOISE_INPUTS}, got {self.noise_input!r}")
+        if self.block not in BLOCKS:
+            raise ValueError(f"block must be one of {tuple(BLOCKS)}, got {self.block!r}")
 
 
 class FiLM(nn.Module):
@@ -95,6 +106,40 @@ class ModulatedBlock(nn.Module):
         return F.leaky_relu(self.film(self.conv2(x), hidden), _NEGATIVE_SLOPE, inplace=True)
 
 
+class ChannelNorm(nn.Module):
+    """Layer normalisation over the channels of each pixel (NAFNet's LayerNorm2d): independent of
+    the image size and content elsewhere, so tiles and whole slices are normalised alike."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ModulatedResidualBlock(nn.Module):
+    """``skip(x) + β · FiLM(conv3×3(LeakyReLU(conv3×3(norm(skip(x))))))``, β a learnt per-channel
+    scale starting at 0, so every block starts as the identity (NAFNet, DRUNet)."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int) -> None:
+        super().__init__()
+        self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.norm = ChannelNorm(out_channels)
+        self.conv1 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.film = FiLM(hidden, out_channels)
+        self.beta = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
+
+    def forward(self, x: Tensor, hidden: Tensor) -> Tensor:
+        x = self.skip(x)
+        y = F.leaky_relu(self.conv1(self.norm(x)), _NEGATIVE_SLOPE)
+        return x + self.beta.to(x.dtype) * self.film(self.conv2(y), hidden)
+
+
+BLOCKS = {"plain": ModulatedBlock, "residual": ModulatedResidualBlock}
+
+
 class CEUNet(nn.Module):
     """Context-Enhanced U-Net: ``(B, input_channels, H, W)`` + context ``(B, context_size)`` →
     ``(B, 1, H, W)``.
@@ -115,14 +160,15 @@ class CEUNet(nn.Module):
             nn.Linear(hidden, hidden),
             nn.SiLU(),
         )
-        self.stem = ModulatedBlock(config.input_channels, channels[0], hidden)
+        block = BLOCKS[config.block]
+        self.stem = block(config.input_channels, channels[0], hidden)
         self.down = nn.ModuleList(
             nn.Conv2d(channels[level], channels[level + 1], 2, stride=2)
             for level in range(config.depth)
         )
         # encoder[level] runs after down[level]; the last one is the bottleneck.
         self.encoder = nn.ModuleList(
-            ModulatedBlock(channels[level + 1], channels[level + 1], hidden)
+            block(channels[level + 1], channels[level + 1], hidden)
             for level in range(config.depth)
         )
         self.up = nn.ModuleList(
@@ -130,7 +176,7 @@ class CEUNet(nn.Module):
             for level in range(config.depth)
         )
         self.decoder = nn.ModuleList(
-            ModulatedBlock(2 * channels[level], channels[level], hidden)
+            block(2 * channels[level], channels[level], hidden)
             for level in range(config.depth)
         )
         self.head = nn.Conv2d(channels[0], 1, 1)

@@ -1,4 +1,4 @@
-"""The network's context input: scan parameters + requested noise reduction, as one vector.
+"""The network's context input: how the input was sampled, as one vector.
 
 Training (:mod:`mrdeeprecon.training.pairs`) and inference (:mod:`mrdeeprecon.inference`) build
 the vector with :func:`encode` only, so the two always agree. The field list is written into every
@@ -7,6 +7,9 @@ model card and checked when weights are loaded.
 All k-space extents are *relative to the output grid* the network writes: an acquisition with
 ``kmax`` 0.5 along phase, enhanced with super-resolution ×2 along phase, lacks 75 % of the output
 grid's phase extent, so the network sees ``kmax_phase = 0.25``.
+
+The requested noise reduction is not part of it: the network always estimates the clean image,
+and the requested factor is applied afterwards (:mod:`mrdeeprecon.noise_reduction`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ FIELDS: tuple[str, ...] = (
     "inverse_acceleration_uniform",  # 1 / R of uniform (parallel-imaging) undersampling, (0, 1]
     "inverse_acceleration_random",  # 1 / R of random (compressed-sensing) undersampling, (0, 1]
     "elliptical",  # 1 if k-space corners were not acquired
-    "inverse_noise_reduction",  # 1 / requested noise-reduction factor, [0.1, 1]
     "is_3d",  # 1 for slice-encoded (3D) acquisitions
 )
 SIZE = len(FIELDS)
@@ -46,7 +48,7 @@ class SamplingDescription:
     is_3d: bool = False
 
 
-def encode(sampling: SamplingDescription, noise_reduction: float) -> np.ndarray:
+def encode(sampling: SamplingDescription) -> np.ndarray:
     """Context vector (float32, shape ``(SIZE,)``) in the order of :data:`FIELDS`."""
     values = (
         *sampling.kmax,
@@ -54,7 +56,6 @@ def encode(sampling: SamplingDescription, noise_reduction: float) -> np.ndarray:
         1.0 / sampling.acceleration_uniform,
         1.0 / sampling.acceleration_random,
         float(sampling.elliptical),
-        1.0 / noise_reduction,
         float(sampling.is_3d),
     )
     return np.asarray(values, dtype=np.float32)

@@ -1,8 +1,9 @@
 """Resumable training checkpoints without pickles: tensors in safetensors, the rest in JSON.
 
-``<stem>.safetensors`` holds the model weights (``model.<name>``) and the Adam moments
-(``optim.<i>.exp_avg`` / ``optim.<i>.exp_avg_sq``); ``<stem>.json`` holds the step, the optimiser's
-scalar state and the random generator state of the pair sampler.
+``<stem>.safetensors`` holds the model weights (``model.<name>``), the Adam moments
+(``optim.<i>.exp_avg`` / ``optim.<i>.exp_avg_sq``) and any other tensors the trainer keeps
+(``extra.<name>``, e.g. the pair sampler's generator state); ``<stem>.json`` holds the step, the
+optimiser's scalar state and the trainer's history.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ def checkpoint_files(stem: Path) -> tuple[Path, Path]:
 
 
 def save_checkpoint(
-    stem: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+    stem: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write the checkpoint atomically (temporary files renamed at the end)."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"extra.{k}": v.detach().cpu().contiguous() for k, v in (extra or {}).items()})
     optim_state = optimizer.state_dict()
     scalars: dict[str, Any] = {"param_groups": optim_state["param_groups"], "steps": {}}
     for index, entry in optim_state["state"].items():
@@ -46,8 +52,9 @@ def save_checkpoint(
 
 def load_checkpoint(
     stem: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
-) -> dict[str, Any]:
-    """Restore model and optimiser in place; returns the JSON state (step, sampler state …)."""
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Restore model and optimiser in place; returns the JSON state (step, history …) and the
+    extra tensors."""
     tensor_file, json_file = checkpoint_files(stem)
     tensors = load_file(str(tensor_file))
     state = json.loads(json_file.read_text())
@@ -61,4 +68,5 @@ def load_checkpoint(
     for index, step in scalars["steps"].items():
         optim_state.setdefault(int(index), {})["step"] = torch.tensor(step)
     optimizer.load_state_dict({"state": optim_state, "param_groups": scalars["param_groups"]})
-    return state
+    extra = {k[len("extra.") :]: v for k, v in tensors.items() if k.startswith("extra.")}
+    return state, extra

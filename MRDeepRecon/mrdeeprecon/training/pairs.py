@@ -1,44 +1,55 @@
-"""On-the-fly training pairs from real magnitude volumes (seed 001, section 2.2).
+"""Training pairs made in torch, in batches, on the device that trains (seed 001, section 2.2).
 
-Each pair is drawn as follows:
+A batch is drawn as follows:
 
-1. a training volume (scaled so its 99th percentile is 1) in a random orientation (any of its
-   three axes becomes the slice axis, random flips);
-2. a random degradation (:func:`random_degradation`): noise, k_max truncation per axis, partial
-   Fourier, uniform (SENSE) or random undersampling, elliptical sampling, then a random
-   conventional reconstruction (filter, zero-padding or cubic interpolation, magnitude or real,
-   bias field, quantisation); in some pairs the noise is then made spatially varying as after a
-   surface-coil intensity normalisation (:func:`normalised_coil_noise`);
-3. a random noise-reduction factor NR in [1, 10]; the target is the fully sampled, noise-free
-   reconstruction plus ``1/NR`` of the exact noise realisation the input carries, so the network
-   learns to keep that fraction (see docs/ARCHITECTURE.md, "Tunable denoising");
-4. input and target normalised with the 1st/99th percentiles of the whole degraded slice (2D) or
-   slab (3D), as inference normalises with those of the whole volume;
-5. for models with a noise-map input, the local noise SD map of the normalised degraded slice
-   (:func:`mrdeeprecon.noise_map.local_noise_sd`, with the k-space extent the context states) as
-   the last input channel.
+1. **Fields.** Each pair takes a training volume (scaled so its 99th percentile is 1) in a random
+   orientation (any axis becomes the slice axis, random flips) and cuts a field of view of
+   ``FIELD`` × ``FIELD`` pixels centred on a random tissue pixel of a random tissue slice (2D), or
+   of ``SLAB`` slices around it (models with several input slices); the field is zero-padded where
+   the volume is smaller. The field is tapered to 0 over its outer ``TAPER`` pixels (and, for
+   slabs, outer ``SLAB_TAPER`` slices), so that its k-space has no wrap-around edge; the patch the
+   network sees is the untapered centre.
+2. **Degradation** (:func:`random_degradation`, :func:`mrdeeprecon.kspace.degrade.degrade_batch`).
+   The batch is split into groups of ``PairConfig.group`` pairs; each group shares one random
+   scenario (noise level, k_max per axis, partial Fourier, uniform or random undersampling,
+   elliptical sampling, reconstruction variations), and each pair gets its own noise, random mask
+   and bias field. In some pairs the noise is then made spatially varying as after a surface-coil
+   intensity normalisation (:func:`normalised_coil_noise`).
+3. **Target**: the clean image (``PairConfig.target = "clean"``: full k-space, the same output
+   component and bias field, no noise: the all-in-one model that also restores resolution), or the
+   same sampling and reconstruction without noise (``"noise_free"``: a denoise-only model).
+4. **Scale**: input and target times one random gain per pair (log-uniform in
+   ``1 / GAIN … GAIN``), as the inference's percentile normalisation of real volumes varies.
+5. **Noise level input** (``PairConfig.noise_input``, :func:`mrdeeprecon.noise_map.noise_input`):
+   the local noise SD map of the input slice, with the k-space extent the context states
+   (``"map"``), its median as a constant map (``"scalar"``), or nothing (``"blind"``).
 
-Arrays follow the standardised layout: ``(slice, frequency = y, phase = x)``. The 2D model sees
-single slices, whose 2D k-space is degraded; the 3D model sees 7 adjacent slices of a slab whose
-3D k-space (including the slice direction) is degraded, and predicts the middle one.
+Arrays follow the standardised layout ``(slice, frequency = y, phase = x)``. A 2D pair degrades a
+single slice's 2D k-space; multi-slice pairs degrade a slab's 3D k-space (including the slice
+direction) and take ``in_slices`` adjacent slices as input, the middle one as target, at every
+position inside the slab's untapered part. All
+randomness comes from one torch generator, whose state a checkpoint stores.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from ..kspace.degrade import AxisRoles, DegradationSpec, degrade
-from ..kspace.recon import bias_field
+from ..kspace import recon
+from ..kspace.degrade import AxisRoles, DegradationSpec, degrade_batch
 from ..model import context_vector
-from ..noise_map import local_noise_sd
-from ..standardize import intensity_range, normalize
+from ..noise_map import NOISE_INPUTS, noise_input
 
-STACK = 7  # slices the 3D model sees
-SLAB = 24  # slices degraded together for the 3D model (the central ones are used)
-SLICES_PER_SLAB = 8  # 3D training pairs taken from one degraded slab
-SLAB_FIELD = 128  # in-plane field (pixels) of a 3D slab, cut around tissue before degradation
+FIELD = 128  # in-plane field of view (pixels) degraded around each patch
+TAPER = 12  # pixels over which the field's border falls to 0
+SLAB = 16  # slices degraded together for multi-slice pairs
+SLAB_TAPER = 3  # slices over which the slab's ends fall to 0
+GAIN = 1.25  # largest random intensity gain (and 1 / GAIN the smallest)
+TARGETS = ("clean", "noise_free")
 
 
 @dataclass(frozen=True)
@@ -46,73 +57,108 @@ class PairConfig:
     """How training pairs are drawn.
 
     Attributes:
-        kind: ``"2d"`` (one slice in) or ``"3d"`` (7 slices in, middle slice out).
-        patch: in-plane patch edge in pixels.
+        in_slices: input slices (1 = 2D model; odd, the middle one is the target).
+        patch: in-plane patch edge in pixels (at most ``FIELD - 2 · TAPER``).
         min_noise, max_noise: range of the noise σ (log-uniform), as a fraction of the volume's
             99th percentile.
         min_kmax: smallest k_max fraction drawn per axis.
-        noise_map: append the local noise SD map as an input channel.
-        p_coil_noise: probability that a pair's noise is made spatially varying
-            (:func:`normalised_coil_noise`).
+        noise_input: ``"map"``, ``"scalar"`` or ``"blind"`` (see the module docstring).
+        p_coil_noise: probability that a group's noise is made spatially varying (each pair with
+            its own field).
+        target: ``"clean"`` or ``"noise_free"`` (see the module docstring).
+        group: pairs that share one degradation scenario.
     """
 
-    kind: str = "2d"
+    in_slices: int = 1
     patch: int = 96
     min_noise: float = 0.003
     max_noise: float = 0.15
     min_kmax: float = 0.35
-    noise_map: bool = False
-    p_coil_noise: float = 0.0
+    noise_input: str = "map"
+    p_coil_noise: float = 0.25
+    target: str = "clean"
+    group: int = 4
+
+    def __post_init__(self) -> None:
+        if self.in_slices < 1 or self.in_slices % 2 == 0 or self.in_slices > SLAB - 2 * SLAB_TAPER:
+            raise ValueError(f"in_slices must be odd, 1 … {SLAB - 2 * SLAB_TAPER}, got {self.in_slices}")
+        if not 8 <= self.patch <= FIELD - 2 * TAPER:
+            raise ValueError(f"patch must be 8 … {FIELD - 2 * TAPER} pixels, got {self.patch}")
+        if self.noise_input not in NOISE_INPUTS:
+            raise ValueError(f"noise_input must be one of {NOISE_INPUTS}, got {self.noise_input!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.group < 1:
+            raise ValueError(f"group must be >= 1, got {self.group}")
 
     @property
-    def in_slices(self) -> int:
-        return 1 if self.kind == "2d" else STACK
+    def is_3d(self) -> bool:
+        return self.in_slices > 1
 
     @property
     def input_channels(self) -> int:
-        return self.in_slices + int(self.noise_map)
+        return self.in_slices + int(self.noise_input != "blind")
 
 
 @dataclass
 class Batch:
-    """A batch of training pairs, float32: ``inputs (B, S, P, P)``, ``context (B, C)``, ``targets (B, 1, P, P)``."""
+    """A batch of training pairs, float32 tensors on the sampler's device: ``inputs (B, S, P, P)``,
+    ``context (B, C)``, ``targets (B, 1, P, P)``."""
 
-    inputs: np.ndarray
-    context: np.ndarray
-    targets: np.ndarray
+    inputs: torch.Tensor
+    context: torch.Tensor
+    targets: torch.Tensor
+
+
+class _Draw:
+    """Python numbers drawn from a torch generator (so one generator state holds all randomness)."""
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.generator = generator
+
+    def uniform(self, low: float = 0.0, high: float = 1.0) -> float:
+        u = float(torch.rand((), generator=self.generator, device=self.generator.device))
+        return low + (high - low) * u
+
+    def integer(self, n: int) -> int:
+        return min(n - 1, int(self.uniform() * n))
+
+    def choice(self, options):
+        return options[self.integer(len(options))]
 
 
 def random_degradation(
-    rng: np.random.Generator, is_3d: bool, config: PairConfig
+    draw: _Draw, is_3d: bool, config: PairConfig
 ) -> tuple[DegradationSpec, context_vector.SamplingDescription]:
     """A random degradation and how it describes the input's sampling to the network."""
 
     def maybe_kmax(p_truncate: float) -> float:
-        return float(rng.uniform(config.min_kmax, 1.0)) if rng.random() < p_truncate else 1.0
+        return draw.uniform(config.min_kmax, 1.0) if draw.uniform() < p_truncate else 1.0
 
-    noise = 0.0 if rng.random() < 0.1 else float(np.exp(rng.uniform(np.log(config.min_noise), np.log(config.max_noise))))
+    log_noise = draw.uniform(math.log(config.min_noise), math.log(config.max_noise))
+    noise = 0.0 if draw.uniform() < 0.1 else math.exp(log_noise)
     kmax = (maybe_kmax(0.5), maybe_kmax(0.6), maybe_kmax(0.6) if is_3d else 1.0)
-    pf_phase = float(rng.uniform(0.55, 0.9)) if rng.random() < 0.25 else 1.0
-    pf_slice = float(rng.uniform(0.6, 0.9)) if is_3d and rng.random() < 0.2 else 1.0
+    pf_phase = draw.uniform(0.55, 0.9) if draw.uniform() < 0.25 else 1.0
+    pf_slice = draw.uniform(0.6, 0.9) if is_3d and draw.uniform() < 0.2 else 1.0
     r_uniform, r_random = 1.0, 1.0
-    draw = rng.random()
-    if draw < 0.12:
-        r_uniform = float(rng.choice([2, 3]))
-    elif draw < 0.2:
-        r_random = float(rng.uniform(1.5, 3.0))
+    mode = draw.uniform()
+    if mode < 0.12:
+        r_uniform = float(draw.choice([2, 3]))
+    elif mode < 0.2:
+        r_random = draw.uniform(1.5, 3.0)
     spec = DegradationSpec(
         noise=noise,
         kmax=kmax,
         partial_fourier=(pf_phase, pf_slice),
-        partial_fourier_recon=str(rng.choice(["zero", "homodyne", "pocs"])),
+        partial_fourier_recon=draw.choice(["zero", "homodyne", "pocs"]),
         undersample_uniform=r_uniform,
         undersample_random=r_random,
-        elliptical=bool(rng.random() < 0.2),
-        kspace_filter=str(rng.choice(["none", "none", "hamming", "tukey"])),
-        zero_pad_interpolation=bool(rng.random() < 0.8),
-        output="magnitude" if rng.random() < 0.9 else "real",
-        bias_field=float(rng.uniform(0.0, 0.4)) if rng.random() < 0.3 else 0.0,
-        quantize_levels=int(rng.choice([0, 0, 1024, 4096])),
+        elliptical=draw.uniform() < 0.2,
+        kspace_filter=draw.choice(["none", "none", "hamming", "tukey"]),
+        zero_pad_interpolation=draw.uniform() < 0.8,
+        output="magnitude" if draw.uniform() < 0.9 else "real",
+        bias_field=draw.uniform(0.0, 0.4) if draw.uniform() < 0.3 else 0.0,
+        quantize_levels=int(draw.choice([0, 0, 1024, 4096])),
     )
     sampling = context_vector.SamplingDescription(
         kmax=kmax,
@@ -126,123 +172,136 @@ def random_degradation(
 
 
 def normalised_coil_noise(
-    image: np.ndarray, noise_free: np.ndarray, rng: np.random.Generator, amplitude: float
-) -> np.ndarray:
-    """``image`` with its noise divided by a smooth receive-sensitivity field, signal unchanged.
+    image: torch.Tensor, noise_free: torch.Tensor, field: torch.Tensor
+) -> torch.Tensor:
+    """``image`` with its noise divided by a smooth receive-sensitivity ``field``, signal unchanged.
 
     A surface coil's image is ``S·x + n``; intensity normalisation divides by ``S``, which leaves
-    the anatomy flat and the noise ``n / S`` strongest where the coil is least sensitive. The field
-    (:func:`mrdeeprecon.kspace.recon.bias_field`, peak relative amplitude ``amplitude``) is drawn
-    from ``rng``.
+    the anatomy flat and the noise ``n / S`` strongest where the coil is least sensitive. Fields
+    come from :func:`mrdeeprecon.kspace.recon.bias_field`.
     """
-    field = bias_field(image.shape, amplitude, rng)
     return noise_free + (image - noise_free) / field
 
 
-class PairSampler:
-    """Draws :class:`Batch` es from a list of clean volumes ``(z, y, x)``; reproducible from ``seed``."""
+def _taper(n: int, width: int, device: torch.device) -> torch.Tensor:
+    """1D window: a raised cosine from 0 to 1 over ``width`` samples at each end, 1 inside."""
+    position = torch.arange(n, dtype=torch.float32, device=device)
+    distance = torch.minimum(position + 0.5, n - 0.5 - position)
+    return torch.where(distance < width, 0.5 - 0.5 * torch.cos(math.pi * distance / width), 1.0)
 
-    def __init__(self, volumes: list[np.ndarray], config: PairConfig, seed: int = 0) -> None:
+
+class PairSampler:
+    """Draws :class:`Batch` es from clean volumes ``(z, y, x)``; reproducible from ``seed``.
+
+    Args:
+        volumes: the training volumes.
+        config: how pairs are drawn.
+        seed: seeds the sampler's torch generator.
+        device: where volumes, pairs and randomness live (``"cpu"``, ``"cuda"``, ...).
+    """
+
+    def __init__(
+        self, volumes: list[np.ndarray], config: PairConfig, seed: int = 0, device: torch.device | str = "cpu"
+    ) -> None:
         if not volumes:
             raise ValueError("no training volumes")
         self.config = config
-        self.rng = np.random.default_rng(seed)
+        self.device = torch.device(device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        self._draw = _Draw(self.generator)
         self.volumes = [self._prepare(v) for v in volumes]
+        self._tissue = [self._tissue_slices(v) for v in self.volumes]
+        depth = SLAB if config.is_3d else 1
+        window = _taper(FIELD, TAPER, self.device)
+        self._window = window[:, None] * window[None, :]
+        if config.is_3d:
+            self._window = _taper(depth, SLAB_TAPER, self.device)[:, None, None] * self._window
+
+    def _prepare(self, volume: np.ndarray) -> torch.Tensor:
+        data = np.asarray(volume, dtype=np.float32)
+        data = data - min(0.0, float(data.min()))
+        return torch.from_numpy(data / np.percentile(data, 99.0)).to(self.device)
 
     @staticmethod
-    def _prepare(volume: np.ndarray) -> np.ndarray:
-        volume = np.asarray(volume, dtype=np.float32)
-        volume = volume - min(0.0, float(volume.min()))
-        return volume / np.percentile(volume, 99.0)
+    def _tissue_slices(volume: torch.Tensor) -> list[list[int]]:
+        """Per array axis, the indices of slices with tissue (mean above 20 % of the largest)."""
+        slices = []
+        for axis in range(3):
+            levels = volume.mean(dim=tuple(a for a in range(3) if a != axis))
+            candidates = torch.nonzero(levels > 0.2 * levels.max()).flatten().tolist()
+            slices.append(candidates or [volume.shape[axis] // 2])
+        return slices
 
-    def _oriented(self) -> np.ndarray:
-        """A training volume with a random axis as slice axis and random flips."""
-        volume = self.volumes[self.rng.integers(len(self.volumes))]
-        volume = np.transpose(volume, self.rng.permutation(3))
-        flips = tuple(a for a in range(3) if self.rng.random() < 0.5)
-        return np.flip(volume, flips) if flips else volume
-
-    def _foreground_slice(self, volume: np.ndarray, margin: int) -> int:
-        """Index of a slice with tissue in it, at least ``margin`` from either end."""
-        levels = volume.mean(axis=(1, 2))
-        candidates = np.flatnonzero(levels > 0.2 * levels.max())
-        candidates = candidates[(candidates >= margin) & (candidates < volume.shape[0] - margin)]
-        if candidates.size == 0:
-            return volume.shape[0] // 2
-        return int(self.rng.choice(candidates))
-
-    def _crop(self, arrays: list[np.ndarray], reference: np.ndarray, size: int) -> list[np.ndarray]:
-        """The same random ``size``² patch (centred on tissue when possible) from each ``(..., y, x)`` array."""
-        p = size
-        h, w = reference.shape[-2:]
-        pad_h, pad_w = max(0, p - h), max(0, p - w)
-        if pad_h or pad_w:
-            pads = [(0, 0)] * (arrays[0].ndim - 2) + [(pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2)]
-            arrays = [np.pad(a, pads[-a.ndim:]) for a in arrays]
-            reference = np.pad(reference, pads[-2:])
-            h, w = reference.shape
-        tissue = np.argwhere(reference > 0.2)
-        if tissue.size and self.rng.random() < 0.9:
-            cy, cx = tissue[self.rng.integers(len(tissue))]
-            y0 = int(np.clip(cy - p // 2, 0, h - p))
-            x0 = int(np.clip(cx - p // 2, 0, w - p))
+    def field(self) -> torch.Tensor:
+        """One tapered field ``(depth, FIELD, FIELD)`` around tissue of a random oriented volume."""
+        index = self._draw.integer(len(self.volumes))
+        volume = self.volumes[index]
+        order = sorted(range(3), key=lambda _: self._draw.uniform())
+        flips = [a for a in range(3) if self._draw.uniform() < 0.5 and (a > 0 or self.config.is_3d)]
+        centre = self._draw.choice(self._tissue[index][order[0]])
+        volume = volume.permute(*order)
+        depth = SLAB if self.config.is_3d else 1
+        tissue = torch.nonzero(volume[centre] > 0.2)
+        if tissue.numel() and self._draw.uniform() < 0.9:
+            cy, cx = (int(v) for v in tissue[self._draw.integer(tissue.shape[0])])
         else:
-            y0, x0 = int(self.rng.integers(h - p + 1)), int(self.rng.integers(w - p + 1))
-        return [a[..., y0 : y0 + p, x0 : x0 + p] for a in arrays]
+            cy, cx = self._draw.integer(volume.shape[1]), self._draw.integer(volume.shape[2])
+        field = volume.new_zeros((depth, FIELD, FIELD))
+        origin = (centre - depth // 2, cy - FIELD // 2, cx - FIELD // 2)
+        source, target = [], []
+        for start, size, n in zip(origin, (depth, FIELD, FIELD), volume.shape):
+            low, high = max(start, 0), min(start + size, n)
+            source.append(slice(low, high))
+            target.append(slice(low - start, high - start))
+        field[tuple(target)] = volume[tuple(source)]
+        if flips:  # mirrored about the field's centre: the same augmentation as a flipped volume
+            field = field.flip(flips)
+        return field * self._window
 
-    def _pairs(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Pairs from one degradation: one slice (2D) or ``SLICES_PER_SLAB`` middle slices of a slab (3D).
+    def _group(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``size`` pairs sharing one degradation scenario: full-field inputs, context, targets.
 
-        Each pair gets its own noise-reduction factor.
+        A slab yields a pair for every middle slice whose input window lies in its untapered
+        part (4 for 7 input slices), so multi-slice pairs cost a fraction of a 3D degradation each.
         """
-        is_3d = self.config.kind == "3d"
-        volume = self._oriented()
-        spec, sampling = random_degradation(self.rng, is_3d, self.config)
-        if is_3d:
-            centre = self._foreground_slice(volume, SLAB // 2)
-            start = int(np.clip(centre - SLAB // 2, 0, max(0, volume.shape[0] - SLAB)))
-            slab = volume[start : start + SLAB]
-            (clean,) = self._crop([slab], slab[SLAB // 2], SLAB_FIELD)
-            clean = np.ascontiguousarray(clean)
-            axes = AxisRoles(frequency=1, phase=2, slice=0)
-            first = clean.shape[0] // 2 - SLICES_PER_SLAB // 2
-            middles = range(first, first + SLICES_PER_SLAB)
+        config = self.config
+        spec, sampling = random_degradation(self._draw, config.is_3d, config)
+        middles = list(range(SLAB_TAPER + config.in_slices // 2, SLAB - SLAB_TAPER - config.in_slices // 2))
+        fields = torch.stack([self.field() for _ in range(-(-size // len(middles)) if config.is_3d else size)])
+        if config.is_3d:
+            axes, images = AxisRoles(frequency=1, phase=2, slice=0), fields
         else:
-            clean = np.ascontiguousarray(volume[self._foreground_slice(volume, 0)])[None]
-            axes = AxisRoles(frequency=0, phase=1, slice=0)
-            middles = range(1)
-        result = degrade(clean if is_3d else clean[0], spec, axes=axes, rng=self.rng, reference_level=1.0)
-        image, noise_free, target = (
-            (a if is_3d else a[None]) for a in (result.image, result.noise_free, result.target)
-        )
-        if spec.noise > 0 and self.rng.random() < self.config.p_coil_noise:
-            image = normalised_coil_noise(image, noise_free, self.rng, float(self.rng.uniform(0.3, 0.7)))
-        lo, hi = intensity_range(image)
-        noise_map = (
-            local_noise_sd(normalize(image, lo, hi), sampling.kmax[:2]) if self.config.noise_map else None
-        )
-        pairs = []
-        for middle in middles:
-            noise_reduction = float(1.0 / self.rng.uniform(0.1, 1.0))
-            tuned = target[middle] + (image[middle] - noise_free[middle]) / noise_reduction
-            window = slice(middle - STACK // 2, middle + STACK // 2 + 1) if is_3d else slice(0, 1)
-            arrays = [normalize(image[window], lo, hi), normalize(tuned[None], lo, hi)]
-            if noise_map is not None:
-                arrays.append(noise_map[middle][None])
-            cropped = self._crop(arrays, clean[middle], self.config.patch)
-            inputs = np.concatenate([cropped[0], cropped[2]]) if noise_map is not None else cropped[0]
-            context = context_vector.encode(sampling, noise_reduction)
-            pairs.append((inputs, context, cropped[1]))
-        return pairs
+            axes, images, middles = AxisRoles(frequency=0, phase=1), fields[:, 0], [0]
+        coil_noise = spec.noise > 0 and self._draw.uniform() < config.p_coil_noise
+        needs_noise_free = coil_noise or config.target == "noise_free"
+        result = degrade_batch(images, spec, axes, self.generator, 1.0, noise_free=needs_noise_free)
+        image, noise_free = result.image, result.noise_free
+        target = result.target if config.target == "clean" else noise_free
+        if not config.is_3d:
+            image, target = image[:, None], target[:, None]
+            noise_free = noise_free[:, None] if noise_free is not None else None
+        if coil_noise:
+            amplitude = self._draw.uniform(0.3, 0.7)
+            coil = recon.bias_field(image.shape[-2:], amplitude, self.generator, len(fields), self.device)[:, None]
+            image = normalised_coil_noise(image, noise_free, coil)
+        half = config.in_slices // 2
+        inputs = torch.cat([image[:, m - half : m + half + 1] for m in middles])[:size]
+        targets = torch.cat([target[:, m : m + 1] for m in middles])[:size]
+        gain = torch.exp(
+            math.log(GAIN) * (2 * torch.rand(size, generator=self.generator, device=self.device) - 1)
+        )[:, None, None, None]
+        inputs = inputs * gain
+        if config.noise_input != "blind":
+            levels = noise_input(inputs[:, half], sampling.kmax[:2], config.noise_input)
+            inputs = torch.cat([inputs, levels[:, None]], dim=1)
+        context = torch.from_numpy(context_vector.encode(sampling)).to(self.device).expand(size, -1)
+        return inputs, context, targets * gain
 
     def batch(self, size: int) -> Batch:
-        """``size`` fresh pairs stacked into float32 arrays."""
-        pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        while len(pairs) < size:
-            pairs.extend(self._pairs())
-        pairs = pairs[:size]
-        return Batch(
-            inputs=np.stack([p[0] for p in pairs]).astype(np.float32),
-            context=np.stack([p[1] for p in pairs]).astype(np.float32),
-            targets=np.stack([p[2] for p in pairs]).astype(np.float32),
-        )
+        """``size`` fresh pairs, patches cut from the untapered centre of their fields."""
+        parts = [self._group(min(self.config.group, size - start)) for start in range(0, size, self.config.group)]
+        inputs, context, targets = (torch.cat(p) for p in zip(*parts))
+        start = (FIELD - self.config.patch) // 2
+        crop = (..., slice(start, start + self.config.patch), slice(start, start + self.config.patch))
+        return Batch(inputs=inputs[crop].contiguous(), context=context.contiguous(), targets=targets[crop].contiguous())

@@ -1,7 +1,14 @@
-"""``mrdeeprecon train``: train a CE U-Net on on-the-fly pairs, checkpoint, resume, write a model card.
+"""``mrdeeprecon train``: train a CE U-Net on pairs made in torch, checkpoint, resume, write a model card.
 
-Loss: L1 (seed 001; robust to the heavy-tailed residuals of Rician magnitude noise). Optimiser:
-Adam with a cosine learning-rate decay. Runs on CUDA when available (``--device auto``), else CPU.
+The network learns the clean image (:mod:`mrdeeprecon.training.pairs`); the requested noise
+reduction is applied at inference (:mod:`mrdeeprecon.noise_reduction`), calibrated by the residual
+table this command measures on the training volumes at the end (:mod:`.calibration`).
+
+Optimiser: Adam with a cosine learning-rate decay over ``steps``. Training adds up across sessions
+and machines: ``resume`` continues a checkpoint exactly (weights, Adam moments, the pair sampler's
+generator), and ``stop_at`` ends a session early, writing the model and card of that step while
+keeping the checkpoint for the next one. The card's ``lineage`` lists every session (steps,
+patches, pixels, wall time, device) and carries over the lineage of ``init_from``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -25,45 +32,110 @@ from ..io import load_volume
 from ..model.ce_unet import CEUNet, CEUNetConfig
 from ..model.weights import load_model, save_model
 from ..progress import CancelToken, ProgressCallback, check, report
-from .acceptance import acceptance_scores
+from .calibration import measure_calibration
 from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
+from .losses import LOSSES
 from .pairs import PairConfig, PairSampler
 
-SHARED_VOLUMES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "volumes"
-DEFAULT_TRAINING = ("stroke_T1.nii.gz", "stroke_T2.nii.gz", "stroke_FLAIR.nii.gz", "MNI152_2009_template.nii.gz")
-DEFAULT_HOLDOUT = "seg3D_MR.nii.gz"  # a different subject and scanner: never seen in training
+SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+#: Real volumes in ../shared/data that train the bundled models (NIfTI volumes and DICOM series).
+DEFAULT_TRAINING = (
+    "volumes/stroke_T1.nii.gz",
+    "volumes/stroke_T2.nii.gz",
+    "volumes/stroke_FLAIR.nii.gz",
+    "volumes/MNI152_2009_template.nii.gz",
+    "volumes/adi_memprage_3t_block1.nii.gz",
+    "volumes/adi_t2tse_3t_block1.nii.gz",
+    "dicom/siemens_skyra_mprage",
+    "dicom/philips_mprage_3t",
+    "dicom/siemens_xa30_t1tfl_2mm",
+)
+#: Never trained on: the evaluation volumes (benchmarks/quality.py).
+HELD_OUT = ("volumes/seg3D_MR.nii.gz", "dicom/philips_phantom")
+KINDS = {"2d": 1, "3d": 7}
 
 
 @dataclass
 class TrainConfig:
-    """One training run. Paths default to ``../shared/data/volumes`` beside the repository."""
+    """One training run. Paths default to ``../shared/data`` beside the repository.
+
+    Attributes:
+        kind: ``"2d"`` (one input slice) or ``"3d"`` (7 slices in, the middle one out).
+        out_dir: where ``ce_unet_<kind>.safetensors`` and its card are written.
+        checkpoint_dir: where the resumable checkpoint lives (default ``out_dir``).
+        data: training volumes (files or DICOM folders).
+        steps: optimiser steps of the whole schedule (the cosine decay spans them).
+        stop_at: end this session after this step (≤ ``steps``), write the model and keep the
+            checkpoint; ``None`` = ``steps``.
+        batch_size, patch: pairs per step and their in-plane edge (pixels).
+        learning_rate: peak Adam learning rate (cosine-decayed to 2 % of it).
+        base_channels, depth, block: the network (:class:`CEUNetConfig`).
+        noise_input, target, p_coil_noise, group: how pairs are drawn (:class:`PairConfig`).
+        loss: ``"l1"``, ``"l2"`` or ``"l1_ssim"`` (:mod:`.losses`).
+        clean_targets: ``"none"``, or ``"nlm"``: denoise the training volumes first (2D non-local
+            means at each volume's own noise level), for targets with less of their own noise.
+        seed, device, threads: reproducibility and where to run (``threads``: CPU threads).
+        checkpoint_every, log_every: in steps.
+        resume: continue from the checkpoint in ``checkpoint_dir``.
+        init_from: start from these weights (a 2D model seeds a 3D one).
+        calibrate: measure the noise-reduction residual table at the end (inference needs it).
+    """
 
     kind: str = "2d"
     out_dir: Path = Path("MRDeepRecon/Resources/models")
-    data: list[Path] = field(default_factory=lambda: [SHARED_VOLUMES / n for n in DEFAULT_TRAINING])
-    holdout: Optional[Path] = SHARED_VOLUMES / DEFAULT_HOLDOUT
+    checkpoint_dir: Optional[Path] = None
+    data: list[Path] = field(default_factory=lambda: [SHARED_DATA / n for n in DEFAULT_TRAINING])
     steps: int = 2000
+    stop_at: Optional[int] = None
     batch_size: int = 16
     patch: int = 96
     learning_rate: float = 1e-3
     base_channels: int = 16
     depth: int = 3
+    block: str = "plain"
+    noise_input: str = "map"
+    target: str = "clean"
+    p_coil_noise: float = 0.25
+    group: int = 4
+    loss: str = "l1"
+    clean_targets: str = "none"
     seed: int = 0
     device: str = "auto"
+    threads: Optional[int] = None
     checkpoint_every: int = 200
-    resume: bool = False
     log_every: int = 50
-    init_from: Optional[Path] = None  # start from these weights (a 2D model can seed a 3D one)
-    noise_map: bool = True  # the network reads the local noise SD map as an extra channel
-    p_coil_noise: float = 0.25  # share of pairs with spatially varying (coil-normalised) noise
+    resume: bool = False
+    init_from: Optional[Path] = None
+    calibrate: bool = True
 
     @property
     def name(self) -> str:
         return f"ce_unet_{self.kind}"
 
+    def validate(self) -> None:
+        if self.kind not in KINDS:
+            raise MRDeepReconError(f"model kind must be 2d or 3d, got {self.kind!r}")
+        if self.loss not in LOSSES:
+            raise MRDeepReconError(f"loss must be one of {tuple(LOSSES)}, got {self.loss!r}")
+        if self.clean_targets not in ("none", "nlm"):
+            raise MRDeepReconError(f"clean_targets must be none or nlm, got {self.clean_targets!r}")
+        if self.steps < 1 or (self.stop_at is not None and not 1 <= self.stop_at <= self.steps):
+            raise MRDeepReconError(f"need 1 <= stop_at <= steps, got stop_at {self.stop_at}, steps {self.steps}")
+        held_out = {(SHARED_DATA / n).resolve() for n in HELD_OUT}
+        for path in self.data:
+            resolved = Path(path).resolve()
+            if resolved in held_out or any(h in resolved.parents for h in held_out):
+                raise MRDeepReconError("this volume is held out for evaluation and never trained on", path)
+
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of a file, or of a folder's files in name order."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    for item in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if item.is_file():
+            digest.update(item.read_bytes())
+    return digest.hexdigest()
 
 
 def _learning_rate(config: TrainConfig, step: int) -> float:
@@ -71,33 +143,75 @@ def _learning_rate(config: TrainConfig, step: int) -> float:
     return config.learning_rate * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / config.steps)))
 
 
-def initialise_from(model: CEUNet, path: Path) -> None:
-    """Copy the weights of the model at ``path`` into ``model``.
+def _input_weight(model: CEUNet) -> str:
+    """Name of the weight that reads the network input (slices, then the noise channel)."""
+    return "stem.conv1.weight" if model.config.block == "plain" else "stem.skip.weight"
 
-    A single-slice (2D) model seeds a multi-slice (3D) one: the first convolution's weights go to
-    the middle input slice and the neighbours start at zero, so the 3D network starts out computing
-    exactly what the 2D one does and learns from there how to use the adjacent slices. The same
-    holds for the noise-map channel: copied when the source has one, else started at zero.
+
+def initialise_from(model: CEUNet, path: Path) -> dict[str, Any]:
+    """Copy the weights of the model at ``path`` into ``model``; returns the source's card.
+
+    A single-slice (2D) model seeds a multi-slice (3D) one: the input weights go to the middle
+    input slice and the neighbours start at zero, so the 3D network starts out computing exactly
+    what the 2D one does and learns from there how to use the adjacent slices. The same holds for
+    the noise channel: copied when the source has one, else started at zero.
     """
-    source, _ = load_model(path)
-    if source.config.base_channels != model.config.base_channels or source.config.depth != model.config.depth:
-        raise MRDeepReconError("--init-from needs a model of the same width and depth", path)
-    if source.config.noise_map and not model.config.noise_map:
-        raise MRDeepReconError("--init-from a noise-map model needs a noise-map model", path)
+    source, card = load_model(path)
+    mismatch = [
+        name for name in ("base_channels", "depth", "block")
+        if getattr(source.config, name) != getattr(model.config, name)
+    ]
+    if mismatch:
+        raise MRDeepReconError(f"--init-from needs a model of the same {', '.join(mismatch)}", path)
+    if source.config.noise_input != "blind" and source.config.noise_input != model.config.noise_input:
+        raise MRDeepReconError(f"--init-from a {source.config.noise_input} noise-input model needs the same noise input", path)
     state = model.state_dict()
-    stem = "stem.conv1.weight"
+    stem = _input_weight(model)
     for name, tensor in source.state_dict().items():
         target = state[name]
-        if tensor.shape == target.shape:  # for the stem: same slices and noise-map channel
+        if tensor.shape == target.shape:  # for the stem: same slices and noise channel
             target.copy_(tensor)
         elif name == stem and tensor.shape[0] == target.shape[0] and tensor.shape[2:] == target.shape[2:]:
             target.zero_()
             offset = model.config.in_slices // 2 - source.config.in_slices // 2
             target[:, offset : offset + source.config.in_slices] = tensor[:, : source.config.in_slices]
-            if source.config.noise_map:
+            if source.config.noise_input != "blind":
                 target[:, -1] = tensor[:, -1]
         else:
             raise MRDeepReconError(f"weights {name} do not fit: {tuple(tensor.shape)} vs {tuple(target.shape)}", path)
+    return card
+
+
+def clean_volume(data: np.ndarray) -> np.ndarray:
+    """``data`` denoised slice by slice (axis 0) by scikit-image's non-local means at the volume's
+    own noise level (:func:`mrdeeprecon.metrics.estimate_noise_sigma`; patch 5, distance 6,
+    h = 0.8 σ)."""
+    from skimage.restoration import denoise_nl_means
+
+    from ..metrics import estimate_noise_sigma
+
+    volume = np.asarray(data, dtype=np.float32)
+    sigma = estimate_noise_sigma(volume)
+    return np.stack([
+        denoise_nl_means(s, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True)
+        if s.any() else s
+        for s in volume
+    ]).astype(np.float32)
+
+
+def _segment(config: TrainConfig, device: torch.device, first: int, last: int, wall: float, volumes) -> dict[str, Any]:
+    patches = (last - first) * config.batch_size
+    return {
+        "steps": [first, last],
+        "patches": patches,
+        "pixels": patches * config.patch**2,
+        "wall_hours": round(wall / 3600, 3),
+        "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        "host": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data": [Path(p).name for p in config.data],
+        "volumes": len(volumes),
+    }
 
 
 def train(
@@ -107,124 +221,140 @@ def train(
     log=lambda message: print(message, flush=True),
 ) -> Path:
     """Train, write ``<out_dir>/ce_unet_<kind>.safetensors`` + model card, return its path."""
-    if config.kind not in ("2d", "3d"):
-        raise MRDeepReconError(f"model kind must be 2d or 3d, got {config.kind!r}")
-    holdout = Path(config.holdout).resolve() if config.holdout else None
-    for path in config.data:
-        if holdout is not None and Path(path).resolve() == holdout:
-            raise MRDeepReconError("the held-out volume is also in the training data", path)
+    config.validate()
+    if config.threads:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = select_device(config.device)
     volumes = [load_volume(p) for p in config.data]
+    arrays = [v.data for v in volumes]
+    if config.clean_targets == "nlm":
+        log("denoising the training volumes (non-local means) ...")
+        arrays = [clean_volume(a) for a in arrays]
     pair_config = PairConfig(
-        kind=config.kind, patch=config.patch, noise_map=config.noise_map, p_coil_noise=config.p_coil_noise
+        in_slices=KINDS[config.kind],
+        patch=config.patch,
+        noise_input=config.noise_input,
+        p_coil_noise=config.p_coil_noise,
+        target=config.target,
+        group=config.group,
     )
-    sampler = PairSampler([v.data for v in volumes], pair_config, config.seed)
+    sampler = PairSampler(arrays, pair_config, config.seed, device)
     net_config = CEUNetConfig(
         in_slices=pair_config.in_slices,
         base_channels=config.base_channels,
         depth=config.depth,
-        noise_map=config.noise_map,
+        noise_input=config.noise_input,
+        block=config.block,
     )
     model = CEUNet(net_config)
+    lineage: list[dict[str, Any]] = []
     if config.init_from is not None:
-        initialise_from(model, Path(config.init_from))
+        source_card = initialise_from(model, Path(config.init_from))
+        lineage = [
+            *source_card.get("lineage", []),
+            {"initialised_from": Path(config.init_from).name, "sha256": source_card.get("sha256")},
+        ]
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    checkpoint = Path(config.out_dir) / f"{config.name}.checkpoint"
+    loss_function = LOSSES[config.loss]
+    checkpoint = Path(config.checkpoint_dir or config.out_dir) / f"{config.name}.checkpoint"
     start, elapsed, history = 0, 0.0, []
     if config.resume and checkpoint_files(checkpoint)[1].exists():
-        state = load_checkpoint(checkpoint, model, optimizer)
+        state, extra = load_checkpoint(checkpoint, model, optimizer)
         start, elapsed, history = state["step"], state["elapsed_s"], state["history"]
-        sampler.rng.bit_generator.state = state["sampler_rng"]
+        lineage = state.get("lineage", lineage)
+        sampler.generator.set_state(extra["sampler_generator"])
         log(f"resumed {checkpoint} at step {start}")
+    stop = config.stop_at or config.steps
+    t0 = time.perf_counter()
+    running: list[float] = []
+    pair_seconds = 0.0
 
-    t0 = time.perf_counter() - elapsed
-    running = []
+    def save(step: int) -> None:
+        session = _segment(config, device, start, step, time.perf_counter() - t0, volumes)
+        save_checkpoint(
+            checkpoint,
+            model,
+            optimizer,
+            {
+                "step": step,
+                "elapsed_s": elapsed + time.perf_counter() - t0,
+                "history": history,
+                "lineage": [*lineage, session],
+            },
+            {"sampler_generator": sampler.generator.get_state()},
+        )
+
     model.train()
-    for step in range(start, config.steps):
+    for step in range(start, stop):
         check(cancel)
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config, step)
+        tick = time.perf_counter()
         batch = sampler.batch(config.batch_size)
-        inputs = torch.from_numpy(batch.inputs).to(device)
-        context = torch.from_numpy(batch.context).to(device)
-        targets = torch.from_numpy(batch.targets).to(device)
-        loss = torch.nn.functional.l1_loss(model(inputs, context), targets)
+        pair_seconds += time.perf_counter() - tick
+        loss = loss_function(model(batch.inputs, batch.context), batch.targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         running.append(float(loss.detach()))
         done = step + 1
-        if done % config.log_every == 0 or done == config.steps:
-            mean_loss = float(np.mean(running))
-            history.append({"step": done, "l1": mean_loss})
-            running = []
-            rate = (done - start) / max(1e-9, time.perf_counter() - t0 - elapsed)
-            log(f"step {done}/{config.steps}  L1 {mean_loss:.4f}  {rate:.2f} steps/s")
-        report(progress, done / config.steps, f"step {done}/{config.steps}")
-        if done % config.checkpoint_every == 0 and done < config.steps:
-            save_checkpoint(
-                checkpoint,
-                model,
-                optimizer,
-                {
-                    "step": done,
-                    "elapsed_s": time.perf_counter() - t0,
-                    "history": history,
-                    "sampler_rng": sampler.rng.bit_generator.state,
-                },
+        if done % config.log_every == 0 or done == stop:
+            now = time.perf_counter() - t0
+            history.append({"step": done, config.loss: float(np.mean(running)), "elapsed_s": round(elapsed + now, 1)})
+            log(
+                f"step {done}/{config.steps}  {config.loss} {np.mean(running):.5f}  "
+                f"{(done - start) * config.batch_size / max(now, 1e-9):.1f} patches/s  "
+                f"pairs {100 * pair_seconds / max(now, 1e-9):.0f} % of the time"
             )
+            running = []
+        report(progress, (done - start) / max(1, stop - start), f"step {done}/{config.steps}")
+        if done % config.checkpoint_every == 0 and done < stop:
+            save(done)
+    if stop < config.steps:
+        save(stop)
     wall = time.perf_counter() - t0
+    lineage = [*lineage, _segment(config, device, start, stop, wall, volumes)]
     model.eval()
     card = {
         "name": config.name,
         "kind": config.kind,
         "version": datetime.now(timezone.utc).strftime("%Y.%m.%d"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "task": "MR denoising (tunable factor) and k-space extent restoration (super-resolution) "
+        "task": "estimate the clean image: denoising and k-space extent restoration (super-resolution) "
         + ("of single slices" if config.kind == "2d" else "of the middle slice of 7 adjacent slices"),
+        "output": "clean",
         "training": {
             "data": [
                 {"file": Path(p).name, "sha256": _sha256(p), "shape_zyx": list(v.shape), "spacing_mm": list(v.spacing)}
                 for p, v in zip(config.data, volumes)
             ],
-            "holdout": Path(config.holdout).name if config.holdout else None,
-            "pairs": "on the fly: random orientation, random k-space degradation and reconstruction "
-            "(mrdeeprecon.training.pairs), target = clean + noise/NR",
+            "held_out": list(HELD_OUT),
+            "pairs": "made in torch (mrdeeprecon.training.pairs): random orientation, tapered field around "
+            "tissue, random k-space degradation and reconstruction, target = " + config.target,
             "pair_config": dataclasses.asdict(pair_config),
-            "steps": config.steps,
+            "steps": stop,
+            "schedule_steps": config.steps,
             "batch_size": config.batch_size,
             "patch": config.patch,
-            "pairs_seen": config.steps * config.batch_size,
-            "loss": "L1",
-            "optimizer": f"Adam, lr {config.learning_rate:g} cosine-decayed to 2 %",
+            "patches_seen": stop * config.batch_size,
+            "loss": config.loss,
+            "clean_targets": config.clean_targets,
+            "optimizer": f"Adam, lr {config.learning_rate:g} cosine-decayed to 2 % over {config.steps} steps",
             "seed": config.seed,
-            "initialised_from": None if config.init_from is None else {
-                "file": Path(config.init_from).name,
-                "sha256": _sha256(Path(config.init_from)),
-            },
-            "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-            "host": f"{platform.machine()} {torch.get_num_threads()} threads",
-            "torch": torch.__version__,
-            "wall_time_s": round(wall, 1),
             "loss_history": history,
         },
+        "lineage": lineage,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     out = Path(config.out_dir) / f"{config.name}.safetensors"
     save_model(model.cpu(), out, card)
-    if config.holdout:
-        log(f"measuring acceptance on held-out {Path(config.holdout).name} ...")
-        scores = acceptance_scores(out, config.kind, Path(config.holdout))
-        if config.kind == "3d":
-            scores = {
-                "in_plane": scores,
-                "with_slice_kmax_0.5": acceptance_scores(out, config.kind, Path(config.holdout), kmax_slice=0.5),
-            }
-        card["evaluation"] = scores
+    if config.calibrate:
+        log("measuring the noise-reduction calibration on the training volumes ...")
+        card["calibration"] = measure_calibration(model, arrays, pair_config, seed=config.seed)
         save_model(model, out, card)
-    for path in checkpoint_files(checkpoint):
-        path.unlink(missing_ok=True)
+    if stop == config.steps:
+        for path in checkpoint_files(checkpoint):
+            path.unlink(missing_ok=True)
     return out
-
