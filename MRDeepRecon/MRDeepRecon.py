@@ -782,7 +782,9 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._log(error)
             slicer.util.errorDisplay(error, windowTitle="MRDeepRecon")
         elif output is not None:
-            self.ui.statusLabel.text = _("Done: {name}.").format(name=output.GetName())
+            summary = lib("logic").noise_reduction_summary(output)
+            self.ui.statusLabel.text = _("Done: {name}. {summary}").format(name=output.GetName(), summary=summary)
+            self._log(summary)
             self._parameterNode.outputVolume = output
             slicer.util.setSliceViewerLayers(background=output, fit=True)
         self._onParameterNodeModified()

@@ -233,3 +233,38 @@ def test_losses_prefer_the_target():
         value.backward()
         assert float(value.detach()) > 0 and torch.isfinite(noisy.grad).all()
         noisy.grad = None
+
+
+def test_sessions_add_up_stop_at_writes_the_model_and_keeps_the_checkpoint(tmp_path):
+    """Two sessions (stop at step 3, then resume) give the straight run's weights; the card's
+    lineage lists both sessions; the held-out curve is recorded in the history."""
+    from conftest import shared_path
+    from mrdeeprecon.model.weights import load_model
+
+    data = [shared_path("volumes/stroke_T1.nii.gz")]
+    common = dict(kind="2d", data=data, steps=5, batch_size=2, patch=48, base_channels=8, depth=2,
+                  checkpoint_every=100, device="cpu", log_every=1, calibrate=False)
+    straight = train(TrainConfig(out_dir=tmp_path / "a", **common), log=lambda *_: None)
+    first = train(TrainConfig(out_dir=tmp_path / "b", stop_at=3, curve_every=3, **common), log=lambda *_: None)
+    assert (tmp_path / "b" / "ce_unet_2d.checkpoint.safetensors").exists()
+    _, card = load_model(first)
+    assert card["training"]["steps"] == 3 and [s["steps"] for s in card["lineage"]] == [[0, 3]]
+    assert [h["step"] for h in card["training"]["loss_history"] if "tissue_psnr_db" in h] == [3]
+    resumed = train(TrainConfig(out_dir=tmp_path / "b", resume=True, **common), log=lambda *_: None)
+    a, b = _weights(straight), _weights(resumed)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    _, card = load_model(resumed)
+    assert [s["steps"] for s in card["lineage"]] == [[0, 3], [3, 5]]
+    assert sum(s["patches"] for s in card["lineage"]) == 5 * 2
+    assert not (tmp_path / "b" / "ce_unet_2d.checkpoint.safetensors").exists()
+
+
+def test_held_out_volumes_are_refused_as_training_data():
+    from conftest import shared_path
+    from mrdeeprecon.errors import MRDeepReconError
+
+    with pytest.raises(MRDeepReconError, match="held out"):
+        TrainConfig(data=[shared_path("volumes/seg3D_MR.nii.gz")]).validate()
+    with pytest.raises(MRDeepReconError, match="held out"):
+        TrainConfig(data=[shared_path("dicom/philips_phantom") / "anything"]).validate()

@@ -54,6 +54,18 @@ def enhancement_record(output_node) -> dict[str, Any]:
     return json.loads(text)
 
 
+def noise_reduction_summary(output_node) -> str:
+    """What the panel says after an enhancement: the requested and the achieved noise reduction,
+    and that the model could not reach the request when it could not."""
+    record = enhancement_record(output_node)
+    requested = float(record["noise_reduction"])
+    achieved = float(record.get("noise_reduction_achieved", requested))
+    text = f"Noise reduction: requested {requested:g}, achieved {achieved:.2f}."
+    if achieved < 0.99 * requested:
+        text += " This model leaves no less noise than that: the output is its least-noise result."
+    return text
+
+
 class MRDeepReconLogic:
     """Enhancement of scalar volume nodes of ``scene`` (a ``vtkMRMLScene``)."""
 

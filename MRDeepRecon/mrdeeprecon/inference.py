@@ -212,6 +212,35 @@ def _run_network(
     return accumulated / tiling.weight_sum[None]
 
 
+def _estimate(
+    model: CEUNet,
+    data: np.ndarray,
+    context: ScanContext,
+    settings: EnhanceSettings,
+    device: torch.device,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+):
+    """Standardise ``data`` and run the network: ``(standardised, sampling, noise SD map, clean
+    estimate)``, the last two on the working grid."""
+    standardized = standardize(data, context, settings.super_resolution)
+    sampling = context_vector.from_scan(context, settings.super_resolution)
+    noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
+    check(cancel)
+    report(progress, 0.05, "running the network")
+    vector = context_vector.encode(sampling)
+    estimate = _run_network(model, standardized.data, vector, settings, device, progress, cancel, noise_sd)
+    return standardized, sampling, noise_sd, estimate
+
+
+def clean_estimate(model: CEUNet, data: np.ndarray, context: ScanContext, device: str = "cpu") -> np.ndarray:
+    """The network's clean estimate of ``data`` ``(z, y, x)`` on its own grid, in its intensities
+    (no super-resolution, no noise-reduction knob): what training curves score."""
+    settings = EnhanceSettings(device=device)
+    standardized, _, _, estimate = _estimate(model.eval(), np.asarray(data), context, settings, select_device(device))
+    return destandardize(estimate, standardized.record)
+
+
 def _output_geometry(
     volume: Volume, record: StandardizeRecord
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
@@ -269,13 +298,7 @@ def enhance(
     calibration = Calibration.from_card(card, model_path)
 
     report(progress, 0.0, "standardising")
-    standardized = standardize(data, context, settings.super_resolution)
-    sampling = context_vector.from_scan(context, settings.super_resolution)
-    noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
-    check(cancel)
-    report(progress, 0.05, "running the network")
-    vector = context_vector.encode(sampling)
-    estimate = _run_network(model, standardized.data, vector, settings, device, progress, cancel, noise_sd)
+    standardized, sampling, noise_sd, estimate = _estimate(model, data, context, settings, device, progress, cancel)
     check(cancel)
     reduced = reduce_noise(standardized.data, estimate, noise_sd, sampling.kmax, settings.noise_reduction, calibration)
     output = destandardize(reduced.image, standardized.record)

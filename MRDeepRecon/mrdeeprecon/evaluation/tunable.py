@@ -1,58 +1,40 @@
-"""Accuracy of tunable denoising (seed 001, section 3.2 and Fig. 4).
+"""Accuracy of tunable denoising (seed 001, section 3.2 and Fig. 4), measured by pseudo-replica.
 
-A clean volume is degraded with complex Gaussian noise of σ = ``noise`` × its 99th percentile
-(:func:`mrdeeprecon.simulate.simulate_acquisition`, no other degradation), enhanced with each
-requested noise-reduction factor NR, and measured in several homogeneous tissue ROIs.
+A clean volume is degraded twice (:func:`replicas`): the same simulated acquisition (noise σ =
+``noise`` × the 99th percentile, added inside the acquired k-space band, optionally with a k_max
+truncation such as a scanner's 2× interpolation), two independent noise realisations ``a`` and
+``b``. Both are enhanced with each requested noise-reduction factor NR.
 
-Definitions, per ROI (every array ``(z, y, x)`` on the clean volume's grid):
+Definitions (arrays ``(z, y, x)`` on the clean volume's grid):
 
-* **reference** = the noise-free degraded image (the clean volume through the same simulated
-  acquisition without noise; for noise-only degradation it equals the clean volume up to
-  rounding).
-* **measured NR** = ``SD(input − reference) / SD(output − reference)``, SDs about the ROI mean of
-  each difference. The input's difference is exactly the added noise. The output's difference
-  is its residual noise plus any spatially varying error the enhancement makes (smoothed texture,
-  invented detail); a constant offset is not counted as noise but reported as the mean-signal
-  change. So the measured NR is conservative: an output that blurs anatomy measures a lower NR
-  than the noise reduction it achieved.
-* **detrended NR** = ``SD_detrended(input) / SD_detrended(output)`` as :func:`mrdeeprecon.qa.roi.
-  compare_roi` computes it: what a user without a reference measures. The reference's own noise
-  and texture are in both SDs, so it is biased towards 1; the reference's detrended SD is
-  reported beside it.
-* **mean-signal change** = ``100 · (mean(output) / mean(input) − 1)`` %.
+* **noise SD** of a pair of images = ``std(a − b) / √2`` over a region: only the noise differs
+  between the realisations, so anatomy, bias and any deterministic error of the enhancement cancel.
+* **homogeneous tissue** = :func:`mrdeeprecon.metrics.homogeneous_tissue` of the clean volume
+  (above its 60th percentile, 7×7 local SD in the lowest quarter).
+* **measured NR** = input noise SD / output noise SD in homogeneous tissue.
+* **mean-signal change** = ``100 · (mean(output_a) / mean(input_a) − 1)`` % in homogeneous tissue.
+* **reported NR** = the factor the engine says it achieved (``noise_reduction_achieved``).
 
-Per factor the median over ROIs is reported, with its relative error ``measured / requested − 1``
-and pass flags at ±10 % and ±2 %.
-
-ROIs are chosen automatically in the clean volume (:func:`find_homogeneous_rois`) or given.
+Per factor: the relative error ``measured / requested − 1`` and the flags ±10 % and ±2 %; the bar
+is measured NR within ±10 % with the mean within ±2 %.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-from scipy import ndimage
 
 from ..context import ScanContext
 from ..errors import MRDeepReconError
 from ..inference import enhance
 from ..kspace.degrade import DegradationSpec
-from ..kspace.noise import reference_level
-from ..qa.foreground import foreground_mask
+from ..metrics import homogeneous_tissue
 from ..reporting import plotting
-from ..qa.roi import (
-    AUTO_ROI_SIZE_MM,
-    ROI,
-    BoxROI,
-    compare_roi,
-    find_homogeneous_roi,
-    region_stats,
-    roi_region,
-)
 from ..settings import EnhanceSettings
 from ..simulate import degrade_with_reference
 from ..volume import Volume
@@ -61,120 +43,79 @@ from ..volume import Volume
 #: ``(volume, settings, context) -> Volume`` (tests pass oracles).
 Enhancer = Callable[[Volume, EnhanceSettings, ScanContext], Volume]
 
-#: Relative-error tolerances of the pass flags.
+#: Relative-error tolerances of the pass flags, and of the mean signal (fraction).
 TOLERANCE_LOOSE = 0.10
 TOLERANCE_STRICT = 0.02
+MEAN_TOLERANCE = 0.02
 #: Default noise σ as a fraction of the clean volume's 99th percentile.
-DEFAULT_NOISE = 0.05
+DEFAULT_NOISE = 0.10
 #: Default requested factors.
-DEFAULT_FACTORS = (1.5, 2.0, 3.0, 4.0)
-#: Default number of automatic ROIs.
-DEFAULT_ROI_COUNT = 5
+DEFAULT_FACTORS = (1.5, 2.0, 3.0)
 
 DEFINITION = (
-    "measured NR = SD(input - reference) / SD(output - reference) in each ROI (SD about the ROI "
-    "mean), reference = noise-free degraded image; output errors other than a constant offset "
-    "count as noise. Detrended NR = SD_detrended(input) / SD_detrended(output) (qa.roi, no "
-    "reference)."
+    "pseudo-replica: noise SD = std(a - b) / sqrt(2) of two noise realisations, in homogeneous "
+    "tissue (clean volume above its 60th percentile, 7x7 local SD in the lowest quarter); "
+    "measured NR = input noise SD / output noise SD"
 )
 
 
-def find_homogeneous_rois(
-    volume: Volume,
-    count: int = DEFAULT_ROI_COUNT,
-    size_mm: float | tuple[float, float, float] = AUTO_ROI_SIZE_MM,
-    foreground: np.ndarray | None = None,
-) -> list[BoxROI]:
-    """Up to ``count`` non-touching homogeneous boxes inside the object, most homogeneous first.
-
-    Repeats :func:`mrdeeprecon.qa.roi.find_homogeneous_roi` (lowest local SD / mean of the
-    smoothed image, box entirely in ``foreground``, default Otsu) with every chosen box, grown by
-    half its size on each side, removed from the allowed region.
-
-    Raises:
-        MRDeepReconError: when not even one box fits.
-    """
-    if count < 1:
-        raise MRDeepReconError(f"ROI count must be >= 1, got {count}")
-    allowed = np.array(foreground_mask(volume) if foreground is None else foreground, dtype=bool)
-    rois: list[BoxROI] = []
-    for number in range(1, count + 1):
-        try:
-            roi = find_homogeneous_roi(volume, size_mm, allowed)
-        except MRDeepReconError:
-            if rois:
-                break
-            raise
-        roi = dataclasses.replace(roi, name=f"roi-{number}")
-        block, inside = roi_region(roi, volume)
-        taken = np.zeros(volume.shape, dtype=bool)
-        taken[block] = inside
-        grown = ndimage.maximum_filter(taken, size=tuple(2 * (s.stop - s.start) for s in block))
-        allowed &= ~grown
-        rois.append(roi)
-    return rois
-
-
-@dataclass
-class ROINoise:
-    """One ROI at one factor (intensities in the volume's units).
+@dataclass(frozen=True)
+class Replicas:
+    """Two noise realisations of one simulated acquisition of a clean volume.
 
     Attributes:
-        name: the ROI's label.
-        voxels: voxels inside.
-        input_error_sd: ``SD(input − reference)`` (the added noise).
-        output_error_sd: ``SD(output − reference)``.
-        output_bias: ``mean(output − reference)``.
-        measured: ``input_error_sd / output_error_sd``.
-        reference_sd_detrended: detrended SD of the reference (its own noise and texture).
-        input_sd_detrended: detrended SD of the input.
-        output_sd_detrended: detrended SD of the output.
-        measured_detrended: ``input_sd_detrended / output_sd_detrended``.
-        input_mean: mean of the input.
-        output_mean: mean of the output.
-        mean_change_percent: ``100 · (output_mean / input_mean − 1)``.
+        a, b: the degraded volumes.
+        noise_free: the same acquisition without noise.
+        context: the scan context of the degraded volumes.
     """
 
-    name: str
-    voxels: int
-    input_error_sd: float
-    output_error_sd: float
-    output_bias: float
-    measured: float
-    reference_sd_detrended: float
-    input_sd_detrended: float
-    output_sd_detrended: float
-    measured_detrended: float
-    input_mean: float
-    output_mean: float
-    mean_change_percent: float
+    a: Volume
+    b: Volume
+    noise_free: Volume
+    context: ScanContext
+
+
+def replicas(clean: Volume, spec: DegradationSpec, context: ScanContext, seed: int) -> Replicas:
+    """Degrade ``clean`` as ``spec`` says with seeds ``seed`` and ``seed + 1``. The scenario must be
+    deterministic apart from the noise (no random undersampling, no bias field), so that the two
+    differ only by their noise."""
+    if spec.undersample_random > 1 or spec.bias_field > 0:
+        raise MRDeepReconError("pseudo-replica needs a degradation whose only randomness is the noise")
+    a, noise_free, degraded_context = degrade_with_reference(clean, spec, context, seed)
+    b, _, _ = degrade_with_reference(clean, spec, context, seed + 1)
+    return Replicas(a, b, noise_free, degraded_context)
+
+
+def replica_sd(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """Noise SD of two realisations in ``region``: ``std(a − b) / √2``."""
+    difference = np.asarray(a, dtype=np.float64)[region] - np.asarray(b, dtype=np.float64)[region]
+    return float(np.std(difference) / math.sqrt(2.0))
 
 
 @dataclass
 class FactorAccuracy:
-    """One requested factor: medians over the ROIs.
+    """One requested factor.
 
     Attributes:
         requested: the factor asked of the enhancement.
-        measured: median measured NR (module docstring).
+        measured: input noise SD / output noise SD in homogeneous tissue.
         relative_error: ``measured / requested − 1``.
-        measured_detrended: median detrended NR.
-        relative_error_detrended: ``measured_detrended / requested − 1``.
-        mean_change_percent: median mean-signal change, %.
-        within_10_percent: ``|relative_error| ≤ 0.10``.
-        within_2_percent: ``|relative_error| ≤ 0.02``.
-        rois: per-ROI numbers.
+        reported: the factor the engine reports it achieved (``None`` for an oracle).
+        output_noise_sd: the output's noise SD (intensity units).
+        mean_change_percent: mean-signal change in homogeneous tissue, %.
+        within_10_percent, within_2_percent: ``|relative_error|`` within the tolerance.
+        mean_within_2_percent: ``|mean change| ≤ 2 %``.
     """
 
     requested: float
     measured: float
     relative_error: float
-    measured_detrended: float
-    relative_error_detrended: float
+    reported: float | None
+    output_noise_sd: float
     mean_change_percent: float
     within_10_percent: bool
     within_2_percent: bool
-    rois: list[ROINoise]
+    mean_within_2_percent: bool
 
 
 @dataclass
@@ -183,54 +124,23 @@ class TunableDenoisingResult:
 
     Attributes:
         definition: how the NR is measured (:data:`DEFINITION`).
-        noise_fraction: σ as a fraction of the clean volume's 99th percentile.
+        degradation: the simulated acquisition (``DegradationSpec`` fields).
         noise_sigma: σ in intensity units.
-        seed: noise seed.
-        rois: the ROIs (``to_dict()`` of each).
+        input_noise_sd: the input's noise SD in homogeneous tissue.
+        voxels: homogeneous-tissue voxels.
+        seed: seed of realisation ``a`` (``b`` has ``seed + 1``).
         factors: one entry per requested factor, in request order.
-        all_within_10_percent: every factor's measured NR within ±10 %.
-        all_within_2_percent: every factor's measured NR within ±2 %.
+        bar_met: every factor within ±10 % with its mean within ±2 %.
     """
 
     definition: str
-    noise_fraction: float
+    degradation: dict
     noise_sigma: float
+    input_noise_sd: float
+    voxels: int
     seed: int
-    rois: list[dict[str, Any]]
     factors: list[FactorAccuracy]
-    all_within_10_percent: bool
-    all_within_2_percent: bool
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return float(numerator / denominator) if denominator > 0 else float("inf")
-
-
-def _roi_noise(
-    roi: ROI, reference: Volume, noisy: Volume, output: Volume, requested: float
-) -> ROINoise:
-    block, inside = roi_region(roi, reference)
-    ref = np.asarray(reference.data[block], dtype=np.float64)[inside]
-    before = np.asarray(noisy.data[block], dtype=np.float64)[inside]
-    after = np.asarray(output.data[block], dtype=np.float64)[inside]
-    input_error_sd = float(np.std(before - ref, ddof=1))
-    output_error_sd = float(np.std(after - ref, ddof=1))
-    detrended = compare_roi(roi, noisy, output, requested)
-    return ROINoise(
-        name=roi.name,
-        voxels=int(inside.sum()),
-        input_error_sd=input_error_sd,
-        output_error_sd=output_error_sd,
-        output_bias=float(np.mean(after - ref)),
-        measured=_ratio(input_error_sd, output_error_sd),
-        reference_sd_detrended=float(region_stats(roi, reference).sd_detrended),
-        input_sd_detrended=float(detrended.original.sd_detrended),
-        output_sd_detrended=float(detrended.enhanced.sd_detrended),
-        measured_detrended=float(detrended.measured_noise_reduction),
-        input_mean=float(before.mean()),
-        output_mean=float(after.mean()),
-        mean_change_percent=float(100.0 * (after.mean() / before.mean() - 1.0)),
-    )
+    bar_met: bool
 
 
 def measure_tunable_denoising(
@@ -239,106 +149,103 @@ def measure_tunable_denoising(
     settings: EnhanceSettings | None = None,
     noise: float = DEFAULT_NOISE,
     noise_reductions: Sequence[float] = DEFAULT_FACTORS,
-    rois: Sequence[ROI] | None = None,
-    roi_count: int = DEFAULT_ROI_COUNT,
-    roi_size_mm: float = AUTO_ROI_SIZE_MM,
+    kmax: tuple[float, float, float] = (1.0, 1.0, 1.0),
     seed: int = 0,
     enhancer: Enhancer = enhance,
 ) -> TunableDenoisingResult:
-    """Degrade ``clean`` with noise, enhance it at each factor and measure the achieved NR.
+    """Degrade ``clean`` twice with noise (inside the ``kmax`` band), enhance both at each factor
+    and measure the achieved NR in homogeneous tissue.
 
     Args:
         clean: the clean volume ``(z, y, x)``.
-        context: its scan context (how it was sampled; noise does not change it).
+        context: its scan context.
         settings: enhancement settings; ``noise_reduction`` is replaced by each factor and the
-            output must lie on the input's grid (super-resolution 1). Default: bundled model.
+            output must lie on the input's grid. Default: bundled model.
         noise: σ as a fraction of the clean volume's 99th percentile.
-        noise_reductions: requested factors, each in [1, 5].
-        rois: ROIs in LPS mm; default :func:`find_homogeneous_rois` on ``clean``.
-        roi_count: number of automatic ROIs.
-        roi_size_mm: edge of each automatic ROI (mm).
-        seed: noise seed.
+        noise_reductions: requested factors.
+        kmax: acquired k-space extent (frequency, phase, slice) of the simulated acquisition,
+            shown on the clean volume's grid (zero-padding interpolation).
+        seed: noise seed of the first realisation.
         enhancer: the enhancement (default :func:`mrdeeprecon.inference.enhance`).
 
     Raises:
-        MRDeepReconError: no noise, no factor, an output on another grid, or no ROI fits.
+        MRDeepReconError: no noise, no factor, or an output on another grid.
     """
     if not noise > 0:
         raise MRDeepReconError(f"tunable denoising needs noise > 0, got {noise!r}")
     if not noise_reductions:
         raise MRDeepReconError("give at least one noise-reduction factor")
     settings = settings or EnhanceSettings()
-    spec = DegradationSpec(noise=noise)
-    noisy, reference, noisy_context = degrade_with_reference(clean, spec, context, seed)
-    chosen = list(rois) if rois else find_homogeneous_rois(clean, roi_count, roi_size_mm)
+    spec = DegradationSpec(noise=noise, kmax=kmax)
+    pair = replicas(clean, spec, context, seed)
+    region = homogeneous_tissue(clean.data)
+    input_sd = replica_sd(pair.a.data, pair.b.data, region)
+    input_mean = float(np.mean(pair.a.data[region]))
     factors = []
     for requested in noise_reductions:
         factor_settings = dataclasses.replace(settings, noise_reduction=float(requested))
-        output = enhancer(noisy, factor_settings, noisy_context)
-        if output.shape != noisy.shape:
+        outputs = [enhancer(volume, factor_settings, pair.context) for volume in (pair.a, pair.b)]
+        if outputs[0].shape != clean.shape:
             raise MRDeepReconError(
-                f"the enhanced volume {output.shape} is not on the input grid {noisy.shape}; "
+                f"the enhanced volume {outputs[0].shape} is not on the input grid {clean.shape}; "
                 "measure tunable denoising without super-resolution"
             )
-        per_roi = [_roi_noise(roi, reference, noisy, output, float(requested)) for roi in chosen]
-        measured = float(np.median([r.measured for r in per_roi]))
-        detrended = float(np.median([r.measured_detrended for r in per_roi]))
+        output_sd = replica_sd(outputs[0].data, outputs[1].data, region)
+        measured = input_sd / output_sd if output_sd > 0 else float("inf")
         error = measured / float(requested) - 1.0
+        change = 100.0 * (float(np.mean(outputs[0].data[region])) / input_mean - 1.0)
+        record = outputs[0].metadata.get("enhancement", {})
         factors.append(
             FactorAccuracy(
                 requested=float(requested),
-                measured=measured,
-                relative_error=error,
-                measured_detrended=detrended,
-                relative_error_detrended=detrended / float(requested) - 1.0,
-                mean_change_percent=float(np.median([r.mean_change_percent for r in per_roi])),
+                measured=float(measured),
+                relative_error=float(error),
+                reported=record.get("noise_reduction_achieved"),
+                output_noise_sd=output_sd,
+                mean_change_percent=change,
                 within_10_percent=bool(abs(error) <= TOLERANCE_LOOSE),
                 within_2_percent=bool(abs(error) <= TOLERANCE_STRICT),
-                rois=per_roi,
+                mean_within_2_percent=bool(abs(change) <= 100 * MEAN_TOLERANCE),
             )
         )
     return TunableDenoisingResult(
         definition=DEFINITION,
-        noise_fraction=float(noise),
-        noise_sigma=float(noise * reference_level(np.asarray(clean.data, dtype=np.float32))),
+        degradation=dataclasses.asdict(spec),
+        noise_sigma=float(noise * np.percentile(np.abs(clean.data), 99.0)),
+        input_noise_sd=input_sd,
+        voxels=int(region.sum()),
         seed=int(seed),
-        rois=[roi.to_dict() for roi in chosen],
         factors=factors,
-        all_within_10_percent=all(f.within_10_percent for f in factors),
-        all_within_2_percent=all(f.within_2_percent for f in factors),
+        bar_met=all(f.within_10_percent and f.mean_within_2_percent for f in factors),
     )
 
 
-def plot_tunable_denoising(result: TunableDenoisingResult, path: str | Path) -> Path:
-    """PNG: measured vs requested NR (per ROI and median, identity line, ±10 % band) and the
-    mean-signal change per factor."""
+def plot_tunable_denoising(results: dict[str, TunableDenoisingResult], path: str | Path) -> Path:
+    """PNG: measured vs requested NR per case (identity line, ±10 % band) and the mean-signal
+    change per factor."""
     figure_type, canvas = plotting("tunable-denoising plots")
     figure = figure_type(figsize=(10.0, 4.2))
-    requested = np.array([f.requested for f in result.factors])
+    requested = np.array(sorted({f.requested for r in results.values() for f in r.factors}))
     span = np.linspace(1.0, max(requested.max(), 1.0) * 1.05, 50)
-    axes = figure.add_subplot(1, 2, 1)
-    axes.fill_between(span, span * 0.9, span * 1.1, color="0.85", label="±10 %")
-    axes.plot(span, span, "k--", linewidth=1, label="identity")
-    for factor in result.factors:
-        axes.plot([factor.requested] * len(factor.rois), [r.measured for r in factor.rois], "o",
-                  color="tab:blue", alpha=0.35, markersize=4)
-    axes.plot(requested, [f.measured for f in result.factors], "o-", color="tab:blue",
-              label="measured (vs reference)")
-    axes.plot(requested, [f.measured_detrended for f in result.factors], "s-", color="tab:orange",
-              label="detrended SD ratio")
-    axes.set_xlabel("requested noise reduction")
-    axes.set_ylabel("measured noise reduction")
-    axes.set_title(f"σ = {100 * result.noise_fraction:g} % of p99, {len(result.rois)} ROIs",
-                   fontsize=9)
-    axes.legend(fontsize=8)
-    axes = figure.add_subplot(1, 2, 2)
-    axes.axhline(0.0, color="k", linewidth=1)
-    changes = [f.mean_change_percent for f in result.factors]
-    axes.plot(requested, changes, "o-")
-    limit = max(1.0, 1.2 * max(abs(c) for c in changes))
-    axes.set_ylim(-limit, limit)
-    axes.set_xlabel("requested noise reduction")
-    axes.set_ylabel("mean-signal change in ROIs (%)")
+    measured_axes = figure.add_subplot(1, 2, 1)
+    measured_axes.fill_between(span, span * 0.9, span * 1.1, color="0.85", label="±10 %")
+    measured_axes.plot(span, span, "k--", linewidth=1, label="identity")
+    change_axes = figure.add_subplot(1, 2, 2)
+    change_axes.axhline(0.0, color="k", linewidth=1)
+    limit = 2.0
+    for label, result in results.items():
+        factors = [f.requested for f in result.factors]
+        measured_axes.plot(factors, [f.measured for f in result.factors], "o-", label=label)
+        changes = [f.mean_change_percent for f in result.factors]
+        change_axes.plot(factors, changes, "o-", label=label)
+        limit = max(limit, 1.2 * max(abs(c) for c in changes))
+    measured_axes.set_xlabel("requested noise reduction")
+    measured_axes.set_ylabel("measured noise reduction (homogeneous tissue)")
+    measured_axes.legend(fontsize=7)
+    change_axes.set_ylim(-limit, limit)
+    change_axes.set_xlabel("requested noise reduction")
+    change_axes.set_ylabel("mean-signal change (%)")
+    change_axes.legend(fontsize=7)
     figure.tight_layout()
     path = Path(path)
     canvas(figure)

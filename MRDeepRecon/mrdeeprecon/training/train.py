@@ -34,6 +34,7 @@ from ..model.weights import load_model, save_model
 from ..progress import CancelToken, ProgressCallback, check, report
 from .calibration import measure_calibration
 from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
+from .curve import HeldOutCurve
 from .losses import LOSSES
 from .pairs import PairConfig, PairSampler
 
@@ -79,6 +80,9 @@ class TrainConfig:
         resume: continue from the checkpoint in ``checkpoint_dir``.
         init_from: start from these weights (a 2D model seeds a 3D one).
         calibrate: measure the noise-reduction residual table at the end (inference needs it).
+        curve_every: steps between points of the held-out training curve
+            (:class:`.curve.HeldOutCurve`, tissue PSNR on ``curve_volume``); 0 = none.
+        curve_volume: the held-out volume the curve is measured on.
     """
 
     kind: str = "2d"
@@ -107,6 +111,8 @@ class TrainConfig:
     resume: bool = False
     init_from: Optional[Path] = None
     calibrate: bool = True
+    curve_every: int = 0
+    curve_volume: Path = SHARED_DATA / HELD_OUT[0]
 
     @property
     def name(self) -> str:
@@ -267,6 +273,7 @@ def train(
         sampler.generator.set_state(extra["sampler_generator"])
         log(f"resumed {checkpoint} at step {start}")
     stop = config.stop_at or config.steps
+    curve = HeldOutCurve(config.curve_volume) if config.curve_every else None
     t0 = time.perf_counter()
     running: list[float] = []
     pair_seconds = 0.0
@@ -309,6 +316,11 @@ def train(
                 f"pairs {100 * pair_seconds / max(now, 1e-9):.0f} % of the time"
             )
             running = []
+        if curve is not None and (done % config.curve_every == 0 or done == stop):
+            point = curve(model)
+            model.train()
+            history.append({"step": done, "tissue_psnr_db": round(point, 3), "curve": curve.name})
+            log(f"step {done}  held-out tissue PSNR {point:.3f} dB ({curve.name})")
         report(progress, (done - start) / max(1, stop - start), f"step {done}/{config.steps}")
         if done % config.checkpoint_every == 0 and done < stop:
             save(done)
