@@ -394,10 +394,18 @@ def _update_model_cards(results: dict[str, Any]) -> None:
             entry["noise_sd_local"] = {r["name"]: r["noise_sd_local"] for r in section["series"]}
             entry["piu_percent"] = {r["name"]: r["piu_percent"] for r in section["series"]}
         summary["sections"][name] = entry
+    tissue = {name: {m: r["tissue"]["psnr_db"] for m, r in section["rows"].items() if r and "tissue" in r}
+              for name, section in results["sections"].items() if name.startswith("denoise_")}
     for kind in ("2d", "3d"):
         path = card_path(bundled_model_path(kind))
         card = json.loads(path.read_text())
         card["quality_bars"] = summary
+        # One entry per shipped checkpoint (the lineage's scores): replaced when re-measured.
+        point = {"date": results["date"], "sha256": card["sha256"], "steps": card["training"]["steps"],
+                 "patches": sum(s.get("patches", 0) for s in card.get("lineage", [])),
+                 "tissue_psnr_db": tissue, "bars_met": {n: (e["bar"] or {}).get("met") for n, e in summary["sections"].items()}}
+        history = [h for h in card.get("scores_history", []) if h.get("sha256") != card["sha256"]]
+        card["scores_history"] = [*history, point]
         path.write_text(json.dumps(card, indent=2) + "\n")
 
 
