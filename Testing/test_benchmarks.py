@@ -133,3 +133,32 @@ def test_speed_and_quality_runs_share_results_md_without_erasing_each_other(tmp_
     text = path.read_text()
     assert "speed v1" not in text and "# speed v2\nmore" in text and "## quality v1" in text
     assert text.index("speed v2") < text.index("quality v1")
+
+
+def test_pairs_speed_writes_its_section(tmp_path):
+    shared_path("volumes/stroke_T1.nii.gz")
+    out, results = tmp_path / "RESULTS.md", tmp_path / "pairs.json"
+    command = [sys.executable, str(BENCHMARKS / "pairs_speed.py"), "--threads", "1", "--batches", "2",
+               "--volumes", str(shared_path("volumes/stroke_T1.nii.gz")), "--out", str(out), "--json", str(results)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert completed.returncode == 0, completed.stderr
+    run = json.loads(results.read_text())["runs"][0]
+    assert run["threads"] == 1 and run["pairs_per_s_2d"] > 0 and run["pairs_per_s_3d"] > 0
+    assert 0 < run["pair_share_of_step"] < 1
+    assert out.read_text().startswith("<!-- pairs:begin -->\n## Training pairs")
+
+
+def test_ablation_quick_trains_calibrates_and_scores_each_arm(tmp_path):
+    shared_path("volumes/seg3D_MR.nii.gz")
+    command = [sys.executable, str(BENCHMARKS / "ablation.py"), "--quick", "--arms", "base,blind", "--jobs", "2",
+               "--work", str(tmp_path / "arms"), "--out", str(tmp_path / "A.md"), "--json", str(tmp_path / "a.json")]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads((tmp_path / "a.json").read_text())
+    assert set(results["plans"]) == {"base", "blind"}
+    for arm in ("base", "blind"):
+        card = json.loads((tmp_path / "arms" / arm / "ce_unet_2d.json").read_text())
+        assert "calibration" in card and card["architecture"]["noise_input"] == ("map" if arm == "base" else "blind")
+        for scores in results["scores"].values():
+            assert np.isfinite(scores[arm]["tissue_psnr_db"])
+    assert "plumbing check" in (tmp_path / "A.md").read_text()
