@@ -30,12 +30,14 @@ def test_model_card_is_complete_and_matches_the_weights(kind):
     path = bundled_model_path(kind)
     assert path.stat().st_size <= 50 * 2**20
     model, card = load_model(path)  # verifies the SHA-256
-    assert card["training"]["holdout"] == "seg3D_MR.nii.gz"
-    assert all(d["file"] != "seg3D_MR.nii.gz" for d in card["training"]["data"])
+    assert "volumes/seg3D_MR.nii.gz" in card["training"]["held_out"]
+    assert all(d["file"] not in ("seg3D_MR.nii.gz", "philips_phantom") for d in card["training"]["data"])
     assert card["parameters"] == sum(p.numel() for p in model.parameters())
-    evaluation = card["evaluation"] if kind == "2d" else card["evaluation"]["in_plane"]
-    assert evaluation["best_psnr_gain_db"] >= 3.0
-    assert evaluation["best_ssim_gain"] > 0.0
+    assert card["output"] == "clean" and card["calibration"]["band_fractions"]
+    sessions = [s for s in card["lineage"] if "patches" in s]
+    assert sessions and sum(s["patches"] for s in sessions) >= card["training"]["patches_seen"] > 0
+    # The shipped weights are the ones benchmarks/quality.py measured.
+    assert card["scores_history"][-1]["sha256"] == card["sha256"]
 
 
 def test_2d_model_beats_the_degraded_input(holdout):

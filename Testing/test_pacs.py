@@ -306,7 +306,7 @@ def test_cli_reports_a_refused_association_after_writing(orthanc, tmp_path, caps
     source = shared_path("dicom/philips_phantom/201_T1W_TSE_Sno_CSno_CSAIno")
     out = tmp_path / "derived"
     args = ["enhance", str(source), str(out), "--format", "dicom", "--model", str(tiny_models["2d"]), "--quiet",
-            "--send", f"{HOST}:{orthanc.dicom_port}", "--called-aet", "WRONG-AET"]
+            "--noise-reduction", "1", "--send", f"{HOST}:{orthanc.dicom_port}", "--called-aet", "WRONG-AET"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"{HOST}:{orthanc.dicom_port}" in err

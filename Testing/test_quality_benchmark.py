@@ -36,7 +36,12 @@ def test_quick_run_measures_every_bar_and_says_it_is_a_plumbing_check(quick_run)
                  "sharpness", "varying_noise", "vendor_pair"):
         assert name in sections, name
     assert sections["sr_kmax0.5"]["bar"]["best_interpolation"] in ("zerofill", "cubic", "lanczos")
-    assert [f["requested"] for f in sections["tunable"]["factors"]] == [1.5, 2, 3, 4]
+    cases = sections["tunable"]["cases"]
+    assert [f["requested"] for case in cases.values() for f in case["factors"]] == [1.5, 2]
+    assert all(f["reported"] is not None for case in cases.values() for f in case["factors"])
+    assert "ours NR 2" in sections["sr_kmax0.5"]["rows"] and "ours NR 2" in sections["slice_x2"]["rows"]
+    for name in ("denoise_seg3D_sigma6", "denoise_seg3D_sigma10"):
+        assert sections[name]["rows"]["ours"]["tissue"]["psnr_db"] > 0
     markdown = (quick_run / "Q.md").read_text()
     assert "plumbing check, numbers mean nothing" in markdown
     for png in ("tunable.png", "sharpness.png", "varying_noise.png", "vendor_pair.png"):

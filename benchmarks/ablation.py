@@ -46,6 +46,7 @@ ARMS: dict[str, tuple[str, dict[str, Any]]] = {
     "residual_d4": ("normalised residual blocks, depth 4", {"block": "residual", "depth": 4}),
     "denoise_only": ("target = the noise-free degraded image (a denoise-only specialist)", {"target": "noise_free"}),
     "nlm_targets": ("training volumes denoised first (non-local means)", {"clean_targets": "nlm"}),
+    "interpolated": ("a third of the scenarios scanner-interpolated (in-plane k_max 0.45-0.7)", {"p_interpolated": 0.33}),
 }
 BATCH = 16
 

@@ -20,8 +20,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from common import measure
 
-NOISE_REDUCTION = 3.0
-
 
 @dataclass(frozen=True)
 class NetworkCase:
@@ -56,13 +54,11 @@ class NetworkCase:
 
 
 def _context_row(size: int) -> torch.Tensor:
-    """The engine's context vector for a default scan (no super-resolution) and NR 3."""
+    """The engine's context vector for a default scan (no super-resolution)."""
     from mrdeeprecon.context import ScanContext
     from mrdeeprecon.model import context_vector
 
-    vector = context_vector.encode(
-        context_vector.from_scan(ScanContext(), (1.0, 1.0, 1.0)), NOISE_REDUCTION
-    )
+    vector = context_vector.encode(context_vector.from_scan(ScanContext(), (1.0, 1.0, 1.0)))
     if vector.shape != (size,):
         raise RuntimeError(f"context vector has {vector.shape[0]} values, the model wants {size}")
     return torch.from_numpy(vector)[None]

@@ -456,6 +456,7 @@ _TRAIN_FLAGS: dict[str, tuple[dict[str, Any], str]] = {
     "noise_input": ({"choices": ("map", "scalar", "blind")}, "how the network is told the noise level"),
     "target": ({"choices": ("clean", "noise_free")}, "clean: all-in-one; noise_free: denoise only"),
     "p_coil_noise": ({"type": float}, "share of pairs with coil-normalised (spatially varying) noise"),
+    "p_interpolated": ({"type": float}, "share of scanner-interpolation scenarios (in-plane k_max 0.45-0.7)"),
     "group": ({"type": int}, "pairs sharing one degradation scenario"),
     "loss": ({"choices": ("l1", "l2", "l1_ssim")}, "training loss"),
     "clean_targets": ({"choices": ("none", "nlm")}, "denoise the training volumes first"),

@@ -49,6 +49,7 @@ TAPER = 12  # pixels over which the field's border falls to 0
 SLAB = 16  # slices degraded together for multi-slice pairs
 SLAB_TAPER = 3  # slices over which the slab's ends fall to 0
 GAIN = 1.25  # largest random intensity gain (and 1 / GAIN the smallest)
+INTERPOLATED_KMAX = (0.45, 0.7)  # in-plane k_max range of scanner-interpolation scenarios
 TARGETS = ("clean", "noise_free")
 
 
@@ -65,6 +66,9 @@ class PairConfig:
         noise_input: ``"map"``, ``"scalar"`` or ``"blind"`` (see the module docstring).
         p_coil_noise: probability that a group's noise is made spatially varying (each pair with
             its own field).
+        p_interpolated: probability of a scanner-interpolation scenario: both in-plane k_max in
+            ``INTERPOLATED_KMAX`` (an acquired matrix shown zero-filled on a 1.4–2.2× finer grid),
+            the commonest truncation of real series, which the per-axis draws reach rarely.
         target: ``"clean"`` or ``"noise_free"`` (see the module docstring).
         group: pairs that share one degradation scenario.
     """
@@ -76,6 +80,7 @@ class PairConfig:
     min_kmax: float = 0.35
     noise_input: str = "map"
     p_coil_noise: float = 0.25
+    p_interpolated: float = 0.0
     target: str = "clean"
     group: int = 4
 
@@ -138,6 +143,8 @@ def random_degradation(
     log_noise = draw.uniform(math.log(config.min_noise), math.log(config.max_noise))
     noise = 0.0 if draw.uniform() < 0.1 else math.exp(log_noise)
     kmax = (maybe_kmax(0.5), maybe_kmax(0.6), maybe_kmax(0.6) if is_3d else 1.0)
+    if draw.uniform() < config.p_interpolated:
+        kmax = (draw.uniform(*INTERPOLATED_KMAX), draw.uniform(*INTERPOLATED_KMAX), kmax[2])
     pf_phase = draw.uniform(0.55, 0.9) if draw.uniform() < 0.25 else 1.0
     pf_slice = draw.uniform(0.6, 0.9) if is_3d and draw.uniform() < 0.2 else 1.0
     r_uniform, r_random = 1.0, 1.0

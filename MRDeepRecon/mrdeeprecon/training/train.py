@@ -71,7 +71,8 @@ class TrainConfig:
         batch_size, patch: pairs per step and their in-plane edge (pixels).
         learning_rate: peak Adam learning rate (cosine-decayed to 2 % of it).
         base_channels, depth, block: the network (:class:`CEUNetConfig`).
-        noise_input, target, p_coil_noise, group: how pairs are drawn (:class:`PairConfig`).
+        noise_input, target, p_coil_noise, p_interpolated, group: how pairs are drawn
+            (:class:`PairConfig`).
         loss: ``"l1"``, ``"l2"`` or ``"l1_ssim"`` (:mod:`.losses`).
         clean_targets: ``"none"``, or ``"nlm"``: denoise the training volumes first (2D non-local
             means at each volume's own noise level), for targets with less of their own noise.
@@ -100,6 +101,7 @@ class TrainConfig:
     noise_input: str = "map"
     target: str = "clean"
     p_coil_noise: float = 0.25
+    p_interpolated: float = 0.0
     group: int = 4
     loss: str = "l1"
     clean_targets: str = "none"
@@ -242,6 +244,7 @@ def train(
         patch=config.patch,
         noise_input=config.noise_input,
         p_coil_noise=config.p_coil_noise,
+        p_interpolated=config.p_interpolated,
         target=config.target,
         group=config.group,
     )
