@@ -18,19 +18,21 @@ SSIM_RADIUS = 5
 SSIM_WEIGHT = 0.84
 
 
-def _gaussian_window(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _gaussian_line(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     offsets = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, device=device, dtype=dtype)
     line = torch.exp(-(offsets**2) / (2 * SSIM_SIGMA**2))
-    line = line / line.sum()
-    return (line[:, None] * line[None, :])[None, None]
+    return line / line.sum()
 
 
 def ssim(output: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Mean SSIM of ``(B, 1, H, W)`` images (valid windows only)."""
-    window = _gaussian_window(output.device, output.dtype)
+    """Mean SSIM of ``(B, 1, H, W)`` images (valid windows only). The Gaussian window is applied
+    as two 1D convolutions (a 2D single-channel 11×11 convolution is hundreds of times slower on
+    a CPU)."""
+    line = _gaussian_line(output.device, output.dtype)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     stacked = torch.cat([output, target, output * output, target * target, output * target], dim=1)
-    means = F.conv2d(stacked.flatten(0, 1)[:, None], window).unflatten(0, (output.shape[0], 5))[:, :, 0]
+    means = F.conv2d(F.conv2d(stacked, line.reshape(1, 1, -1, 1).expand(5, 1, -1, 1), groups=5),
+                     line.reshape(1, 1, 1, -1).expand(5, 1, 1, -1), groups=5)
     mu_x, mu_y, xx, yy, xy = means.unbind(1)
     var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
     index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
