@@ -268,3 +268,21 @@ def test_held_out_volumes_are_refused_as_training_data():
         TrainConfig(data=[shared_path("volumes/seg3D_MR.nii.gz")]).validate()
     with pytest.raises(MRDeepReconError, match="held out"):
         TrainConfig(data=[shared_path("dicom/philips_phantom") / "anything"]).validate()
+
+
+def test_training_volumes_from_an_archive_and_a_bad_archive(tmp_path):
+    """A GPU machine reads .npz archives (no SimpleITK, no pydicom): every 3D member is a volume."""
+    from mrdeeprecon.errors import MRDeepReconError
+    from mrdeeprecon.training.volumes import load_training_volumes
+
+    rng = np.random.default_rng(0)
+    np.savez_compressed(tmp_path / "set.npz", a=rng.random((4, 8, 8)), b=rng.random((5, 6, 7)))
+    volumes = load_training_volumes([tmp_path / "set.npz"])
+    assert [v.name for v in volumes] == ["set.npz:a", "set.npz:b"]
+    assert volumes[1].data.shape == (5, 6, 7) and volumes[0].spacing is None and len(volumes[0].sha256) == 64
+    np.savez(tmp_path / "flat.npz", image=np.zeros((8, 8)))
+    with pytest.raises(MRDeepReconError, match="not a 3D volume"):
+        load_training_volumes([tmp_path / "flat.npz"])
+    (tmp_path / "broken.npz").write_bytes(b"not an archive")
+    with pytest.raises(MRDeepReconError, match="unreadable training archive"):
+        load_training_volumes([tmp_path / "broken.npz"])

@@ -1,5 +1,7 @@
 """The training curve on held-out data: tissue PSNR of the network's clean estimate.
 
+The held-out volume is a file (NIfTI, DICOM) or the first array of a ``.npz`` archive.
+
 A fixed slab of the held-out ``seg3D_MR`` volume (never trained on) is degraded once, with noise
 σ = 10 % of its 99th percentile added inside its own k-space band
 (:mod:`mrdeeprecon.evaluation.scenario`, the quality benchmark's denoising scenario), and the
@@ -18,10 +20,11 @@ from ..context import ScanContext
 from ..evaluation.reference import crop_slices, describe_reference
 from ..evaluation.scenario import band_limited_spec, simulate_scenario
 from ..inference import clean_estimate
-from ..io import load_volume
 from ..kspace.degrade import DegradationSpec
 from ..metrics import psnr, tissue_mask
 from ..model.ce_unet import CEUNet
+from ..volume import Volume
+from .volumes import load_training_volumes
 
 SLICES = (72, 84)
 NOISE = 0.10
@@ -32,7 +35,10 @@ class HeldOutCurve:
     """Scores a model's clean estimate of one degraded held-out slab (tissue PSNR, dB)."""
 
     def __init__(self, path: Path, slices: tuple[int, int] = SLICES, noise: float = NOISE) -> None:
-        reference = crop_slices(load_volume(path), *slices)
+        loaded = load_training_volumes([path])[0]
+        volume = Volume(data=loaded.data, spacing=loaded.spacing or (1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
+                        direction=np.eye(3))
+        reference = crop_slices(volume, *slices)
         context = ScanContext(acquisition="2D", kmax=(1.0, 1.0, 1.0))
         self.clean = np.asarray(reference.data, dtype=np.float64)
         self.tissue = tissue_mask(self.clean)

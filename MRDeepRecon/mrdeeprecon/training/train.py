@@ -14,7 +14,6 @@ patches, pixels, wall time, device) and carries over the lineage of ``init_from`
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import platform
 import time
@@ -28,7 +27,6 @@ import torch
 
 from ..errors import MRDeepReconError
 from ..inference import select_device
-from ..io import load_volume
 from ..model.ce_unet import CEUNet, CEUNetConfig
 from ..model.weights import load_model, save_model
 from ..progress import CancelToken, ProgressCallback, check, report
@@ -37,6 +35,7 @@ from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
 from .curve import HeldOutCurve
 from .losses import LOSSES
 from .pairs import PairConfig, PairSampler
+from .volumes import load_training_volumes
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 #: Real volumes in ../shared/data that train the bundled models (NIfTI volumes and DICOM series).
@@ -64,7 +63,7 @@ class TrainConfig:
         kind: ``"2d"`` (one input slice) or ``"3d"`` (7 slices in, the middle one out).
         out_dir: where ``ce_unet_<kind>.safetensors`` and its card are written.
         checkpoint_dir: where the resumable checkpoint lives (default ``out_dir``).
-        data: training volumes (files or DICOM folders).
+        data: training volumes (files, DICOM folders or ``.npz`` archives, :mod:`.volumes`).
         steps: optimiser steps of the whole schedule (the cosine decay spans them).
         stop_at: end this session after this step (≤ ``steps``), write the model and keep the
             checkpoint; ``None`` = ``steps``.
@@ -134,16 +133,6 @@ class TrainConfig:
             resolved = Path(path).resolve()
             if resolved in held_out or any(h in resolved.parents for h in held_out):
                 raise MRDeepReconError("this volume is held out for evaluation and never trained on", path)
-
-
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files in name order."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    for item in sorted(path.rglob("*")) if path.is_dir() else [path]:
-        if item.is_file():
-            digest.update(item.read_bytes())
-    return digest.hexdigest()
 
 
 def _learning_rate(config: TrainConfig, step: int) -> float:
@@ -217,7 +206,7 @@ def _segment(config: TrainConfig, device: torch.device, first: int, last: int, w
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "host": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data": [Path(p).name for p in config.data],
+        "data": [v.name for v in volumes],
         "volumes": len(volumes),
     }
 
@@ -234,7 +223,7 @@ def train(
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = select_device(config.device)
-    volumes = [load_volume(p) for p in config.data]
+    volumes = load_training_volumes(config.data)
     arrays = [v.data for v in volumes]
     if config.clean_targets == "nlm":
         log("denoising the training volumes (non-local means) ...")
@@ -342,8 +331,9 @@ def train(
         "output": "clean",
         "training": {
             "data": [
-                {"file": Path(p).name, "sha256": _sha256(p), "shape_zyx": list(v.shape), "spacing_mm": list(v.spacing)}
-                for p, v in zip(config.data, volumes)
+                {"file": v.name, "sha256": v.sha256, "shape_zyx": list(v.data.shape),
+                 "spacing_mm": list(v.spacing) if v.spacing else None}
+                for v in volumes
             ],
             "held_out": list(HELD_OUT),
             "pairs": "made in torch (mrdeeprecon.training.pairs): random orientation, tapered field around "
