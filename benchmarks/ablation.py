@@ -111,8 +111,8 @@ def _train_command(arm: str, steps: int, work: Path, quick: bool) -> list[str]:
     return command
 
 
-def train_arms(arms: list[str], budget_patches: int, jobs: int, work: Path, quick: bool) -> dict[str, dict]:
-    """Train the arms (``jobs`` at a time, resuming interrupted ones); returns their compute."""
+def plan_arms(arms: list[str], budget_patches: int) -> dict[str, dict]:
+    """Steps, patches and FLOPs of each arm for equal training FLOPs."""
     base_flops = training_flops({})
     plans = {}
     for arm in arms:
@@ -120,6 +120,12 @@ def train_arms(arms: list[str], budget_patches: int, jobs: int, work: Path, quic
         steps = max(1, round(budget_patches * base_flops / flops / BATCH))
         plans[arm] = {"steps": steps, "patches": steps * BATCH, "training_tflop": steps * BATCH * flops / 1e12,
                       "inference_gflop_256": inference_gflop(ARMS[arm][1])}
+    return plans
+
+
+def train_arms(arms: list[str], budget_patches: int, jobs: int, work: Path, quick: bool) -> dict[str, dict]:
+    """Train the arms (``jobs`` at a time, resuming interrupted ones); returns their compute."""
+    plans = plan_arms(arms, budget_patches)
     pending = [a for a in arms if not (work / a / "ce_unet_2d.safetensors").exists()]
     running: list[tuple[str, subprocess.Popen, float]] = []
     while pending or running:
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown arm(s): {', '.join(sorted(unknown))}")
     patches = 64 if args.quick else args.patches
     if args.evaluate_only:
-        plans = {a: json.loads(args.json.read_text())["plans"][a] for a in arms}
+        plans = plan_arms(arms, patches)
     else:
         plans = train_arms(arms, patches, args.jobs, args.work, args.quick)
     scores = evaluate(arms, args.work, args.quick)
