@@ -280,7 +280,12 @@ def enhance(
         super-resolution factor of the encoding direction each index axis holds (exactly: the
         field of view is kept), origin unchanged unless the centred resampling shifts the grid
         (see :meth:`~mrdeeprecon.standardize.StandardizeRecord.working_grid`), metadata copied
-        plus ``enhancement`` (settings and model identity).
+        plus ``enhancement`` (settings, model identity and ``noise_reduction_achieved``: the
+        factor the model reached, median over tissue, :mod:`mrdeeprecon.noise_reduction`).
+
+    Raises:
+        MRDeepReconError: bad settings, context, voxels or model (one without a noise-reduction
+            calibration in its card included).
     """
     settings.validate()
     if context is None:
@@ -294,7 +299,6 @@ def enhance(
         raise MRDeepReconError("the image contains NaN or infinite values")
     device = select_device(settings.device)
     model, card, model_path = _load_network(settings, context, device)
-
     calibration = Calibration.from_card(card, model_path)
 
     report(progress, 0.0, "standardising")

@@ -39,6 +39,12 @@ from .errors import MRDeepReconError
 from .kspace.fft import fftc, ifftc
 from .kspace.masks import centred_extent
 
+#: Slices (in-plane band, α) or rows (slice band) handled at a time: bounds the memory of FFTs and
+#: of the per-voxel coefficients.
+_CHUNK = 16
+#: Normalised intensity above which a voxel counts as tissue for the achieved factor.
+TISSUE_LEVEL = 0.2
+
 
 def band_limit(volume: torch.Tensor, kmax: Sequence[float], axes: Sequence[int]) -> torch.Tensor:
     """Project real ``volume`` onto the acquired k-space band: along each ``axes[i]``, the
@@ -123,12 +129,6 @@ def solve_alpha(a: np.ndarray, c: np.ndarray, d: np.ndarray, factor: float) -> t
     variance = np.maximum(a - 2 * alpha * c + alpha**2 * d, 1e-12)
     return alpha, 1.0 / np.sqrt(variance)
 
-
-#: Slices (in-plane band, α) or rows (slice band) handled at a time: bounds the memory of FFTs and
-#: of the per-voxel coefficients.
-_CHUNK = 16
-#: Normalised intensity above which a voxel counts as tissue for the achieved factor.
-TISSUE_LEVEL = 0.2
 
 
 @dataclass(frozen=True)
