@@ -1,5 +1,6 @@
 """Training pairs and the training loop: physics of the targets, checkpoints, resume."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mrdeeprecon.errors import Cancelled
+from mrdeeprecon.errors import Cancelled, MRDeepReconError
 from mrdeeprecon.io import load_volume
 from mrdeeprecon.model import context_vector
+from mrdeeprecon.model.weights import load_model
 from mrdeeprecon.progress import CancelToken
 from mrdeeprecon.training.pairs import PairConfig, PairSampler
 from mrdeeprecon.training.train import TrainConfig, train
@@ -132,6 +134,41 @@ def test_training_runs_checkpoints_and_resumes_exactly(tmp_path):
     assert not (tmp_path / "b" / "ce_unet_2d.checkpoint.safetensors").exists()
 
 
+
+def test_a_checkpoint_from_another_device_resumes_with_a_fresh_pair_stream(tmp_path):
+    """A CUDA generator's state cannot seed a CPU one (nor back): resuming a GPU session's
+    checkpoint on the CPU keeps weights and optimiser and says that the pairs start anew. Another
+    recipe than the checkpoint's is refused."""
+    from conftest import shared_path
+
+    common = dict(kind="2d", data=[shared_path("volumes/stroke_T1.nii.gz")], steps=3, stop_at=2, batch_size=2,
+                  patch=48, base_channels=8, depth=2, checkpoint_every=1, device="cpu", log_every=1, calibrate=False,
+                  out_dir=tmp_path)
+    train(TrainConfig(**common), log=lambda *_: None)
+    state_file = tmp_path / "ce_unet_2d.checkpoint.json"
+    state = json.loads(state_file.read_text())
+    assert state["sampler_device"] == "cpu"
+    state_file.write_text(json.dumps({**state, "sampler_device": "cuda"}))
+    with pytest.raises(MRDeepReconError, match=r"another recipe.*pairs.p_interpolated 0.0 \(asked 0.5\)"):
+        train(TrainConfig(**{**common, "stop_at": None}, resume=True, p_interpolated=0.5), log=lambda *_: None)
+    messages: list[str] = []
+    train(TrainConfig(**{**common, "stop_at": None}, resume=True), log=messages.append)
+    assert any("pairs continue from seed 2" in m and "cuda" in m for m in messages)
+    assert any("resumed" in m and "at step 2" in m for m in messages)
+
+
+def test_a_time_budget_ends_the_session_like_stop_at(tmp_path):
+    from conftest import shared_path
+
+    out = train(TrainConfig(kind="2d", data=[shared_path("volumes/stroke_T1.nii.gz")], steps=1000, time_budget_s=0.0,
+                            batch_size=2, patch=48, base_channels=8, depth=2, device="cpu", calibrate=False,
+                            out_dir=tmp_path), log=lambda *_: None)
+    _, card = load_model(out)
+    assert card["training"]["steps"] == 1 and card["training"]["schedule_steps"] == 1000
+    state = json.loads((tmp_path / "ce_unet_2d.checkpoint.json").read_text())
+    assert state["step"] == 1
+
+
 @pytest.mark.slow
 def test_short_training_learns_to_denoise_a_held_out_subject(tmp_path):
     """A few minutes of CPU training already beats the noisy input on a subject it never saw."""
@@ -239,7 +276,6 @@ def test_sessions_add_up_stop_at_writes_the_model_and_keeps_the_checkpoint(tmp_p
     """Two sessions (stop at step 3, then resume) give the straight run's weights; the card's
     lineage lists both sessions; the held-out curve is recorded in the history."""
     from conftest import shared_path
-    from mrdeeprecon.model.weights import load_model
 
     data = [shared_path("volumes/stroke_T1.nii.gz")]
     common = dict(kind="2d", data=data, steps=5, batch_size=2, patch=48, base_channels=8, depth=2,

@@ -447,6 +447,7 @@ _TRAIN_FLAGS: dict[str, tuple[dict[str, Any], str]] = {
     "data": ({"type": Path, "nargs": "+"}, "training volumes or DICOM folders (default: ../shared/data)"),
     "steps": ({"type": int}, "optimiser steps of the whole cosine schedule"),
     "stop_at": ({"type": int}, "end this session at this step, write the model, keep the checkpoint"),
+    "time_budget_s": ({"type": float, "metavar": "SECONDS"}, "also end this session after this much training wall time"),
     "batch_size": ({"type": int}, "pairs per step"),
     "patch": ({"type": int}, "patch edge in pixels"),
     "learning_rate": ({"type": float}, "peak Adam learning rate"),

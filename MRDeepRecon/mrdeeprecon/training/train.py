@@ -7,7 +7,9 @@ table this command measures on the training volumes at the end (:mod:`.calibrati
 Optimiser: Adam with a cosine learning-rate decay over ``steps``. Training adds up across sessions
 and machines: ``resume`` continues a checkpoint exactly (weights, Adam moments, the pair sampler's
 generator), and ``stop_at`` ends a session early, writing the model and card of that step while
-keeping the checkpoint for the next one. The card's ``lineage`` lists every session (steps,
+keeping the checkpoint for the next one (``time_budget_s`` does the same after a wall time). On
+CUDA the forward pass runs under bf16 autocast; a checkpoint moves between CPU and GPU sessions
+(the pair stream restarts from a stated seed, as the two generators' states differ). The card's ``lineage`` lists every session (steps,
 patches, pixels, wall time, device) and carries over the lineage of ``init_from``.
 """
 
@@ -67,6 +69,8 @@ class TrainConfig:
         steps: optimiser steps of the whole schedule (the cosine decay spans them).
         stop_at: end this session after this step (≤ ``steps``), write the model and keep the
             checkpoint; ``None`` = ``steps``.
+        time_budget_s: also end this session once its training loop has run this many seconds
+            (wall time, calibration not included): a lent GPU's session stops on time.
         batch_size, patch: pairs per step and their in-plane edge (pixels).
         learning_rate: peak Adam learning rate (cosine-decayed to 2 % of it).
         base_channels, depth, block: the network (:class:`CEUNetConfig`).
@@ -91,6 +95,7 @@ class TrainConfig:
     data: list[Path] = field(default_factory=lambda: [SHARED_DATA / n for n in DEFAULT_TRAINING])
     steps: int = 2000
     stop_at: Optional[int] = None
+    time_budget_s: Optional[float] = None
     batch_size: int = 16
     patch: int = 96
     learning_rate: float = 1e-3
@@ -211,6 +216,25 @@ def _segment(config: TrainConfig, device: torch.device, first: int, last: int, w
     }
 
 
+def _flat(recipe: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"pairs": {"target": "clean"}}`` → ``{"pairs.target": "clean"}``."""
+    flat: dict[str, Any] = {}
+    for key, value in recipe.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def _require_same_recipe(saved: dict[str, Any], asked: dict[str, Any], checkpoint: Path) -> None:
+    """Refuse to resume a checkpoint with other pairs, network or loss than it was trained with."""
+    before, now = _flat(saved), _flat(asked)
+    differences = [f"{key} {before.get(key)!r} (asked {value!r})" for key, value in now.items() if before.get(key) != value]
+    if differences:
+        raise MRDeepReconError("cannot resume with another recipe; the checkpoint has " + ", ".join(differences), checkpoint)
+
+
 def train(
     config: TrainConfig,
     progress: ProgressCallback | None = None,
@@ -223,6 +247,7 @@ def train(
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     device = select_device(config.device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     volumes = load_training_volumes(config.data)
     arrays = [v.data for v in volumes]
     if config.clean_targets == "nlm":
@@ -258,11 +283,18 @@ def train(
     loss_function = LOSSES[config.loss]
     checkpoint = Path(config.checkpoint_dir or config.out_dir) / f"{config.name}.checkpoint"
     start, elapsed, history = 0, 0.0, []
+    recipe = {"pairs": dataclasses.asdict(pair_config), "network": dataclasses.asdict(net_config),
+              "loss": config.loss, "clean_targets": config.clean_targets}
     if config.resume and checkpoint_files(checkpoint)[1].exists():
         state, extra = load_checkpoint(checkpoint, model, optimizer)
+        _require_same_recipe(state.get("recipe", recipe), recipe, checkpoint)
         start, elapsed, history = state["step"], state["elapsed_s"], state["history"]
         lineage = state.get("lineage", lineage)
-        sampler.generator.set_state(extra["sampler_generator"])
+        if state.get("sampler_device", "cpu") == device.type:
+            sampler.generator.set_state(extra["sampler_generator"])
+        else:  # a CPU and a CUDA generator keep incompatible states: continue with a fresh stream
+            sampler.generator.manual_seed(config.seed + start)
+            log(f"pairs continue from seed {config.seed + start}: the checkpoint's came from {state['sampler_device']}")
         log(f"resumed {checkpoint} at step {start}")
     stop = config.stop_at or config.steps
     curve = HeldOutCurve(config.curve_volume) if config.curve_every else None
@@ -281,6 +313,8 @@ def train(
                 "elapsed_s": elapsed + time.perf_counter() - t0,
                 "history": history,
                 "lineage": [*lineage, session],
+                "sampler_device": device.type,
+                "recipe": recipe,
             },
             {"sampler_generator": sampler.generator.get_state()},
         )
@@ -293,12 +327,15 @@ def train(
         tick = time.perf_counter()
         batch = sampler.batch(config.batch_size)
         pair_seconds += time.perf_counter() - tick
-        loss = loss_function(model(batch.inputs, batch.context), batch.targets)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = loss_function(model(batch.inputs, batch.context).float(), batch.targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         running.append(float(loss.detach()))
         done = step + 1
+        if config.time_budget_s is not None and time.perf_counter() - t0 >= config.time_budget_s:
+            stop = done
         if done % config.log_every == 0 or done == stop:
             now = time.perf_counter() - t0
             history.append({"step": done, config.loss: float(np.mean(running)), "elapsed_s": round(elapsed + now, 1)})
@@ -316,6 +353,8 @@ def train(
         report(progress, (done - start) / max(1, stop - start), f"step {done}/{config.steps}")
         if done % config.checkpoint_every == 0 and done < stop:
             save(done)
+        if done == stop:
+            break
     if stop < config.steps:
         save(stop)
     wall = time.perf_counter() - t0
