@@ -150,15 +150,19 @@ def test_pairs_speed_writes_its_section(tmp_path):
 
 def test_ablation_quick_trains_calibrates_and_scores_each_arm(tmp_path):
     shared_path("volumes/seg3D_MR.nii.gz")
-    command = [sys.executable, str(BENCHMARKS / "ablation.py"), "--quick", "--arms", "base,blind", "--jobs", "2",
+    arms = {"blind": ("ce_unet_2d", 1, "blind"), "slices_2_5d": ("ce_unet_2.5d", 3, "map")}
+    command = [sys.executable, str(BENCHMARKS / "ablation.py"), "--quick", "--arms", ",".join(arms), "--jobs", "2",
                "--work", str(tmp_path / "arms"), "--out", str(tmp_path / "A.md"), "--json", str(tmp_path / "a.json")]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert completed.returncode == 0, completed.stderr
     results = json.loads((tmp_path / "a.json").read_text())
-    assert set(results["plans"]) == {"base", "blind"}
-    for arm in ("base", "blind"):
-        card = json.loads((tmp_path / "arms" / arm / "ce_unet_2d.json").read_text())
-        assert "calibration" in card and card["architecture"]["noise_input"] == ("map" if arm == "base" else "blind")
+    assert set(results["plans"]) == set(arms)
+    per_patch = {arm: plan["training_tflop"] / plan["patches"] for arm, plan in results["plans"].items()}
+    assert per_patch["slices_2_5d"] > per_patch["blind"]  # three slices and a map in: more FLOPs per patch
+    for arm, (name, slices, noise_input) in arms.items():
+        card = json.loads((tmp_path / "arms" / arm / f"{name}.json").read_text())
+        assert "calibration" in card
+        assert card["architecture"]["noise_input"] == noise_input and card["architecture"]["in_slices"] == slices
         for scores in results["scores"].values():
             assert np.isfinite(scores[arm]["tissue_psnr_db"])
     assert "plumbing check" in (tmp_path / "A.md").read_text()

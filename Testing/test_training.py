@@ -1,5 +1,6 @@
 """Training pairs and the training loop: physics of the targets, checkpoints, resume."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -43,6 +44,33 @@ def test_batches_have_the_model_layout(stroke_volume, slices, noise_input):
         assert (maps >= 0).all() and maps.max() > 0
     if noise_input == "scalar":
         assert (maps == maps[:, :1, :1]).all()  # one level per pair
+
+
+def test_a_2d_stack_is_degraded_slice_by_slice_at_a_drawn_spacing(stroke_volume, monkeypatch):
+    """2.5D pairs: 3 slices, each a 2D acquisition (context says 2D, no slice truncation; the
+    slices' noise is independent), read at a spacing of 1-2 stored slices: neighbours differ
+    from the middle more than adjacent stored slices do."""
+    from mrdeeprecon.training import pairs
+
+    scenario = (pairs.DegradationSpec(noise=0.05), pairs.context_vector.SamplingDescription())
+    monkeypatch.setattr(pairs, "random_degradation", lambda draw, is_3d, config: scenario)
+    stacked = PairConfig(in_slices=3, slab="2D", patch=64, p_coil_noise=0.0, slice_spacing=(2.0, 2.0))
+    assert not stacked.is_3d and stacked.depth == 3
+    sampler = PairSampler([stroke_volume], stacked, seed=4)
+    batch = sampler.batch(8)
+    assert batch.inputs.shape == (8, 4, 64, 64)
+    assert (batch.context[:, context_vector.FIELDS.index("kmax_slice")] == 1).all()
+    noise = batch.inputs[:, :3] - batch.targets  # the middle slice's noise; neighbours: noise + anatomy
+    tissue = batch.targets[:, 0] > 0.3
+    correlation = np.corrcoef(noise[:, 1][tissue].numpy(), noise[:, 0][tissue].numpy())[0, 1]
+    assert abs(correlation) < 0.5  # the neighbours carry their own noise
+    adjacent = PairSampler([stroke_volume], dataclasses.replace(stacked, slice_spacing=(1.0, 1.0)), seed=4)
+    fields_wide = torch.stack([sampler.field() for _ in range(16)])
+    fields_near = torch.stack([adjacent.field() for _ in range(16)])
+    step = lambda f: float((f[:, 0] - f[:, 1]).abs().mean())  # noqa: E731
+    assert step(fields_wide) > 1.3 * step(fields_near)
+    with pytest.raises(ValueError, match="slice_spacing"):
+        PairConfig(in_slices=3, slab="2D", slice_spacing=(0.5, 1.0))
 
 
 def test_pairs_are_reproducible_and_the_generator_state_resumes_them(stroke_volume):

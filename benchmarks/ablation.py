@@ -47,6 +47,7 @@ ARMS: dict[str, tuple[str, dict[str, Any]]] = {
     "denoise_only": ("target = the noise-free degraded image (a denoise-only specialist)", {"target": "noise_free"}),
     "nlm_targets": ("training volumes denoised first (non-local means)", {"clean_targets": "nlm"}),
     "interpolated": ("a third of the scenarios scanner-interpolated (in-plane k_max 0.45-0.7)", {"p_interpolated": 0.33}),
+    "slices_2_5d": ("2.5D: 3 adjacent slices of 2D acquisitions in, slice spacing 1-2× the training volumes'", {"kind": "2.5d"}),
 }
 BATCH = 16
 
@@ -64,17 +65,29 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _network(overrides: dict[str, Any]):
+    """The arm's untrained network."""
+    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
+    from mrdeeprecon.training.train import KINDS
+
+    return CEUNet(CEUNetConfig(in_slices=KINDS[overrides.get("kind", "2d")]["in_slices"], base_channels=16,
+                               depth=overrides.get("depth", 3), block=overrides.get("block", "plain"),
+                               noise_input=overrides.get("noise_input", "map")))
+
+
+def model_file(arm: str, work: Path, suffix: str = ".safetensors") -> Path:
+    """Where the arm's trained model (or, with ``suffix=".checkpoint.json"``, its checkpoint) lives."""
+    return work / arm / f"ce_unet_{ARMS[arm][1].get('kind', '2d')}{suffix}"
+
+
 def training_flops(overrides: dict[str, Any], patch: int = 96) -> float:
     """FLOPs of one training patch (forward + backward) of the arm's network."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from mrdeeprecon.model import context_vector
-    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
 
-    noise_input = overrides.get("noise_input", "map")
-    model = CEUNet(CEUNetConfig(base_channels=16, depth=overrides.get("depth", 3),
-                                block=overrides.get("block", "plain"), noise_input=noise_input))
+    model = _network(overrides)
     inputs = torch.randn(1, model.config.input_channels, patch, patch)
     with FlopCounterMode(display=False) as counter:
         model(inputs, torch.rand(1, context_vector.SIZE)).sum().backward()
@@ -87,11 +100,8 @@ def inference_gflop(overrides: dict[str, Any], size: int = 256) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     from mrdeeprecon.model import context_vector
-    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
 
-    model = CEUNet(CEUNetConfig(base_channels=16, depth=overrides.get("depth", 3),
-                                block=overrides.get("block", "plain"),
-                                noise_input=overrides.get("noise_input", "map")))
+    model = _network(overrides)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(torch.randn(1, model.config.input_channels, size, size), torch.rand(1, context_vector.SIZE))
     return counter.get_total_flops() / 1e9
@@ -106,7 +116,7 @@ def _train_command(arm: str, steps: int, work: Path, quick: bool) -> list[str]:
         command += ["--data", str(SHARED / "volumes" / "stroke_T1.nii.gz")]
     for name, value in overrides.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
-    if (work / arm / "ce_unet_2d.checkpoint.json").exists():
+    if model_file(arm, work, ".checkpoint.json").exists():
         command.append("--resume")
     return command
 
@@ -126,7 +136,7 @@ def plan_arms(arms: list[str], budget_patches: int) -> dict[str, dict]:
 def train_arms(arms: list[str], budget_patches: int, jobs: int, work: Path, quick: bool) -> dict[str, dict]:
     """Train the arms (``jobs`` at a time, resuming interrupted ones); returns their compute."""
     plans = plan_arms(arms, budget_patches)
-    pending = [a for a in arms if not (work / a / "ce_unet_2d.safetensors").exists()]
+    pending = [a for a in arms if not model_file(a, work).exists()]
     running: list[tuple[str, subprocess.Popen, float]] = []
     while pending or running:
         while pending and len(running) < jobs:
@@ -175,7 +185,7 @@ def evaluate(arms: list[str], work: Path, quick: bool) -> dict[str, Any]:
                 methods = ["ours"] + (["bm4d"] if index == 0 and module_available("bm4d") and not quick else [])
                 result = run_evaluation(volume, DegradationSpec(noise=sigma), methods=methods, noise_reduction=10.0,
                                         slices=slices, acquisition="2D", seed=1,
-                                        model_path=work / arm / "ce_unet_2d.safetensors", device="cpu")
+                                        model_path=model_file(arm, work), device="cpu")
                 for row in result.rows:
                     name = arm if row.method == "ours" else row.method
                     rows[name] = {"tissue_psnr_db": row.tissue["psnr_db"], "psnr_db": row.scores["psnr_db"],

@@ -441,7 +441,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 #: ``mrdeeprecon train`` flags: TrainConfig field → (argparse options, help).
 _TRAIN_FLAGS: dict[str, tuple[dict[str, Any], str]] = {
-    "kind": ({"choices": ("2d", "3d")}, "2d: one input slice; 3d: 7 slices in, the middle one out"),
+    "kind": ({"choices": ("2d", "2.5d", "3d")}, "2d: one input slice; 3d: 7 slices in, the middle one out; 2.5d: 3 slices of 2D acquisitions (ablation)"),
     "out_dir": ({"type": Path}, "where the model and its card are written"),
     "checkpoint_dir": ({"type": Path}, "where the resumable checkpoint lives (default: --out)"),
     "data": ({"type": Path, "nargs": "+"}, "training volumes or DICOM folders (default: ../shared/data)"),

@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..kspace.degrade import AxisRoles, DegradationSpec, degrade_batch
+from ..kspace.degrade import DegradationSpec
 from ..metrics import homogeneous_tissue
 from ..model import context_vector
 from ..model.ce_unet import CEUNet
 from ..noise_map import local_noise_sd, noise_input
 from ..noise_reduction import band_limit
-from .pairs import FIELD, TAPER, PairConfig, PairSampler
+from .pairs import FIELD, TAPER, PairConfig, PairSampler, degrade_fields
 
 #: In-plane acquired k-space extents (frequency, phase) of the table rows.
 BANDS = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0))
@@ -49,9 +49,6 @@ def measure_calibration(model: CEUNet, volumes: list[np.ndarray], config: PairCo
     model = model.cpu().eval()
     sampler = PairSampler(volumes, config, seed=seed + 7919)
     fields = torch.stack([sampler.field() for _ in range(FIELDS_PER_CASE)])
-    is_3d = config.is_3d
-    axes = AxisRoles(frequency=1, phase=2, slice=0) if is_3d else AxisRoles(frequency=0, phase=1)
-    images = fields if is_3d else fields[:, 0]
     half = config.in_slices // 2
     centre = fields.shape[1] // 2
     window = slice(centre - half, centre + half + 1)
@@ -63,14 +60,14 @@ def measure_calibration(model: CEUNet, volumes: list[np.ndarray], config: PairCo
         rows = {k: [] for k in ("noise_sd", "a", "c", "d")}
         for level in NOISE_LEVELS:
             spec = DegradationSpec(noise=level, kmax=(*band, 1.0))
-            sampling = context_vector.SamplingDescription(kmax=(*band, 1.0), is_3d=is_3d)
+            sampling = context_vector.SamplingDescription(kmax=(*band, 1.0), is_3d=config.is_3d)
             replicas = []
             for replica in range(2):
                 generator = torch.Generator().manual_seed(seed * 1000 + replica)
                 estimates, inputs, maps = [], [], []
-                for start in range(0, len(images), BATCH):
-                    degraded = degrade_batch(images[start : start + BATCH], spec, axes, generator, 1.0, noise_free=False).image
-                    stack = degraded[:, window] if is_3d else degraded[:, None]
+                for start in range(0, len(fields), BATCH):
+                    degraded = degrade_fields(fields[start : start + BATCH], spec, config, generator, noise_free=False).image
+                    stack = degraded[:, window]
                     estimate, noise_map = _enhance(model, stack, sampling, config)
                     estimates.append(estimate)
                     inputs.append(stack[:, half])

@@ -4,9 +4,11 @@ A batch is drawn as follows:
 
 1. **Fields.** Each pair takes a training volume (scaled so its 99th percentile is 1) in a random
    orientation (any axis becomes the slice axis, random flips) and cuts a field of view of
-   ``FIELD`` × ``FIELD`` pixels centred on a random tissue pixel of a random tissue slice (2D), or
-   of ``SLAB`` slices around it (models with several input slices); the field is zero-padded where
-   the volume is smaller. The field is tapered to 0 over its outer ``TAPER`` pixels (and, for
+   ``FIELD`` × ``FIELD`` pixels centred on a random tissue pixel of a random tissue slice (2D), of
+   ``SLAB`` slices around it (several input slices of a 3D acquisition), or of ``in_slices``
+   slices (``slab = "2D"``: a stack of 2D acquisitions, the 2.5D model), their spacing drawn in
+   ``slice_spacing`` (linear interpolation between the volume's slices); the field is zero-padded
+   where the volume is smaller. The field is tapered to 0 over its outer ``TAPER`` pixels (and, for
    slabs, outer ``SLAB_TAPER`` slices), so that its k-space has no wrap-around edge; the patch the
    network sees is the untapered centre.
 2. **Degradation** (:func:`random_degradation`, :func:`mrdeeprecon.kspace.degrade.degrade_batch`).
@@ -25,14 +27,16 @@ A batch is drawn as follows:
    (``"map"``), its median as a constant map (``"scalar"``), or nothing (``"blind"``).
 
 Arrays follow the standardised layout ``(slice, frequency = y, phase = x)``. A 2D pair degrades a
-single slice's 2D k-space; multi-slice pairs degrade a slab's 3D k-space (including the slice
-direction) and take ``in_slices`` adjacent slices as input, the middle one as target, at every
-position inside the slab's untapered part. All
+single slice's 2D k-space, and a 2D stack each of its slices' (one scenario, every slice its own
+noise, mask and bias field); 3D pairs degrade a slab's 3D k-space (including the slice direction)
+and take ``in_slices`` adjacent slices as input, the middle one as target, at every position
+inside the slab's untapered part. All
 randomness comes from one torch generator, whose state a checkpoint stores.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -40,7 +44,7 @@ import numpy as np
 import torch
 
 from ..kspace import recon
-from ..kspace.degrade import AxisRoles, DegradationSpec, degrade_batch
+from ..kspace.degrade import AxisRoles, DegradationSpec, DegradedBatch, degrade_batch
 from ..model import context_vector
 from ..noise_map import NOISE_INPUTS, noise_input
 
@@ -51,6 +55,7 @@ SLAB_TAPER = 3  # slices over which the slab's ends fall to 0
 GAIN = 1.25  # largest random intensity gain (and 1 / GAIN the smallest)
 INTERPOLATED_KMAX = (0.45, 0.7)  # in-plane k_max range of scanner-interpolation scenarios
 TARGETS = ("clean", "noise_free")
+SLABS = ("3D", "2D")
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,11 @@ class PairConfig:
             the commonest truncation of real series, which the per-axis draws reach rarely.
         target: ``"clean"`` or ``"noise_free"`` (see the module docstring).
         group: pairs that share one degradation scenario.
+        slab: how several input slices were acquired: ``"3D"`` (one 3D k-space, truncated along
+            the slice too) or ``"2D"`` (a stack of 2D slices).
+        slice_spacing: range of the input slices' spacing, in slices of the training volume
+            (uniform draw; ``(1, 1)``: adjacent slices as stored). Models with several input slices
+            meet series whose slices are thicker than the training volumes'.
     """
 
     in_slices: int = 1
@@ -83,6 +93,8 @@ class PairConfig:
     p_interpolated: float = 0.0
     target: str = "clean"
     group: int = 4
+    slab: str = "3D"
+    slice_spacing: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         if self.in_slices < 1 or self.in_slices % 2 == 0 or self.in_slices > SLAB - 2 * SLAB_TAPER:
@@ -95,10 +107,21 @@ class PairConfig:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
         if self.group < 1:
             raise ValueError(f"group must be >= 1, got {self.group}")
+        if self.slab not in SLABS:
+            raise ValueError(f"slab must be one of {SLABS}, got {self.slab!r}")
+        low, high = self.slice_spacing
+        if not 1.0 <= low <= high:
+            raise ValueError(f"slice_spacing must satisfy 1 <= low <= high, got {self.slice_spacing}")
 
     @property
     def is_3d(self) -> bool:
-        return self.in_slices > 1
+        """Pairs come from a 3D acquisition (several input slices of one 3D k-space)."""
+        return self.in_slices > 1 and self.slab == "3D"
+
+    @property
+    def depth(self) -> int:
+        """Slices of a field: the 3D slab, the 2D stack, or the single slice."""
+        return SLAB if self.is_3d else self.in_slices
 
     @property
     def input_channels(self) -> int:
@@ -178,6 +201,21 @@ def random_degradation(
     return spec, sampling
 
 
+def degrade_fields(
+    fields: torch.Tensor, spec: DegradationSpec, config: PairConfig, generator: torch.Generator, noise_free: bool
+) -> DegradedBatch:
+    """Degrade fields ``(n, config.depth, y, x)`` as ``config`` says they were acquired: one 3D
+    k-space per field (:attr:`PairConfig.is_3d`), else one 2D k-space per slice. ``image``,
+    ``noise_free`` and ``target`` of the result keep the fields' layout."""
+    if config.is_3d:
+        return degrade_batch(fields, spec, AxisRoles(frequency=1, phase=2, slice=0), generator, 1.0, noise_free=noise_free)
+    n, depth = fields.shape[:2]
+    result = degrade_batch(fields.flatten(0, 1), spec, AxisRoles(frequency=0, phase=1), generator, 1.0, noise_free=noise_free)
+    stacked = {name: getattr(result, name).unflatten(0, (n, depth)) for name in ("image", "noise_free", "target")
+               if getattr(result, name) is not None}
+    return dataclasses.replace(result, **stacked)
+
+
 def normalised_coil_noise(
     image: torch.Tensor, noise_free: torch.Tensor, field: torch.Tensor
 ) -> torch.Tensor:
@@ -219,11 +257,10 @@ class PairSampler:
         self._draw = _Draw(self.generator)
         self.volumes = [self._prepare(v) for v in volumes]
         self._tissue = [self._tissue_slices(v) for v in self.volumes]
-        depth = SLAB if config.is_3d else 1
         window = _taper(FIELD, TAPER, self.device)
         self._window = window[:, None] * window[None, :]
         if config.is_3d:
-            self._window = _taper(depth, SLAB_TAPER, self.device)[:, None, None] * self._window
+            self._window = _taper(SLAB, SLAB_TAPER, self.device)[:, None, None] * self._window
 
     def _prepare(self, volume: np.ndarray) -> torch.Tensor:
         data = np.asarray(volume, dtype=np.float32)
@@ -242,26 +279,35 @@ class PairSampler:
 
     def field(self) -> torch.Tensor:
         """One tapered field ``(depth, FIELD, FIELD)`` around tissue of a random oriented volume."""
+        config = self.config
         index = self._draw.integer(len(self.volumes))
         volume = self.volumes[index]
         order = sorted(range(3), key=lambda _: self._draw.uniform())
-        flips = [a for a in range(3) if self._draw.uniform() < 0.5 and (a > 0 or self.config.is_3d)]
+        flips = [a for a in range(3) if self._draw.uniform() < 0.5 and (a > 0 or config.depth > 1)]
         centre = self._draw.choice(self._tissue[index][order[0]])
         volume = volume.permute(*order)
-        depth = SLAB if self.config.is_3d else 1
+        spacing = self._draw.uniform(*config.slice_spacing) if config.slice_spacing[1] > 1 else 1.0
         tissue = torch.nonzero(volume[centre] > 0.2)
         if tissue.numel() and self._draw.uniform() < 0.9:
             cy, cx = (int(v) for v in tissue[self._draw.integer(tissue.shape[0])])
         else:
             cy, cx = self._draw.integer(volume.shape[1]), self._draw.integer(volume.shape[2])
-        field = volume.new_zeros((depth, FIELD, FIELD))
-        origin = (centre - depth // 2, cy - FIELD // 2, cx - FIELD // 2)
+        # The field's slices lie at centre + (i - depth // 2) · spacing; read the stored slices
+        # around them and interpolate linearly (spacing 1: exactly the stored slices).
+        positions = [centre + (i - config.depth // 2) * spacing for i in range(config.depth)]
+        first = math.floor(positions[0])
+        depth = math.floor(positions[-1]) - first + 2
+        stored = volume.new_zeros((depth, FIELD, FIELD))
+        origin = (first, cy - FIELD // 2, cx - FIELD // 2)
         source, target = [], []
         for start, size, n in zip(origin, (depth, FIELD, FIELD), volume.shape):
             low, high = max(start, 0), min(start + size, n)
             source.append(slice(low, high))
             target.append(slice(low - start, high - start))
-        field[tuple(target)] = volume[tuple(source)]
+        stored[tuple(target)] = volume[tuple(source)]
+        below = [math.floor(p) - first for p in positions]
+        weights = torch.tensor([p - math.floor(p) for p in positions], device=self.device)[:, None, None]
+        field = stored[below] * (1 - weights) + stored[[b + 1 for b in below]] * weights
         if flips:  # mirrored about the field's centre: the same augmentation as a flipped volume
             field = field.flip(flips)
         return field * self._window
@@ -274,25 +320,21 @@ class PairSampler:
         """
         config = self.config
         spec, sampling = random_degradation(self._draw, config.is_3d, config)
-        middles = list(range(SLAB_TAPER + config.in_slices // 2, SLAB - SLAB_TAPER - config.in_slices // 2))
-        fields = torch.stack([self.field() for _ in range(-(-size // len(middles)) if config.is_3d else size)])
+        half = config.in_slices // 2
         if config.is_3d:
-            axes, images = AxisRoles(frequency=1, phase=2, slice=0), fields
+            middles = list(range(SLAB_TAPER + half, SLAB - SLAB_TAPER - half))
         else:
-            axes, images, middles = AxisRoles(frequency=0, phase=1), fields[:, 0], [0]
+            middles = [half]
+        fields = torch.stack([self.field() for _ in range(-(-size // len(middles)))])
         coil_noise = spec.noise > 0 and self._draw.uniform() < config.p_coil_noise
         needs_noise_free = coil_noise or config.target == "noise_free"
-        result = degrade_batch(images, spec, axes, self.generator, 1.0, noise_free=needs_noise_free)
+        result = degrade_fields(fields, spec, config, self.generator, noise_free=needs_noise_free)
         image, noise_free = result.image, result.noise_free
         target = result.target if config.target == "clean" else noise_free
-        if not config.is_3d:
-            image, target = image[:, None], target[:, None]
-            noise_free = noise_free[:, None] if noise_free is not None else None
         if coil_noise:
             amplitude = self._draw.uniform(0.3, 0.7)
             coil = recon.bias_field(image.shape[-2:], amplitude, self.generator, len(fields), self.device)[:, None]
             image = normalised_coil_noise(image, noise_free, coil)
-        half = config.in_slices // 2
         inputs = torch.cat([image[:, m - half : m + half + 1] for m in middles])[:size]
         targets = torch.cat([target[:, m : m + 1] for m in middles])[:size]
         gain = torch.exp(

@@ -54,7 +54,13 @@ DEFAULT_TRAINING = (
 )
 #: Never trained on: the evaluation volumes (benchmarks/quality.py).
 HELD_OUT = ("volumes/seg3D_MR.nii.gz", "dicom/philips_phantom")
-KINDS = {"2d": 1, "3d": 7}
+#: Model kind → how its input slices are drawn (:class:`PairConfig` fields). "2.5d" (3 slices of
+#: 2D acquisitions, spacing 1-2× the training volumes') is trained for the ablation, not shipped.
+KINDS: dict[str, dict[str, Any]] = {
+    "2d": {"in_slices": 1},
+    "2.5d": {"in_slices": 3, "slab": "2D", "slice_spacing": (1.0, 2.0)},
+    "3d": {"in_slices": 7},
+}
 
 
 @dataclass
@@ -62,7 +68,8 @@ class TrainConfig:
     """One training run. Paths default to ``../shared/data`` beside the repository.
 
     Attributes:
-        kind: ``"2d"`` (one input slice) or ``"3d"`` (7 slices in, the middle one out).
+        kind: ``"2d"`` (one input slice), ``"3d"`` (7 slices of a 3D acquisition in, the middle
+            one out) or ``"2.5d"`` (3 slices of 2D acquisitions in) — :data:`KINDS`.
         out_dir: where ``ce_unet_<kind>.safetensors`` and its card are written.
         checkpoint_dir: where the resumable checkpoint lives (default ``out_dir``).
         data: training volumes (files, DICOM folders or ``.npz`` archives, :mod:`.volumes`).
@@ -126,7 +133,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.kind not in KINDS:
-            raise MRDeepReconError(f"model kind must be 2d or 3d, got {self.kind!r}")
+            raise MRDeepReconError(f"model kind must be one of {tuple(KINDS)}, got {self.kind!r}")
         if self.loss not in LOSSES:
             raise MRDeepReconError(f"loss must be one of {tuple(LOSSES)}, got {self.loss!r}")
         if self.clean_targets not in ("none", "nlm"):
@@ -254,7 +261,7 @@ def train(
         log("denoising the training volumes (non-local means) ...")
         arrays = [clean_volume(a) for a in arrays]
     pair_config = PairConfig(
-        in_slices=KINDS[config.kind],
+        **KINDS[config.kind],
         patch=config.patch,
         noise_input=config.noise_input,
         p_coil_noise=config.p_coil_noise,
@@ -366,7 +373,8 @@ def train(
         "version": datetime.now(timezone.utc).strftime("%Y.%m.%d"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "task": "estimate the clean image: denoising and k-space extent restoration (super-resolution) "
-        + ("of single slices" if config.kind == "2d" else "of the middle slice of 7 adjacent slices"),
+        + ("of single slices" if pair_config.in_slices == 1
+           else f"of the middle slice of {pair_config.in_slices} adjacent slices"),
         "output": "clean",
         "training": {
             "data": [
