@@ -320,6 +320,7 @@ def test_sessions_add_up_stop_at_writes_the_model_and_keeps_the_checkpoint(tmp_p
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     _, card = load_model(resumed)
     assert [s["steps"] for s in card["lineage"]] == [[0, 3], [3, 5]]
+    assert [s["schedule_steps"] for s in card["lineage"]] == [5, 5]
     assert sum(s["patches"] for s in card["lineage"]) == 5 * 2
     assert not (tmp_path / "b" / "ce_unet_2d.checkpoint.safetensors").exists()
 

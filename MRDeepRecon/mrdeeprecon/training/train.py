@@ -212,6 +212,7 @@ def _segment(config: TrainConfig, device: torch.device, first: int, last: int, w
     patches = (last - first) * config.batch_size
     return {
         "steps": [first, last],
+        "schedule_steps": config.steps,
         "patches": patches,
         "pixels": patches * config.patch**2,
         "wall_hours": round(wall / 3600, 3),
