@@ -49,6 +49,18 @@ def test_quick_run_measures_every_bar_and_says_it_is_a_plumbing_check(quick_run)
     assert (quick_run / "reports" / "sr_kmax0.5" / "results.csv").exists()
 
 
+def test_a_rerun_replaces_its_own_reports(quick_run):
+    """The committed reports of benchmarks/quality/ are regenerated in place (make quality on a clone)."""
+    report = quick_run / "reports" / "slice_x2" / "results.csv"
+    before = report.stat().st_mtime_ns
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "quality.py"), "--quick", "--only", "slice", "--out",
+         str(quick_run / "Q2.md"), "--json", str(quick_run / "q2.json"), "--reports", str(quick_run / "reports")],
+        check=True, capture_output=True, text=True, timeout=600,
+    )
+    assert report.stat().st_mtime_ns > before
+
+
 def test_denoise_bar_is_judged_in_tissue_with_the_whole_volume_beside_it():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:

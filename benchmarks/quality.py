@@ -38,6 +38,7 @@ import argparse
 import dataclasses
 import json
 import platform
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -89,6 +90,7 @@ def _evaluation(name: str, reports: Path, **kwargs) -> dict[str, Any]:
     from mrdeeprecon.evaluation.runner import run_evaluation
 
     result = run_evaluation(**kwargs)
+    shutil.rmtree(reports / name, ignore_errors=True)  # this benchmark's own earlier report
     write_evaluation_report(result, reports / name)
     rows = {row.method: _row(result, row.method) for row in result.rows}
     return {
