@@ -130,7 +130,6 @@ def solve_alpha(a: np.ndarray, c: np.ndarray, d: np.ndarray, factor: float) -> t
     return alpha, 1.0 / np.sqrt(variance)
 
 
-
 @dataclass(frozen=True)
 class NoiseReduction:
     """Result of :func:`reduce_noise`.

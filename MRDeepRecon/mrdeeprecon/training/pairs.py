@@ -292,11 +292,11 @@ class PairSampler:
             cy, cx = (int(v) for v in tissue[self._draw.integer(tissue.shape[0])])
         else:
             cy, cx = self._draw.integer(volume.shape[1]), self._draw.integer(volume.shape[2])
-        # The field's slices lie at centre + (i - depth // 2) · spacing; read the stored slices
-        # around them and interpolate linearly (spacing 1: exactly the stored slices).
+        # The field's slices lie at centre + (i - depth // 2) · spacing: the stored slices there
+        # (spacing 1), or a linear interpolation between the stored slices around them.
         positions = [centre + (i - config.depth // 2) * spacing for i in range(config.depth)]
         first = math.floor(positions[0])
-        depth = math.floor(positions[-1]) - first + 2
+        depth = math.floor(positions[-1]) - first + (2 if spacing > 1 else 1)
         stored = volume.new_zeros((depth, FIELD, FIELD))
         origin = (first, cy - FIELD // 2, cx - FIELD // 2)
         source, target = [], []
@@ -305,9 +305,11 @@ class PairSampler:
             source.append(slice(low, high))
             target.append(slice(low - start, high - start))
         stored[tuple(target)] = volume[tuple(source)]
-        below = [math.floor(p) - first for p in positions]
-        weights = torch.tensor([p - math.floor(p) for p in positions], device=self.device)[:, None, None]
-        field = stored[below] * (1 - weights) + stored[[b + 1 for b in below]] * weights
+        field = stored
+        if spacing > 1:
+            below = [math.floor(p) - first for p in positions]
+            weights = torch.tensor([p - math.floor(p) for p in positions], device=self.device)[:, None, None]
+            field = stored[below] * (1 - weights) + stored[[b + 1 for b in below]] * weights
         if flips:  # mirrored about the field's centre: the same augmentation as a flipped volume
             field = field.flip(flips)
         return field * self._window
