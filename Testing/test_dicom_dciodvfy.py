@@ -97,3 +97,73 @@ def test_nifti_input_has_no_error_at_all(tmp_path: Path, options, as_enhanced: b
     series = write_derived_series(volume, tmp_path / "out", replace(options, enhanced=as_enhanced))
     for path in series.files:
         assert error_lines(str(path)) == frozenset(), path.name
+
+
+#: Every other vendor source in ../shared/data/dicom (the image set read where a series holds
+#: several): name → (path under ../shared/data, read_dicom selection).
+VENDOR_SOURCES = {
+    "siemens_skyra": ("dicom/siemens_skyra_mprage", {}),
+    "philips_3t_classic": ("dicom/philips_mprage_3t", {}),
+    "siemens_xa30_enhanced": ("dicom/siemens_xa30_t1tfl_2mm", {}),
+    "philips_dual_echo_e2": ("dicom/real_world/philips_dual_echo", {"echo": 2, "image_type": "M"}),
+    "siemens_mosaic": ("dicom/transfer_syntaxes/1.dcm", {}),
+    "siemens_mosaic_jpeg_lossless": ("dicom/transfer_syntaxes/5.dcm", {}),
+}
+#: Slices enhanced per vendor source: enough for the writer, fast on 2 CPU cores.
+VENDOR_SLICES = 4
+
+
+def _vendor_errors(path: Path, source: Volume) -> frozenset[str]:
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    uids = set(source.metadata["sop_instance_uids"])
+    chosen = [
+        f for f in files if str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) in uids
+    ]
+    return frozenset().union(*(error_lines(str(f)) for f in chosen))
+
+
+def _written_errors(volume: Volume, folder: Path, as_enhanced: bool) -> dict[str, frozenset[str]]:
+    from mrdeeprecon.inference import enhance
+    from mrdeeprecon.settings import EnhanceSettings
+    from test_dicom_write import _first_slices
+
+    part = _first_slices(volume, VENDOR_SLICES)
+    result = enhance(part, EnhanceSettings(2.0, device="cpu", model_kind="2d"))
+    series = write_derived_series(result, folder, DerivedSeriesOptions(enhanced=as_enhanced))
+    return {path.name: error_lines(str(path)) for path in series.files}
+
+
+@pytest.mark.parametrize("as_enhanced", [False, True], ids=["classic", "enhanced"])
+@pytest.mark.parametrize("name", VENDOR_SOURCES)
+def test_every_vendor_source_no_error_beyond_it(tmp_path: Path, name: str, as_enhanced: bool) -> None:
+    require_tool("dciodvfy")
+    from conftest import shared_path
+    from mrdeeprecon.io import load_volume
+
+    relative, selection = VENDOR_SOURCES[name]
+    path = shared_path(relative)
+    source = load_volume(path, **selection)
+    allowed = _vendor_errors(path, source)
+    for file, errors in _written_errors(source, tmp_path / "out", as_enhanced).items():
+        assert not errors - allowed, f"{name} {file}: " + "\n".join(sorted(errors - allowed))
+
+
+@pytest.mark.parametrize("as_enhanced", [False, True], ids=["classic", "enhanced"])
+def test_laterality_kept_for_a_source_without_body_part(tmp_path: Path, as_enhanced: bool) -> None:
+    """Type 2C Laterality: required (empty = unknown) in a classic series without
+    BodyPartExamined, not allowed in an enhanced one; the source here has neither."""
+    require_tool("dciodvfy")
+    from conftest import shared_path
+    from mrdeeprecon.io import load_volume
+
+    relative, selection = VENDOR_SOURCES["philips_dual_echo_e2"]
+    source = load_volume(shared_path(relative), **selection)
+    header = source.metadata["dicom_header"]
+    del header.BodyPartExamined
+    if "Laterality" in header:
+        del header.Laterality
+    written = _written_errors(source, tmp_path / "out", as_enhanced)
+    laterality = [line for errors in written.values() for line in errors if "Laterality" in line]
+    assert laterality == []
+    first = pydicom.dcmread(tmp_path / "out" / sorted(written)[0], stop_before_pixels=True)
+    assert ("Laterality" in first) is (not as_enhanced)

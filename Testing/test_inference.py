@@ -229,3 +229,16 @@ def test_a_noise_map_model_sees_the_local_noise_of_each_slice(tmp_path, monkeypa
     assert np.all(noise_map[:, :, :24] == 0)
     middle = inputs[:, in_slices // 2].numpy()
     assert np.all(np.diff(middle[:, :, 4:24], axis=1) > 0)  # the ramp, in its own channel
+
+
+def test_magnitude_output_is_never_negative(models) -> None:
+    """Magnitude in, magnitude out: a random network rings below zero; the output is clipped.
+    A volume with negative voxels (no DICOM image set says what it is) is not clipped."""
+    volume = _volume((2, 32, 32), seed=3)
+    volume = volume.with_data(volume.data - 380)  # a dark background close to zero, all >= 0
+    volume = volume.with_data(np.maximum(volume.data, 0))
+    settings = _settings(models["2d"])
+    output = enhance(volume, settings).data
+    assert output.min() == 0.0 and (output == 0).sum() > 0
+    shifted = enhance(volume.with_data(volume.data - 1000), settings).data
+    assert shifted.min() < -1000  # not clipped: a signed image keeps its sign

@@ -7,6 +7,7 @@ non-zero exit code; outputs are written atomically, so a failure leaves no file 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -34,6 +35,13 @@ def _add_context_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--acq-acceleration", type=float, metavar="R", help="in-plane undersampling factor")
     group.add_argument("--acq-undersampling", choices=("none", "uniform", "random"))
     group.add_argument("--acq-elliptical", action="store_true", default=None, help="elliptical k-space sampling")
+
+
+def _add_selection_flags(parser: argparse.ArgumentParser, whose: str = "") -> None:
+    """``--series``, ``--echo``, ``--image-type``: which DICOM images to read (``read_dicom``)."""
+    parser.add_argument("--series", metavar="UID", help=f"SeriesInstanceUID {whose}when a folder holds several series")
+    parser.add_argument("--echo", type=int, metavar="N", help=f"echo number {whose}when the series holds several echoes (see `info`)")
+    parser.add_argument("--image-type", metavar="TYPE", help=f"image type {whose}when the series holds several: magnitude, phase, real, imaginary, map, or an ImageType value such as M or M_FFE (see `info`)")
 
 
 def _add_dicom_flags(parser: argparse.ArgumentParser) -> None:
@@ -117,7 +125,7 @@ def _load(args: argparse.Namespace):
     """Load the input volume and its scan context with the command line's overrides applied."""
     from .io import load_context, load_volume
 
-    volume = load_volume(args.input, series_uid=getattr(args, "series", None))
+    volume = load_volume(args.input, series_uid=args.series, echo=args.echo, image_type=args.image_type)
     context = load_context(volume)
     if args.context is not None:
         context = context.with_overrides(_read_context_json(args.context))
@@ -159,10 +167,40 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _image_sets(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The image sets (echo, component, image type, count) of the DICOM series ``info`` reads;
+    empty for NIfTI/NRRD or when the series is not yet chosen (reading then says why)."""
+    from .io.dicom import list_series
+    from .io.itk import itk_format
+
+    if args.input.is_file() and itk_format(args.input) is not None:
+        return []
+    series = [s for s in list_series(args.input) if args.series in (None, s.series_instance_uid)]
+    if len(series) != 1:
+        return []
+    return [
+        {**dataclasses.asdict(image_set), "images": count, "description": image_set.describe()}
+        for image_set, count in series[0].image_sets
+    ]
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    image_sets = _image_sets(args)
+    if len(image_sets) > 1 and args.echo is None and args.image_type is None:
+        if args.json:
+            print(json.dumps({"source": str(args.input), "image_sets": image_sets}, indent=2))
+            return 0
+        print(f"source:              {args.input}")
+        print(f"image sets:          {len(image_sets)}; read one with --echo N and/or --image-type TYPE")
+        for s in image_sets:
+            print(f"  {s['description']}: {s['images']} images")
+        return 0
     volume, context = _load(args)
+    image_set = volume.metadata.get("image_set")
     info = {
         "source": str(args.input),
+        "image_type": None if image_set is None else image_set.describe(),
+        "image_sets": image_sets,
         "shape_zyx": list(volume.shape),
         "spacing_ijk_mm": list(volume.spacing),
         "origin_lps_mm": list(volume.origin),
@@ -178,6 +216,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     lines = [
         f"source:              {info['source']}",
         f"series:              {info['series_description'] or '-'} ({info['series_instance_uid'] or 'no DICOM UID'})",
+        f"image type:          {info['image_type'] or 'not recorded (NIfTI/NRRD)'}"
+        + ("" if image_set is None or image_set.enhanceable else " (not enhanced: magnitude only)"),
         f"shape (z, y, x):     {tuple(volume.shape)}",
         f"spacing (i, j, k):   {tuple(round(s, 4) for s in volume.spacing)} mm",
         f"acquisition:         {context.acquisition}",
@@ -487,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="print the volume geometry and scan context of a DICOM series or NIfTI/NRRD file")
     p.add_argument("input", type=Path)
-    p.add_argument("--series", metavar="UID", help="SeriesInstanceUID when a folder holds several series")
+    _add_selection_flags(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_context_flags(p)
     p.set_defaults(func=_cmd_info)
@@ -495,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("degrade", help="simulate a faster acquisition by degrading k-space")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
-    p.add_argument("--series", metavar="UID")
+    _add_selection_flags(p)
     _add_degradation_flags(p)
     p.add_argument("--seed", type=int, default=0)
     _add_context_flags(p)
@@ -505,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file, or with --format dicom a new folder")
     p.add_argument("--format", choices=("auto", "nifti", "nrrd", "dicom"), default="auto", help="output format (auto: from the file name)")
-    p.add_argument("--series", metavar="UID")
+    _add_selection_flags(p)
     p.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help="noise reduction factor, 1-5 (default 2)")
     for axis in ("frequency", "phase", "slice"):
         p.add_argument(f"--sr-{axis}", type=float, default=1.0, metavar="F", help=f"refine the output grid along {axis} by F, 1-2")
@@ -525,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, metavar="ORIGINAL", help="the original DICOM series or NIfTI/NRRD volume")
     p.add_argument("enhanced", type=Path, metavar="ENHANCED", help="its enhancement (any grid, e.g. super-resolved)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="report folder: qa.json, qa.md, PNG plots")
-    p.add_argument("--series", metavar="UID", help="SeriesInstanceUID of the original when its folder holds several")
+    _add_selection_flags(p, "of the original ")
     p.add_argument("--enhanced-series", metavar="UID", help="SeriesInstanceUID of the enhanced series")
     p.add_argument("--roi", action="append", metavar="SPEC", help="noise ROI (repeatable): box:I0,J0,K0:I1,J1,K1 | sphere:I,J,K:R_MM | sphere-ras:R,A,S:R_MM | mask:FILE; indices of the original (default: an automatic homogeneous box)")
     p.add_argument("--line", action="append", metavar="SPEC", help="edge profile (repeatable): I0,J0,K0:I1,J1,K1 or ras:R0,A0,S0:R1,A1,S1")
@@ -537,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="degrade a clean volume and score the enhancement against BM4D, NLM, wavelet, Gaussian and interpolation baselines")
     p.add_argument("input", type=Path, metavar="REFERENCE", help="the clean reference: DICOM series or NIfTI/NRRD volume")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="new report folder: results.csv/.md/.json, planes.png, differences.png")
-    p.add_argument("--series", metavar="UID", help="SeriesInstanceUID when a folder holds several series")
+    _add_selection_flags(p)
     p.add_argument("--degrade", default="", metavar="FLAGS", help="the degradation as `mrdeeprecon degrade` flags in one string, e.g. \"--noise 0.06\" or \"--kmax-phase 0.5 --kmax-frequency 0.5\" (k_max relative to the reference's own band); without a space use --degrade=--elliptical")
     p.add_argument("--slices", metavar="START:STOP", help="use only these slices of the reference (array axis 0)")
     p.add_argument("--methods", metavar="LIST", help="comma-separated from ours,bm4d,nlm,wavelet,gaussian,lanczos,cubic,zerofill (default: all available)")

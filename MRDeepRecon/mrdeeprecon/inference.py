@@ -257,6 +257,29 @@ def _output_geometry(
     return tuple(spacing * steps), tuple(origin)  # type: ignore[return-value]
 
 
+def _is_magnitude(volume: Volume) -> bool:
+    """Whether ``volume`` is a magnitude image, whose enhancement is clipped at 0.
+
+    A DICOM image set (``metadata["image_set"]``, :mod:`~mrdeeprecon.io.dicom_image_type`) says
+    what it is: anything but magnitude (phase,
+    real, imaginary, a quantitative map) is refused. Without one (NIfTI, NRRD) a volume without
+    negative voxels is taken for magnitude.
+
+    Raises:
+        MRDeepReconError: the image set is not magnitude.
+    """
+    image_set = volume.metadata.get("image_set")
+    if image_set is None:
+        return bool(volume.data.min() >= 0)
+    if not image_set.enhanceable:
+        raise MRDeepReconError(
+            f"{image_set.component} image ({image_set.describe()}) is not enhanced: the networks "
+            "are trained on magnitude images and would change what its values mean",
+            volume.metadata.get("source_path"),
+        )
+    return True
+
+
 def enhance(
     volume: Volume,
     settings: EnhanceSettings,
@@ -285,7 +308,8 @@ def enhance(
 
     Raises:
         MRDeepReconError: bad settings, context, voxels or model (one without a noise-reduction
-            calibration in its card included).
+            calibration in its card included), or a DICOM image set that is not magnitude
+            (phase, real, imaginary, a map). A magnitude input gives an output clipped at 0.
     """
     settings.validate()
     if context is None:
@@ -297,6 +321,7 @@ def enhance(
         raise MRDeepReconError(f"cannot enhance voxel type {data.dtype}; a real image is needed")
     if not np.isfinite(data).all():
         raise MRDeepReconError("the image contains NaN or infinite values")
+    magnitude = _is_magnitude(volume)
     device = select_device(settings.device)
     model, card, model_path = _load_network(settings, context, device)
     calibration = Calibration.from_card(card, model_path)
@@ -306,6 +331,8 @@ def enhance(
     check(cancel)
     reduced = reduce_noise(standardized.data, estimate, noise_sd, sampling.kmax, settings.noise_reduction, calibration)
     output = destandardize(reduced.image, standardized.record)
+    if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
+        np.maximum(output, 0.0, out=output)
 
     record = {
         **dataclasses.asdict(settings),

@@ -19,12 +19,19 @@ from .itk import itk_format, read_itk, write_itk
 __all__ = ["load_volume", "save_volume", "load_context", "default_context"]
 
 
-def load_volume(path: str | Path, series_uid: str | None = None) -> Volume:
+def load_volume(
+    path: str | Path,
+    series_uid: str | None = None,
+    echo: int | None = None,
+    image_type: str | None = None,
+) -> Volume:
     """Read a DICOM file/folder or a NIfTI/NRRD file into a :class:`Volume`.
 
     Args:
         path: the file or folder.
         series_uid: DICOM only: the series to read when a folder holds several.
+        echo, image_type: DICOM only: the image set to read when the series holds several
+            (:func:`.dicom.read_dicom`).
 
     Raises:
         MRDeepReconError: naming the path for a missing path or any reading problem.
@@ -34,7 +41,7 @@ def load_volume(path: str | Path, series_uid: str | None = None) -> Volume:
         raise MRDeepReconError("no such file or folder", path)
     if path.is_file() and itk_format(path) is not None:
         return read_itk(path)
-    return read_dicom(path, series_uid=series_uid)
+    return read_dicom(path, series_uid=series_uid, echo=echo, image_type=image_type)
 
 
 def save_volume(volume: Volume, path: str | Path) -> Path:

@@ -7,6 +7,10 @@ What is read:
   (Philips *Raw Data Storage*, MR spectroscopy, presentation states, ...) are ignored too.
 * image objects are grouped by ``SeriesInstanceUID``; with several series the caller must pick
   one (``series_uid``, CLI ``--series UID``).
+* within a series, images are grouped into image sets (echo and magnitude / phase / real /
+  imaginary / map, :mod:`.dicom_image_type`); with several sets the caller must pick one
+  (``echo``, ``image_type``; CLI ``--echo N``, ``--image-type TYPE``).
+* Siemens mosaics are unpacked into their slices (:mod:`.dicom_mosaic`).
 
 Geometry (LPS mm, see :mod:`mrdeeprecon.volume`): every slice (a classic file or one frame of an
 enhanced object) has a position ``ImagePositionPatient`` (IPP), an orientation
@@ -30,7 +34,7 @@ from the Pixel Value Transformation group), as float32. Vendor-private scalings 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -41,6 +45,8 @@ from pydicom.errors import InvalidDicomError
 from ..errors import MRDeepReconError
 from ..volume import Volume
 from .dicom_context import context_from_dicom
+from .dicom_image_type import COMPONENTS, ImageSet, image_set_of, number_echoes
+from .dicom_mosaic import Mosaic, is_mosaic, mosaic_of
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
@@ -68,12 +74,15 @@ class SeriesInfo:
         description: ``SeriesDescription`` (empty when absent).
         images: number of 2D images (classic files plus enhanced frames).
         files: the files holding the series.
+        image_sets: each image set (echo, component) of the series and its number of images,
+            in echo then component order.
     """
 
     series_instance_uid: str
     description: str
     images: int
     files: tuple[Path, ...]
+    image_sets: tuple[tuple[ImageSet, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,8 +97,20 @@ class _Slice:
     pixel_spacing: np.ndarray  # (row spacing, column spacing) mm
     slope: float
     intercept: float
+    image_set: ImageSet
+    mosaic: Mosaic | None = None  # the tiling, for one tile of a Siemens mosaic
+    tile: int | None = None  # 0-based tile (slice) index in the mosaic
+
+    @property
+    def matrix(self) -> tuple[int, int]:
+        """(rows, columns) of this slice."""
+        if self.mosaic is not None:
+            return self.mosaic.tile_rows, self.mosaic.tile_columns
+        return int(self.dataset.Rows), int(self.dataset.Columns)
 
     def where(self) -> str:
+        if self.tile is not None:
+            return f" (mosaic slice {self.tile + 1})"
         return "" if self.frame is None else f" (frame {self.frame + 1})"
 
 
@@ -147,19 +168,46 @@ def _group_by_series(datasets: Iterable[pydicom.Dataset]) -> dict[str, list[pydi
     return dict(groups)
 
 
-def _series_info(uid: str, datasets: list[pydicom.Dataset]) -> SeriesInfo:
+def _series_info(
+    uid: str, datasets: list[pydicom.Dataset], with_image_sets: bool = False
+) -> SeriesInfo:
+    image_sets: tuple[tuple[ImageSet, int], ...] = ()
+    if with_image_sets:
+        image_sets = _count_image_sets([s.image_set for s in _slices(datasets)])
     return SeriesInfo(
         series_instance_uid=uid,
         description=str(datasets[0].get("SeriesDescription", "")),
         images=sum(_n_frames(ds) for ds in datasets),
         files=tuple(Path(ds.filename) for ds in datasets),
+        image_sets=image_sets,
     )
 
 
 def list_series(path: str | Path) -> list[SeriesInfo]:
-    """The image series in a DICOM file or folder, sorted by UID."""
+    """The image series in a DICOM file or folder, sorted by UID, each with its image sets
+    (echoes, magnitude / phase ...).
+
+    Raises:
+        MRDeepReconError: as :func:`read_dicom` for unreadable files or missing geometry.
+    """
     groups = _group_by_series(_image_datasets(Path(path)))
-    return [_series_info(uid, groups[uid]) for uid in sorted(groups)]
+    return [_series_info(uid, groups[uid], with_image_sets=True) for uid in sorted(groups)]
+
+
+def _count_image_sets(sets: list[ImageSet]) -> tuple[tuple[ImageSet, int], ...]:
+    """Each distinct image set (by :attr:`ImageSet.key`, the first one's image type text) and
+    its number of images, sorted by echo and component."""
+    first: dict[tuple, ImageSet] = {}
+    counts: dict[tuple, int] = defaultdict(int)
+    for s in sets:
+        first.setdefault(s.key, s)
+        counts[s.key] += 1
+
+    def order(key: tuple) -> tuple:
+        number, time, component = key
+        return (number or 0, time or 0.0, COMPONENTS.index(component))
+
+    return tuple((first[k], counts[k]) for k in sorted(first, key=order))
 
 
 def _describe(infos: list[SeriesInfo]) -> str:
@@ -261,12 +309,60 @@ def _slices(datasets: list[pydicom.Dataset]) -> list[_Slice]:
                 ds, frame, "PlaneOrientationSequence", "ImageOrientationPatient", 6
             )
             spacing = _required(ds, frame, "PixelMeasuresSequence", "PixelSpacing", 2)
-            slices.append(
-                _Slice(
-                    ds, Path(ds.filename), frame, position, orientation, spacing, slope, intercept
-                )
+            image_set = image_set_of(
+                ds,
+                None if frame is None else _functional_item(ds, frame, "MRImageFrameTypeSequence"),
+                None if frame is None else _functional_item(ds, frame, "MREchoSequence"),
             )
-    return slices
+            s = _Slice(
+                ds, Path(ds.filename), frame, position, orientation, spacing, slope, intercept,
+                image_set,
+            )
+            if frame is None and is_mosaic(ds):
+                row, col, _ = _unit_axes(s)
+                mosaic = mosaic_of(ds, position, row, col, spacing)
+                slices.extend(
+                    replace(s, position=p, mosaic=mosaic, tile=t)
+                    for t, p in enumerate(mosaic.positions)
+                )
+            else:
+                slices.append(s)
+    numbered = number_echoes([s.image_set for s in slices])
+    return [replace(s, image_set=n) for s, n in zip(slices, numbered)]
+
+
+def _select_image_set(
+    slices: list[_Slice], echo: int | None, image_type: str | None, path: Path
+) -> list[_Slice]:
+    """The slices of the one image set chosen by ``echo`` (echo number) and ``image_type``
+    (:meth:`ImageSet.matches`); raises listing the sets when the choice is missing or matches
+    none."""
+    chosen = [
+        s
+        for s in slices
+        if (echo is None or s.image_set.echo_number == echo)
+        and (image_type is None or s.image_set.matches(image_type))
+    ]
+    sets = _count_image_sets([s.image_set for s in slices])
+    listing = "; ".join(f"{s.describe()}: {n} images" for s, n in sets)
+    if not chosen:
+        asked = ", ".join(
+            text
+            for text in (
+                None if echo is None else f"echo {echo}",
+                None if image_type is None else f"image type {image_type!r}",
+            )
+            if text
+        )
+        raise MRDeepReconError(f"no images match {asked}; the series holds: {listing}", path)
+    remaining = _count_image_sets([s.image_set for s in chosen])
+    if len(remaining) > 1:
+        raise MRDeepReconError(
+            f"the series holds {len(remaining)} image sets; choose one with echo / image_type "
+            f"(--echo N, --image-type TYPE): {listing}",
+            path,
+        )
+    return chosen
 
 
 def _unit_axes(s: _Slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -288,9 +384,9 @@ def _unit_axes(s: _Slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _check_consistent(slices: list[_Slice]) -> None:
     first = slices[0]
-    matrix = (first.dataset.Rows, first.dataset.Columns)
+    matrix = first.matrix
     for s in slices[1:]:
-        here = (s.dataset.Rows, s.dataset.Columns)
+        here = s.matrix
         if here != matrix:
             raise MRDeepReconError(
                 f"inconsistent matrix between slices: {matrix[0]}x{matrix[1]} and "
@@ -335,9 +431,14 @@ def _sort_and_measure(
     duplicates = int(np.sum(steps < DUPLICATE_POSITION_MM))
     if duplicates:
         unique = len(slices) - duplicates
+        volumes = (
+            f"{len(slices) // unique} volumes of {unique} slices"
+            if len(slices) % unique == 0
+            else f"{len(slices)} images at only {unique} slice positions"
+        )
         raise MRDeepReconError(
-            f"4D series: {len(slices)} images at only {unique} slice positions (several echoes, "
-            "dynamics or temporal positions); export a single 3D volume",
+            f"4D series: {volumes} (dynamics, diffusion directions or temporal positions of one "
+            "echo and image type); export a single 3D volume",
             path,
         )
     spacing = float((distances[-1] - distances[0]) / (len(slices) - 1))
@@ -362,45 +463,60 @@ def _sort_and_measure(
 def _pixels(slices: list[_Slice]) -> np.ndarray:
     """Rescaled voxel values, float32, shape (slices, rows, columns)."""
     frames: dict[int, np.ndarray] = {}
-    rows, columns = int(slices[0].dataset.Rows), int(slices[0].dataset.Columns)
-    out = np.empty((len(slices), rows, columns), np.float32)
+    out = np.empty((len(slices),) + slices[0].matrix, np.float32)
     for k, s in enumerate(slices):
         key = id(s.dataset)
         if key not in frames:
             try:
                 array = s.dataset.pixel_array
             except Exception as exc:  # missing decoder plugins, truncated data, ...
-                syntax = getattr(s.dataset.file_meta.get("TransferSyntaxUID"), "name", "unknown")
+                uid = s.dataset.file_meta.get("TransferSyntaxUID")
+                syntax = f"{getattr(uid, 'name', 'unknown')} ({uid})"
+                reason = " ".join(str(exc).split())  # one line: pydicom lists plugins line by line
                 raise MRDeepReconError(
-                    f"cannot decode pixel data (transfer syntax {syntax}): {exc}", s.path
+                    f"cannot decode pixel data of transfer syntax {syntax}: {reason}", s.path
                 ) from exc
-            frames[key] = array.reshape((_n_frames(s.dataset),) + out.shape[1:])
+            rows, columns = int(s.dataset.Rows), int(s.dataset.Columns)
+            frames[key] = array.reshape((_n_frames(s.dataset), rows, columns))
         stored = frames[key][0 if s.frame is None else s.frame]
+        if s.mosaic is not None:
+            stored = s.mosaic.tile(stored, s.tile)  # type: ignore[arg-type]
         out[k] = stored.astype(np.float64) * s.slope + s.intercept
     return out
 
 
-def read_dicom(path: str | Path, series_uid: str | None = None) -> Volume:
-    """Read one MR image series from a DICOM file or folder.
+def read_dicom(
+    path: str | Path,
+    series_uid: str | None = None,
+    echo: int | None = None,
+    image_type: str | None = None,
+) -> Volume:
+    """Read one MR image series (one image set of it) from a DICOM file or folder.
 
     Args:
         path: a DICOM file, or a folder whose files (not sub-folders) hold the series.
         series_uid: the ``SeriesInstanceUID`` to read; required when the folder holds several
             image series.
+        echo: the echo number to read; with ``image_type``, required when the series holds
+            several image sets (:mod:`.dicom_image_type`).
+        image_type: a component (``magnitude``, ``phase``, ``real``, ``imaginary``, ``map``) or an
+            ``ImageType`` value (``M``, ``P``, ``M_FFE``, ``PHASE MAP`` ...), any case.
 
     Returns:
         A :class:`Volume` with float32 ``data`` of shape ``(slices, Rows, Columns)``, exact LPS
         geometry (module docstring) and metadata ``source_path``, ``format`` (``"dicom"``),
         ``series_instance_uid``, ``study_instance_uid``, ``sop_instance_uids`` and
         ``frame_numbers`` (1-based frame of each sorted slice in its object),
+        ``image_set`` (:class:`~.dicom_image_type.ImageSet`: echo, component, image type),
+        ``image_sets_in_series`` (how many the series holds),
         ``series_description``,
         ``modality``, ``manufacturer``, ``scan_context`` (:class:`~mrdeeprecon.context.ScanContext`)
         and ``dicom_header`` (the first sorted slice's object without pixel data).
 
     Raises:
         MRDeepReconError: naming the file or folder and the problem (not DICOM, empty, no image
-            series, several series without ``series_uid``, non-MR modality, missing or
-            inconsistent geometry, 4D data, non-uniform spacing, NaN/Inf values, unsupported).
+            series, several series without ``series_uid``, several image sets without ``echo``
+            / ``image_type``, non-MR modality, missing or inconsistent geometry, 4D data, non-uniform spacing, NaN/Inf values, unsupported).
     """
     path = Path(path)
     datasets = _select_series(_group_by_series(_image_datasets(path)), series_uid, path)
@@ -409,7 +525,8 @@ def read_dicom(path: str | Path, series_uid: str | None = None) -> Volume:
     if modality != "MR":
         raise MRDeepReconError(f"modality {modality or '(missing)'} is not MR", first.filename)
 
-    slices = _slices(datasets)
+    all_slices = _slices(datasets)
+    slices = _select_image_set(all_slices, echo, image_type, path)
     _check_consistent(slices)
     slices, slice_spacing = _sort_and_measure(slices, _unit_axes(slices[0])[2], path)
     head = slices[0]
@@ -421,6 +538,9 @@ def read_dicom(path: str | Path, series_uid: str | None = None) -> Volume:
         raise MRDeepReconError("the pixel data contain NaN or infinite values", path)
 
     header = pydicom.dcmread(head.path, stop_before_pixels=True)
+    if head.mosaic is not None:  # the header of one unpacked slice, not of the whole mosaic
+        header.Rows, header.Columns = head.matrix
+        header.ImagePositionPatient = [float(v) for v in head.position]
     metadata = {
         "source_path": str(path),
         "format": "dicom",
@@ -428,6 +548,8 @@ def read_dicom(path: str | Path, series_uid: str | None = None) -> Volume:
         "study_instance_uid": str(first.get("StudyInstanceUID", "")),
         "sop_instance_uids": [str(s.dataset.get("SOPInstanceUID", "")) for s in slices],
         "frame_numbers": [1 if s.frame is None else s.frame + 1 for s in slices],
+        "image_set": head.image_set,
+        "image_sets_in_series": len(_count_image_sets([s.image_set for s in all_slices])),
         "series_description": str(first.get("SeriesDescription", "")),
         "modality": modality,
         "manufacturer": str(first.get("Manufacturer", "")),

@@ -36,7 +36,8 @@ enhanced source), ReferencedSeriesSequence, ContributingEquipmentSequence (MRDee
 *Modifying Equipment*). BurnedInAnnotation is ``NO`` unless the source says ``YES``.
 Dropped: whatever described the source pixels or instances: private tags, overlays, curves, icon
 images, localizer and raw-data references, source UIDs, pixel statistics, Real World Value
-Mapping, group lengths, an empty ``Laterality``.
+Mapping, group lengths, an empty ``Laterality`` (a classic series without ``BodyPartExamined``
+gets an empty one back: type 2C, required then).
 
 Geometry: slice ``k`` lies at ``ImagePositionPatient = volume.ijk_to_lps() @ (0, 0, k, 1)``;
 ``ImageOrientationPatient`` = (``direction[:, 0]``, ``direction[:, 1]``), ``PixelSpacing`` =
@@ -539,6 +540,9 @@ def _source_name(volume: Volume, source: _Source) -> str:
 def _default_description(volume: Volume, source: _Source, options: DerivedSeriesOptions) -> str:
     nr, sr = _factors(_enhancement(volume))
     suffix = f" DLR NR{nr:g} SR{'x'.join(f'{f:g}' for f in sr)}"
+    image_set = volume.metadata.get("image_set")
+    if image_set is not None and volume.metadata.get("image_sets_in_series", 1) > 1:
+        suffix = f" E{image_set.echo_number}{suffix}" if image_set.echo_number else suffix
     base = _source_name(volume, source)
     if options.research_placeholder:
         base = f"RESEARCH {base}".strip()
@@ -621,14 +625,19 @@ def _derivation_codes(record: dict[str, Any]) -> list[Code]:
     return codes
 
 
-def _derivation_description(record: dict[str, Any]) -> str:
+def _derivation_description(volume: Volume) -> str:
+    """What was done, with which model, and to which images of the source (its image set:
+    echo, magnitude ... when the reader recorded one)."""
+    record = _enhancement(volume)
     nr, sr = _factors(record)
     sha = str(record.get("model_sha256", ""))[:12]
+    image_set = volume.metadata.get("image_set")
+    source = "" if image_set is None else f", source images {image_set.describe()}"
     return (
         f"MRDeepRecon {engine_version()} deep-learning enhancement: noise reduction {nr:g}, "
         f"super-resolution {'x'.join(f'{f:g}' for f in sr)} (frequency x phase x slice), "
         f"model {record.get('model_name', 'unknown')} sha256:{sha}, "
-        f"device {record.get('device', 'unknown')}"
+        f"device {record.get('device', 'unknown')}{source}"
     )
 
 
@@ -638,7 +647,7 @@ def _contributing_equipment(plan: _Plan) -> Dataset:
     item.ManufacturerModelName = EQUIPMENT_NAME
     item.SoftwareVersions = engine_version()
     item.ContributionDateTime = _now_parts(plan.now)[2]
-    item.ContributionDescription = _derivation_description(_enhancement(plan.volume))
+    item.ContributionDescription = _derivation_description(plan.volume)
     item.PurposeOfReferenceCodeSequence = Sequence([_code(CODE_MODIFYING_EQUIPMENT)])
     return item
 
@@ -955,6 +964,7 @@ def _classic_base(plan: _Plan) -> Dataset:
         ds.ScanningSequence = "RM"  # research mode: the sequence is unknown
         ds.SequenceVariant = "NONE"
         ds.RepetitionTime = ""  # type 2C (required unless EP or SK): unknown
+    if not str(ds.get("BodyPartExamined") or "").strip() and "Laterality" not in ds:
         ds.Laterality = ""  # type 2C, required without BodyPartExamined: unknown
     for keyword in ("ScanOptions", "MRAcquisitionType", "EchoTime", "EchoTrainLength"):
         if keyword not in ds:  # type 2 attributes of the MR Image module: empty = unknown
@@ -962,7 +972,7 @@ def _classic_base(plan: _Plan) -> Dataset:
     ds.SOPClassUID = MR_IMAGE_STORAGE
     ds.ImageType = _classic_image_type(source)
     record = _enhancement(plan.volume)
-    ds.DerivationDescription = _derivation_description(record)
+    ds.DerivationDescription = _derivation_description(plan.volume)
     ds.DerivationCodeSequence = Sequence([_code(c) for c in _derivation_codes(record)])
     volume = plan.volume
     ds.ImageOrientationPatient = [
@@ -1267,7 +1277,7 @@ def _write_enhanced(
     if plan.source.is_dicom:
         record = _enhancement(plan.volume)
         derivation = Dataset()
-        derivation.DerivationDescription = _derivation_description(record)
+        derivation.DerivationDescription = _derivation_description(plan.volume)
         derivation.DerivationCodeSequence = Sequence([_code(c) for c in _derivation_codes(record)])
     frames = []
     for k in range(plan.n_slices):

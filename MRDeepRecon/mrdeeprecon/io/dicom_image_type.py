@@ -1,0 +1,183 @@
+"""What one DICOM image holds: magnitude, phase, real, imaginary, or a derived map, and at which echo.
+
+A series may hold several *image sets*: the echoes of a multi-echo acquisition, or magnitude and
+phase written together (a Philips dual-echo FFE, a field map's magnitude and phase). Each 2D
+image (a classic file, one frame of an enhanced object, one tile of a Siemens mosaic) belongs to
+one :class:`ImageSet`, the key a reader groups by and a user selects with (CLI ``--echo N``,
+``--image-type TYPE``).
+
+Where the component comes from, first match wins:
+
+* enhanced objects: the frame's ``ComplexImageComponent`` (MR Image Frame Type functional
+  group, else the top level) and its ``FrameType``;
+* classic objects: the ``ImageType`` values from the third on (Siemens ``M``/``P``/``R``/``I``,
+  Philips ``M_FFE``/``PHASE MAP``/``R_SE`` ..., the DICOM words ``MAGNITUDE``/``PHASE`` ...),
+  and GE's private image type (0043,102F) (0 magnitude, 1 phase, 2 real, 3 imaginary);
+* a value naming a derived quantity (``FIELD_MAP``, ``T1 MAP``, ``ADC``, ``FA``) makes a
+  ``map``;
+* nothing said: ``magnitude`` (GE's ``ORIGINAL\\PRIMARY\\OTHER`` magnitude images say nothing).
+
+Only magnitude images are enhanced: the networks are trained on magnitude images, and a phase,
+real or imaginary image or a quantitative map has values whose meaning a denoiser would destroy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+import pydicom
+
+#: The components an image set may have, in the order they are listed.
+COMPONENTS = ("magnitude", "phase", "real", "imaginary", "mixed", "map")
+#: The one component the networks are trained on.
+ENHANCEABLE_COMPONENT = "magnitude"
+#: Echo times closer than this (ms) are the same echo.
+ECHO_TIME_DECIMALS = 2
+
+_GE_PRIVATE_CREATOR = "GEMS_PARM_01"
+_GE_IMAGE_TYPE_ELEMENT = 0x2F  # (0043,102F) Private Image Type
+_GE_COMPONENTS = {0: "magnitude", 1: "phase", 2: "real", 3: "imaginary"}
+_DICOM_COMPONENTS = {
+    "MAGNITUDE": "magnitude",
+    "PHASE": "phase",
+    "REAL": "real",
+    "IMAGINARY": "imaginary",
+    "MIXED": "mixed",
+}
+_MAP_WORDS = ("ADC", "EADC", "FA")
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """The images of a series that belong together: one echo, one component.
+
+    Attributes:
+        echo_number: ``EchoNumbers`` (classic), else the 1-based rank of the echo time among the
+            series' echo times; ``None`` when neither is known.
+        echo_time_ms: ``EchoTime`` / the frame's ``EffectiveEchoTime`` (ms), ``None`` if absent.
+        component: one of :data:`COMPONENTS`.
+        image_type: the ``ImageType`` (classic) or ``FrameType`` (enhanced) values joined by
+            ``\\`` (empty when absent), as the scanner wrote it.
+    """
+
+    echo_number: Optional[int]
+    echo_time_ms: Optional[float]
+    component: str
+    image_type: str
+
+    @property
+    def enhanceable(self) -> bool:
+        """Whether the networks may enhance these images (magnitude only)."""
+        return self.component == ENHANCEABLE_COMPONENT
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What tells two image sets apart (the image type text does not: it may vary in
+        words that do not change what the image is, such as Siemens ``NORM``)."""
+        return (self.echo_number, self.echo_time_ms, self.component)
+
+    def describe(self) -> str:
+        """e.g. ``echo 2 (TE 10 ms), phase [ORIGINAL\\PRIMARY\\PHASE MAP\\P\\FFE]``."""
+        echo = "" if self.echo_number is None else f"echo {self.echo_number}"
+        if self.echo_time_ms is not None:
+            echo += f" (TE {self.echo_time_ms:g} ms)" if echo else f"TE {self.echo_time_ms:g} ms"
+        words = ", ".join(w for w in (echo, self.component) if w)
+        return f"{words} [{self.image_type}]" if self.image_type else words
+
+    def matches(self, image_type: str) -> bool:
+        """Whether ``image_type`` (a component name such as ``magnitude``, or one ``ImageType``
+        value such as ``M`` or ``PHASE MAP``, any case) selects this set."""
+        wanted = image_type.strip().upper()
+        values = [v.strip().upper() for v in self.image_type.split("\\")]
+        return wanted == self.component.upper() or wanted in values[2:]
+
+
+def _values(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _component_of_word(word: str) -> Optional[str]:
+    """The component a single ImageType/FrameType value names, if any."""
+    w = word.strip().upper()
+    if w in ("P", "PHASE", "PHASE MAP", "PHASE_MAP") or w.startswith("P_"):
+        return "phase"
+    if w in ("R", "REAL") or w.startswith("R_"):
+        return "real"
+    if w in ("I", "IMAGINARY") or w.startswith("I_"):
+        return "imaginary"
+    if "MAP" in w or w in _MAP_WORDS:
+        return "map"
+    if w in ("M", "MAGNITUDE") or w.startswith("M_"):
+        return "magnitude"
+    return None
+
+
+def _ge_component(ds: pydicom.Dataset) -> Optional[str]:
+    try:
+        element = ds.private_block(0x0043, _GE_PRIVATE_CREATOR)[_GE_IMAGE_TYPE_ELEMENT]
+        return _GE_COMPONENTS.get(int(element.value))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def component_of(
+    image_type: Iterable[str], complex_component: Optional[str], ds: pydicom.Dataset
+) -> str:
+    """The component of an image from its type values, its ``ComplexImageComponent`` and, for
+    GE, its private image type (module docstring)."""
+    words = [_component_of_word(w) for w in list(image_type)[2:]]
+    found = [c for c in words if c is not None]
+    if "map" in found and "phase" not in found:
+        return "map"  # a field map in Hz is not a magnitude image, whatever its component
+    if complex_component:
+        named = _DICOM_COMPONENTS.get(complex_component.strip().upper())
+        if named is not None:
+            return named
+    for component in ("phase", "real", "imaginary", "magnitude"):
+        if component in found:
+            return component
+    return _ge_component(ds) or ENHANCEABLE_COMPONENT
+
+
+def image_set_of(
+    ds: pydicom.Dataset, frame_type_item: Optional[pydicom.Dataset], echo_item: Optional[pydicom.Dataset]
+) -> ImageSet:
+    """The image set of a classic object (``frame_type_item`` and ``echo_item`` ``None``) or of
+    one frame of an enhanced object (its MR Image Frame Type and MR Echo functional group items;
+    the echo number is filled in later by :func:`number_echoes`)."""
+    if frame_type_item is not None:
+        image_type = _values(frame_type_item.get("FrameType"))
+        complex_component = frame_type_item.get("ComplexImageComponent")
+    else:
+        image_type = _values(ds.get("ImageType"))
+        complex_component = ds.get("ComplexImageComponent")
+    if echo_item is not None:
+        echo_time = echo_item.get("EffectiveEchoTime")
+        echo_number = None
+    else:
+        echo_time = ds.get("EchoTime")
+        numbers = _values(ds.get("EchoNumbers"))
+        echo_number = int(float(numbers[0])) if numbers and numbers[0].strip() else None
+    return ImageSet(
+        echo_number=echo_number,
+        echo_time_ms=None if echo_time in (None, "") else round(float(echo_time), ECHO_TIME_DECIMALS),
+        component=component_of(image_type, str(complex_component or ""), ds),
+        image_type="\\".join(image_type),
+    )
+
+
+def number_echoes(sets: list[ImageSet]) -> list[ImageSet]:
+    """``sets`` with a missing echo number replaced by the rank (1-based) of the echo time among
+    all echo times of the series (enhanced objects carry no ``EchoNumbers`` per frame)."""
+    times = sorted({s.echo_time_ms for s in sets if s.echo_time_ms is not None})
+    return [
+        s
+        if s.echo_number is not None or s.echo_time_ms is None
+        else ImageSet(times.index(s.echo_time_ms) + 1, s.echo_time_ms, s.component, s.image_type)
+        for s in sets
+    ]
