@@ -49,12 +49,14 @@ PIP_REQUIREMENTS = {
     "safetensors>=0.4": "safetensors",
     "scikit-image>=0.21": "skimage",
     "pynetdicom>=2.0": "pynetdicom",
+    "nibabel>=5": "nibabel",
+    "python-gdcm>=3.0.10": "gdcm",
 }
 QA_REQUIREMENTS = {"matplotlib>=3.5": "matplotlib"}
 SLICER_PACKAGES = ("numpy", "SimpleITK", "pydicom")
 
 #: MRDeepReconLib modules in dependency order, for "Reload" (developer mode); others follow them.
-LIB_MODULES = ["parameters", "node_volume", "dicom_source", "logic", "background", "comparison", "export"]
+LIB_MODULES = ["parameters", "node_volume", "dicom_source", "image_sets", "logic", "background", "comparison", "export"]
 
 
 #
@@ -196,6 +198,8 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._scanContext = None
         self._scanContextKey = None
         self._scanContextError = ""
+        self._imageSets = ()
+        self._inputRefusal = None
         self._lastInputId = None
         self._comparison = None  # MRDeepReconLib.comparison.Comparison once the layout is shown
         self._comparisonPair = None
@@ -232,6 +236,7 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.comparisonLayoutButton.connect("clicked(bool)", self.onComparisonLayout)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
         self.ui.qaButton.connect("clicked(bool)", self.onQualityAssurance)
+        self.ui.loadImageSetButton.connect("clicked(bool)", self.onLoadImageSet)
 
         if "torch" in sys.modules:  # already imported by something else: showing the GPU is free
             self.refreshDevices()
@@ -351,14 +356,46 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         self._scanContextKey = key
         self._scanContext, self._scanContextError = None, ""
+        self._imageSets, self._inputRefusal = (), None
         if node is not None:
             try:
                 self._scanContext = lib("dicom_source").scan_context_for_node(node, file_for_instance=self._fileForInstance())
+                self._updateImageSets(node)
             except Exception as error:  # the panel must stay usable: show why
                 logging.warning(f"MRDeepRecon: scan context of {node.GetName()}: {error}")
                 self._scanContextError = str(error)
+        self._showImageSets()
         if self._scanContext is not None and not self._parameterNode.overrideAcquisition:
             self._copyContextToOverrides(self._scanContext)
+
+    def _updateImageSets(self, node) -> None:
+        """The image sets of the input's DICOM files, and why it cannot be enhanced as it is."""
+        fileForInstance = self._fileForInstance()
+        if fileForInstance is None or not lib("dicom_source").instance_uids(node):
+            return
+        self._imageSets = lib("dicom_source").image_sets_for_node(node, fileForInstance)
+        self._inputRefusal = lib("image_sets").refusal(self._imageSets)
+
+    def _showImageSets(self) -> None:
+        several = len(self._imageSets) > 1
+        for widget in (self.ui.imageSetLabel, self.ui.imageSetComboBox, self.ui.loadImageSetButton):
+            widget.visible = several
+        self.ui.imageSetComboBox.clear()
+        for imageSet, count in self._imageSets if several else ():
+            self.ui.imageSetComboBox.addItem(_("{set}: {count} images").format(set=imageSet.describe(), count=count))
+        self.ui.inputRefusalLabel.text = self._inputRefusal or ""
+        self.ui.inputRefusalLabel.visible = bool(self._inputRefusal)
+
+    def onLoadImageSet(self) -> None:
+        """Read the chosen image set of the input into a new volume and make it the input."""
+        index = self.ui.imageSetComboBox.currentIndex
+        if not (0 <= index < len(self._imageSets)):
+            return
+        inputNode = self._parameterNode.inputVolume
+        with slicer.util.tryWithErrorDisplay(_("The image set could not be loaded."), waitCursor=True):
+            node = lib("image_sets").load_image_set(slicer.mrmlScene, inputNode, self._fileForInstance(), self._imageSets[index][0])
+            self._parameterNode.inputVolume = node
+            slicer.util.setSliceViewerLayers(background=node, fit=True)
 
     @staticmethod
     def _fileForInstance():
@@ -466,11 +503,11 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.applyButton.enabled = True
         else:
             self.ui.applyButton.text = _("Apply")
-            canApply = isUsableInput(inputNode) and outputNode is not inputNode
+            canApply = isUsableInput(inputNode) and outputNode is not inputNode and not self._inputRefusal
             self.ui.applyButton.enabled = canApply
             self.ui.applyButton.toolTip = (
                 _("Enhance the input in a background process.") if canApply
-                else _("Select an input volume (and an output volume different from it).")
+                else self._inputRefusal or _("Select an input volume (and an output volume different from it).")
             )
         for section in (self.ui.inputsCollapsibleButton, self.ui.enhancementCollapsibleButton,
                         self.ui.acquisitionCollapsibleButton, self.ui.advancedCollapsibleButton):
@@ -500,8 +537,8 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         missing after asking. Returns False (after telling the user why) when they are not there.
 
         PyTorch comes from the PyTorch extension (``PyTorchUtilsLogic().installTorch``: the right
-        CUDA or CPU build for this computer); safetensors, scikit-image and pynetdicom (and
-        matplotlib for the QA plots) from pip, with Slicer's numpy, SimpleITK and pydicom pinned.
+        CUDA or CPU build for this computer); safetensors, scikit-image, pynetdicom, nibabel (Siemens
+        mosaics) and python-gdcm (compressed DICOM) (and matplotlib for the QA plots) from pip, with Slicer's numpy, SimpleITK and pydicom pinned.
         """
         if importlib.util.find_spec("torch") is None:
             try:
@@ -1003,6 +1040,8 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         self.test_ParameterNodeAndGui()
         self.setUp()
         self.test_ProcessAndCompare()
+        self.setUp()
+        self.test_ImageSetChoice()
 
     # helpers ------------------------------------------------------------
 
@@ -1033,6 +1072,38 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
             for axis, spacing in enumerate((0.9, 0.9, 3.0)):
                 matrix.SetElement(axis, axis, spacing)
         return slicer.util.addVolumeFromArray(array, ijkToRAS=slicer.util.arrayFromVTKMatrix(matrix), name="MRDeepReconTestInput")
+
+    @staticmethod
+    def _mixedSeries(folder: str) -> dict:
+        """Four slices written twice, as magnitude and as phase, in one classic DICOM series:
+        SOP Instance UID → file."""
+        import numpy as np
+        import pydicom
+        from pydicom.dataset import FileMetaDataset
+        from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+        series, study, files = generate_uid(), generate_uid(), {}
+        for component, letter in (("magnitude", "M"), ("phase", "P")):
+            for k in range(4):
+                ds = pydicom.Dataset()
+                ds.file_meta = FileMetaDataset()
+                ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+                ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+                ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+                ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study, series, "MR"
+                ds.ImageType = ["ORIGINAL", "PRIMARY", letter, "ND"]
+                ds.EchoNumbers, ds.EchoTime = 1, 5.0
+                ds.ImagePositionPatient = [0.0, 0.0, 3.0 * k]
+                ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+                ds.PixelSpacing = [1.0, 1.0]
+                ds.Rows = ds.Columns = 16
+                ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+                ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+                ds.PixelData = np.full((16, 16), 100 + k, np.uint16).tobytes()
+                path = os.path.join(folder, f"{component}{k}.dcm")
+                ds.save_as(path, enforce_file_format=True)
+                files[str(ds.SOPInstanceUID)] = path
+        return files
 
     @staticmethod
     def _engineAvailable() -> bool:
@@ -1143,3 +1214,40 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         for volume in (outputNode, inputNode):
             slicer.mrmlScene.RemoveNode(volume)
         self.delayDisplay("Blocking enhancement, subject hierarchy, comparison: OK")
+
+    def test_ImageSetChoice(self):
+        self.delayDisplay("A series holding magnitude and phase: choose, load, refuse phase")
+        import tempfile
+
+        import numpy as np
+
+        slicer.util.selectModule("MRDeepRecon")
+        widget = slicer.modules.MRDeepReconWidget
+        with tempfile.TemporaryDirectory() as folder:
+            files = self._mixedSeries(folder)
+            widget._fileForInstance = lambda: files.get  # the DICOM database's lookup
+            mixed = slicer.util.addVolumeFromArray(np.zeros((8, 16, 16), np.float32), name="mixed")
+            mixed.SetAttribute("DICOM.instanceUIDs", " ".join(files))
+            node = widget._parameterNode
+            node.inputVolume = mixed
+            self.assertTrue(widget.ui.imageSetComboBox.visible)
+            self.assertEqual(widget.ui.imageSetComboBox.count, 2)
+            self.assertFalse(widget.ui.applyButton.enabled)
+            self.assertIn("2 image sets", widget.ui.applyButton.toolTip)
+
+            widget.ui.imageSetComboBox.currentIndex = 0  # echo 1, magnitude
+            widget.ui.loadImageSetButton.click()
+            magnitude = node.inputVolume
+            self.assertEqual(magnitude.GetName(), "mixed E1 magnitude")
+            self.assertEqual(slicer.util.arrayFromVolume(magnitude).shape, (4, 16, 16))
+            self.assertFalse(widget.ui.imageSetComboBox.visible)
+            self.assertTrue(widget.ui.applyButton.enabled)
+
+            node.inputVolume = mixed
+            widget.ui.imageSetComboBox.currentIndex = 1  # echo 1, phase
+            widget.ui.loadImageSetButton.click()
+            self.assertEqual(node.inputVolume.GetName(), "mixed E1 phase")
+            self.assertFalse(widget.ui.applyButton.enabled)
+            self.assertIn("only magnitude images are enhanced", widget.ui.inputRefusalLabel.text)
+            del widget._fileForInstance
+        self.delayDisplay("A series holding magnitude and phase: OK")

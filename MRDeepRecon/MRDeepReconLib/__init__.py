@@ -6,8 +6,9 @@ in Slicer and, with the ``slicer-core`` wheel, in plain pytest. torch is importe
 """
 
 from .background import BackgroundEnhancement, BackgroundStatus
-from .dicom_source import scan_context_for_node, source_files, source_volume
+from .dicom_source import image_sets_for_node, scan_context_for_node, source_files, source_volume
 from .export import export_derived_series, qa_for_nodes
+from .image_sets import load_image_set, refusal
 from .logic import MRDeepReconLogic, default_output_name
 from .node_volume import update_node_from_volume, volume_from_node
 from .parameters import ProcessParameters
@@ -19,7 +20,10 @@ __all__ = [
     "ProcessParameters",
     "default_output_name",
     "export_derived_series",
+    "image_sets_for_node",
+    "load_image_set",
     "qa_for_nodes",
+    "refusal",
     "scan_context_for_node",
     "source_files",
     "source_volume",

@@ -13,18 +13,28 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import pydicom
 
 from mrdeeprecon import MRDeepReconError, ScanContext, Volume
 from mrdeeprecon.io import default_context
-from mrdeeprecon.io.dicom import read_dicom
+from mrdeeprecon.io.dicom import list_series, read_dicom
+from mrdeeprecon.io.dicom_image_type import ImageSet
 from mrdeeprecon.io.dicom_context import context_from_dicom
 
 #: Node attribute written by Slicer's DICOM plugins: space-separated SOP Instance UIDs.
 INSTANCE_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
+
+#: Subject-hierarchy UID name of DICOM items (series items hold the SeriesInstanceUID).
+DICOM_UID_NAME = "DICOM"
+
+#: Node attributes naming the image set of its series a node holds (echo number, component),
+#: written by :func:`MRDeepReconLib.image_sets.load_image_set`; absent: the node's files hold one.
+ECHO_ATTRIBUTE = "MRDeepRecon.echo"
+IMAGE_TYPE_ATTRIBUTE = "MRDeepRecon.imageType"
 
 #: ``file_for_instance(sop_instance_uid) -> path`` (empty when the instance is unknown).
 FileForInstance = Callable[[str], str]
@@ -92,20 +102,52 @@ def _place(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def source_volume(node, file_for_instance: FileForInstance) -> Volume:
-    """The node's source series read by the engine (:func:`~mrdeeprecon.io.dicom.read_dicom`).
-
-    Exactly the node's files are read, even when their folder holds other series or more slices
-    of the same one (the node may be a subset): they are linked into a temporary folder, read,
-    and the folder is removed. ``metadata["source_path"]`` is then the folder of the first file,
-    so the derived-series writer refuses to write into it. The returned volume carries the
-    source's DICOM metadata (``dicom_header``, ``sop_instance_uids``, ``frame_numbers``,
-    ``scan_context``, ...).
-    """
+@contextmanager
+def _node_files_folder(node, file_for_instance: FileForInstance) -> Iterator[Path]:
+    """A temporary folder holding exactly the node's files (links, else copies), removed after:
+    their own folder may hold other series or more slices of the same one."""
     files = source_files(node, file_for_instance)
     with tempfile.TemporaryDirectory(prefix="MRDeepRecon-source-") as folder:
         for index, path in enumerate(files):
             _place(path, Path(folder) / f"{index:05d}_{path.name}")
-        volume = read_dicom(Path(folder))
+        yield Path(folder)
+
+
+def node_selection(node) -> dict:
+    """The node's image-set choice as :func:`~mrdeeprecon.io.dicom.read_dicom` arguments
+    (``echo``, ``image_type``; ``None`` where the node records none)."""
+    echo = node.GetAttribute(ECHO_ATTRIBUTE)
+    return {"echo": int(echo) if echo else None, "image_type": node.GetAttribute(IMAGE_TYPE_ATTRIBUTE) or None}
+
+
+def image_sets_for_node(node, file_for_instance: FileForInstance) -> tuple[tuple[ImageSet, int], ...]:
+    """The image sets (echo, magnitude / phase ...) of the node's DICOM files and their image
+    counts: one for an ordinary series, several when Slicer loaded a series that mixes echoes or
+    magnitude and phase as one node. A node that records its choice (:func:`node_selection`)
+    gives only the chosen set."""
+    with _node_files_folder(node, file_for_instance) as folder:
+        found = [pair for series in list_series(folder) for pair in series.image_sets]
+    selection = node_selection(node)
+    return tuple(
+        (image_set, count)
+        for image_set, count in found
+        if selection["echo"] in (None, image_set.echo_number)
+        and (selection["image_type"] is None or image_set.matches(selection["image_type"]))
+    )
+
+
+def source_volume(node, file_for_instance: FileForInstance, **selection) -> Volume:
+    """The node's source series read by the engine (:func:`~mrdeeprecon.io.dicom.read_dicom`).
+
+    Exactly the node's files are read (:func:`_node_files_folder`), the image set the node
+    records (:func:`node_selection`) or the one given as ``echo`` / ``image_type`` in
+    ``selection``. ``metadata["source_path"]`` is then the folder of the first file, so the
+    derived-series writer refuses to write into it. The returned volume carries the source's
+    DICOM metadata (``dicom_header``, ``sop_instance_uids``, ``frame_numbers``, ``image_set``,
+    ``scan_context``, ...).
+    """
+    files = source_files(node, file_for_instance)
+    with _node_files_folder(node, file_for_instance) as folder:
+        volume = read_dicom(folder, **{**node_selection(node), **selection})
     volume.metadata["source_path"] = str(files[0].parent)
     return volume

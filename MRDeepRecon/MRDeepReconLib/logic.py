@@ -16,7 +16,7 @@ import slicer
 from mrdeeprecon import CancelToken, MRDeepReconError, ScanContext, Volume
 from mrdeeprecon.progress import ProgressCallback
 
-from .dicom_source import INSTANCE_UIDS_ATTRIBUTE, scan_context_for_node
+from .dicom_source import DICOM_UID_NAME, INSTANCE_UIDS_ATTRIBUTE, scan_context_for_node
 from .node_volume import update_node_from_volume, volume_from_node
 from .parameters import ProcessParameters
 
@@ -33,8 +33,6 @@ ATTRIBUTE_MODEL_SHA256 = "MRDeepRecon.modelSha256"
 ATTRIBUTE_ENHANCEMENT = "MRDeepRecon.enhancement"
 #: Suffix of a new result node's name.
 OUTPUT_SUFFIX = "_DLR"
-#: Subject-hierarchy UID name of DICOM items (series items hold the SeriesInstanceUID).
-DICOM_UID_NAME = "DICOM"
 
 
 def default_output_name(input_node) -> str:
