@@ -229,6 +229,8 @@ def test_ge_private_image_type_says_phase(tmp_path: Path) -> None:
         (["ORIGINAL", "PRIMARY", "M", "NONE"], "MAGNITUDE", "magnitude"),
         (["ORIGINAL", "PRIMARY", "M", "NONE"], "MIXED", "mixed"),
         (["DERIVED", "PRIMARY", "FIELD_MAP", "NONE"], "MAGNITUDE", "map"),
+        (["DERIVED", "PRIMARY", "ASL", "PERFUSION", "MOSAIC"], "", "map"),  # a signed difference
+        (["ORIGINAL", "PRIMARY", "ASL", "ND", "MOSAIC"], "", "magnitude"),  # label / control
     ],
 )
 def test_component_rules(values: list[str], complex_component: str, expected: str) -> None:

@@ -13,8 +13,8 @@ Where the component comes from, first match wins:
 * classic objects: the ``ImageType`` values from the third on (Siemens ``M``/``P``/``R``/``I``,
   Philips ``M_FFE``/``PHASE MAP``/``R_SE`` ..., the DICOM words ``MAGNITUDE``/``PHASE`` ...),
   and GE's private image type (0043,102F) (0 magnitude, 1 phase, 2 real, 3 imaginary);
-* a value naming a derived quantity (``FIELD_MAP``, ``T1 MAP``, ``ADC``, ``FA``) makes a
-  ``map``;
+* a value naming a derived quantity or a difference (``FIELD_MAP``, ``T1 MAP``, ``ADC``, ``FA``,
+  ``CBF``, ASL ``PERFUSION``, ``SUB``traction) makes a ``map``;
 * nothing said: ``magnitude`` (GE's ``ORIGINAL\\PRIMARY\\OTHER`` magnitude images say nothing).
 
 Only magnitude images are enhanced: the networks are trained on magnitude images, and a phase,
@@ -45,7 +45,8 @@ _DICOM_COMPONENTS = {
     "IMAGINARY": "imaginary",
     "MIXED": "mixed",
 }
-_MAP_WORDS = ("ADC", "EADC", "FA")
+#: ImageType words of derived quantities and difference images (signed or not in signal units).
+_MAP_WORDS = ("ADC", "EADC", "FA", "CBF", "RELCBF", "PERFUSION", "SUB", "SUBTRACTION")
 
 
 @dataclass(frozen=True)
