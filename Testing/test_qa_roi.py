@@ -167,3 +167,16 @@ def test_roi_errors() -> None:
         BoxROI.from_indices(volume, (5, 5, 5), (5, 6, 6))
     with pytest.raises(MRDeepReconError, match="foreground"):
         find_homogeneous_roi(_volume(np.random.default_rng(0).random((10, 10, 10))), size_mm=50.0)
+
+
+def test_auto_roi_on_a_coarse_epi_grid_holds_enough_voxels() -> None:
+    """A 64² EPI at 3.25 × 3.25 × 3.6 mm: 8 mm is 2 voxels per axis, 8 in all; the box grows to 4
+    voxels in-plane so that its statistics (at least MIN_VOXELS, a planar detrend) exist."""
+    rng = np.random.default_rng(5)
+    data = np.zeros((35, 64, 64))
+    data[4:31, 12:52, 12:52] = 500.0
+    volume = _volume(data + rng.normal(0, 10.0, data.shape), spacing=(3.25, 3.25, 3.6))
+    roi = find_homogeneous_roi(volume)
+    stats = region_stats(roi, volume)
+    assert stats.voxels == 4 * 4 * 2
+    assert stats.sd_detrended == pytest.approx(10.0, rel=0.35)

@@ -36,6 +36,9 @@ MIN_VOXELS = 10
 SURFACE_TOLERANCE_MM = 1e-6
 #: Default edge length (mm) of the automatic homogeneous ROI.
 AUTO_ROI_SIZE_MM = 8.0
+#: Fewest voxels of the automatic ROI along each in-plane axis (i, j): on a coarse grid (a 64²
+#: EPI at 3.25 mm) 8 mm is 2 voxels, too few for :data:`MIN_VOXELS` and the planar detrend.
+AUTO_ROI_MIN_IN_PLANE_VOXELS = 4
 #: Gaussian smoothing (voxels) of the image the automatic ROI is chosen on (see
 #: :func:`find_homogeneous_roi`).
 AUTO_ROI_SMOOTHING_VOXELS = 1.5
@@ -370,8 +373,9 @@ def find_homogeneous_roi(
     and the lowest wins. The SD is taken of the image smoothed by a Gaussian of
     :data:`AUTO_ROI_SMOOTHING_VOXELS`, which suppresses the noise about tenfold and keeps anatomy:
     choosing on the raw image would pick the box whose noise happens to be lowest and bias the
-    noise SD then measured in it downwards. The box has ``max(1, round(size / spacing))`` voxels
-    per axis (at most the volume's size) and lies along the volume's axes.
+    noise SD then measured in it downwards. The box has ``round(size / spacing)`` voxels per axis,
+    at least :data:`AUTO_ROI_MIN_IN_PLANE_VOXELS` along i and j and 1 along k (at most the
+    volume's size), and lies along the volume's axes.
 
     Raises:
         MRDeepReconError: when no box fits inside the foreground.
@@ -380,7 +384,10 @@ def find_homogeneous_roi(
     if foreground is None:
         foreground = foreground_mask(volume)
     sizes_ijk = np.broadcast_to(np.asarray(size_mm, dtype=np.float64), (3,))
-    counts_ijk = np.clip(np.round(sizes_ijk / np.asarray(volume.spacing)), 1, volume.shape[::-1])
+    least = (AUTO_ROI_MIN_IN_PLANE_VOXELS, AUTO_ROI_MIN_IN_PLANE_VOXELS, 1)
+    counts_ijk = np.clip(
+        np.maximum(np.round(sizes_ijk / np.asarray(volume.spacing)), least), 1, volume.shape[::-1]
+    )
     window = tuple(int(c) for c in counts_ijk[::-1])  # (z, y, x)
     smoothed = ndimage.gaussian_filter(data, AUTO_ROI_SMOOTHING_VOXELS)
     mean = ndimage.uniform_filter(data, window)
