@@ -374,7 +374,8 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if fileForInstance is None or not lib("dicom_source").instance_uids(node):
             return
         self._imageSets = lib("dicom_source").image_sets_for_node(node, fileForInstance)
-        self._inputRefusal = lib("image_sets").refusal(self._imageSets)
+        lowest = float(slicer.util.arrayFromVolume(node).min()) if node.GetImageData() is not None else 0.0
+        self._inputRefusal = lib("image_sets").refusal(self._imageSets, lowest)
 
     def _showImageSets(self) -> None:
         several = len(self._imageSets) > 1
@@ -1248,6 +1249,6 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
             widget.ui.loadImageSetButton.click()
             self.assertEqual(node.inputVolume.GetName(), "mixed E1 phase")
             self.assertFalse(widget.ui.applyButton.enabled)
-            self.assertIn("only magnitude images are enhanced", widget.ui.inputRefusalLabel.text)
+            self.assertIn("is not enhanced", widget.ui.inputRefusalLabel.text)
             del widget._fileForInstance
         self.delayDisplay("A series holding magnitude and phase: OK")

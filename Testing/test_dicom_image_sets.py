@@ -209,6 +209,29 @@ def test_maps_are_read_but_not_enhanced(tmp_path: Path, name: str, image_type: l
         enhance(volume, EnhanceSettings(2.0, device="cpu"))
 
 
+def test_an_assumed_magnitude_with_negative_values_is_not_enhanced(tmp_path: Path) -> None:
+    """A GE-style image whose headers say nothing of its kind, holding a signed quantity (as a
+    field map in Hz would): read, shown as assumed magnitude, not enhanced."""
+
+    def as_signed_ge_image(ds: pydicom.Dataset) -> None:
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
+        ds.RescaleIntercept = -500
+
+    volume = read_dicom(_classic_with(tmp_path, "ge_hz_map", as_signed_ge_image))
+    image_set = volume.metadata["image_set"]
+    assert image_set.component == "magnitude" and image_set.assumed
+    assert "magnitude (assumed)" in image_set.describe()
+    assert volume.data.min() < 0
+    with pytest.raises(MRDeepReconError, match="does not say magnitude and the image holds negative"):
+        enhance(volume, EnhanceSettings(2.0, device="cpu"))
+
+    def as_ge_magnitude(ds: pydicom.Dataset) -> None:
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
+
+    unsigned = read_dicom(_classic_with(tmp_path, "ge_magnitude", as_ge_magnitude))
+    assert unsigned.metadata["image_set"].why_not_enhanced(float(unsigned.data.min())) is None
+
+
 def test_ge_private_image_type_says_phase(tmp_path: Path) -> None:
     def as_ge_phase(ds: pydicom.Dataset) -> None:
         ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
@@ -222,7 +245,7 @@ def test_ge_private_image_type_says_phase(tmp_path: Path) -> None:
     ("values", "complex_component", "expected"),
     [
         (["ORIGINAL", "PRIMARY", "M", "ND", "NORM"], "", "magnitude"),
-        (["ORIGINAL", "PRIMARY", "OTHER"], "", "magnitude"),  # GE says nothing: magnitude
+        (["ORIGINAL", "PRIMARY", "OTHER"], "", None),  # GE says nothing: magnitude is assumed
         (["ORIGINAL", "PRIMARY", "R_FFE", "R", "FFE"], "", "real"),
         (["ORIGINAL", "PRIMARY", "I", "ND"], "", "imaginary"),
         (["ORIGINAL", "PRIMARY", "PHASE MAP", "P", "FFE"], "", "phase"),
@@ -230,10 +253,10 @@ def test_ge_private_image_type_says_phase(tmp_path: Path) -> None:
         (["ORIGINAL", "PRIMARY", "M", "NONE"], "MIXED", "mixed"),
         (["DERIVED", "PRIMARY", "FIELD_MAP", "NONE"], "MAGNITUDE", "map"),
         (["DERIVED", "PRIMARY", "ASL", "PERFUSION", "MOSAIC"], "", "map"),  # a signed difference
-        (["ORIGINAL", "PRIMARY", "ASL", "ND", "MOSAIC"], "", "magnitude"),  # label / control
+        (["ORIGINAL", "PRIMARY", "ASL", "ND", "MOSAIC"], "", None),  # label / control: assumed
     ],
 )
-def test_component_rules(values: list[str], complex_component: str, expected: str) -> None:
+def test_component_rules(values: list[str], complex_component: str, expected: str | None) -> None:
     assert component_of(values, complex_component, pydicom.Dataset()) == expected
 
 

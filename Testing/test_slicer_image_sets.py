@@ -47,7 +47,7 @@ def test_the_node_lists_its_image_sets_and_needs_a_choice(mixed_node) -> None:
     world, series = mixed_node
     sets = image_sets_for_node(series.node, series.file_for_instance)
     assert [(s.echo_number, s.component, n) for s, n in sets] == [(1, "magnitude", 30), (1, "phase", 30)]
-    assert "2 image sets" in refusal(sets)
+    assert "2 image sets" in refusal(sets, 0.0)
 
 
 def test_loading_one_set_gives_a_plain_node_that_keeps_its_choice(mixed_node, tiny_models, tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_loading_one_set_gives_a_plain_node_that_keeps_its_choice(mixed_node, ti
     assert node.GetAttribute("DICOM.instanceUIDs").split() == expected.metadata["sop_instance_uids"]
     own = image_sets_for_node(node, series.file_for_instance)
     assert [(s.component, n) for s, n in own] == [("magnitude", 30)]
-    assert refusal(own) is None
+    assert refusal(own, float(volume_from_node(node).data.min())) is None
     hierarchy = world.hierarchy
     item, source_item = hierarchy.GetItemByDataNode(node), hierarchy.GetItemByDataNode(series.node)
     assert hierarchy.GetItemParent(item) == hierarchy.GetItemParent(source_item)
@@ -84,4 +84,4 @@ def test_the_phase_set_is_refused() -> None:
     series = load_series(world, sorted(folder.iterdir()), "field map phase")
     sets = image_sets_for_node(series.node, series.file_for_instance)
     assert [(s.component, n) for s, n in sets] == [("phase", 36)]
-    assert refusal(sets).startswith("phase image (echo 2 (TE 7.65 ms), phase")
+    assert refusal(sets, -4096.0).startswith("phase image (echo 2 (TE 7.65 ms), phase")

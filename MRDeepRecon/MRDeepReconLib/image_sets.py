@@ -33,17 +33,15 @@ def image_set_name(node_name: str, image_set: ImageSet) -> str:
     return f"{node_name}{echo} {image_set.component}"
 
 
-def refusal(image_sets: tuple[tuple[ImageSet, int], ...]) -> Optional[str]:
+def refusal(image_sets: tuple[tuple[ImageSet, int], ...], lowest_value: float) -> Optional[str]:
     """Why the node cannot be enhanced as it is (one line), or ``None`` when it can: several
-    image sets need a choice; a single set must be magnitude."""
+    image sets need a choice; a single set must be magnitude
+    (:meth:`~mrdeeprecon.io.dicom_image_type.ImageSet.why_not_enhanced`, with the node's
+    smallest voxel value ``lowest_value``)."""
     if len(image_sets) > 1:
         return f"the series holds {len(image_sets)} image sets (echoes, magnitude / phase): choose one"
-    if image_sets and not image_sets[0][0].enhanceable:
-        image_set = image_sets[0][0]
-        return (
-            f"{image_set.component} image ({image_set.describe()}): only magnitude images are "
-            "enhanced"
-        )
+    if image_sets:
+        return image_sets[0][0].why_not_enhanced(lowest_value)
     return None
 
 

@@ -261,22 +261,19 @@ def _is_magnitude(volume: Volume) -> bool:
     """Whether ``volume`` is a magnitude image, whose enhancement is clipped at 0.
 
     A DICOM image set (``metadata["image_set"]``, :mod:`~mrdeeprecon.io.dicom_image_type`) says
-    what it is: anything but magnitude (phase,
-    real, imaginary, a quantitative map) is refused. Without one (NIfTI, NRRD) a volume without
-    negative voxels is taken for magnitude.
+    what it is: anything but magnitude (phase, real, imaginary, a quantitative map) is refused, and
+    so is a magnitude the headers only let us assume when it holds negative values. Without an
+    image set (NIfTI, NRRD) a volume without negative voxels is taken for magnitude.
 
     Raises:
-        MRDeepReconError: the image set is not magnitude.
+        MRDeepReconError: the image set is not magnitude, or assumed magnitude but signed.
     """
     image_set = volume.metadata.get("image_set")
     if image_set is None:
         return bool(volume.data.min() >= 0)
-    if not image_set.enhanceable:
-        raise MRDeepReconError(
-            f"{image_set.component} image ({image_set.describe()}) is not enhanced: the networks "
-            "are trained on magnitude images and would change what its values mean",
-            volume.metadata.get("source_path"),
-        )
+    reason = image_set.why_not_enhanced(float(volume.data.min()))
+    if reason is not None:
+        raise MRDeepReconError(reason, volume.metadata.get("source_path"))
     return True
 
 

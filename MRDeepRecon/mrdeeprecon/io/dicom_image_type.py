@@ -15,7 +15,9 @@ Where the component comes from, first match wins:
   and GE's private image type (0043,102F) (0 magnitude, 1 phase, 2 real, 3 imaginary);
 * a value naming a derived quantity or a difference (``FIELD_MAP``, ``T1 MAP``, ``ADC``, ``FA``,
   ``CBF``, ASL ``PERFUSION``, ``SUB``traction) makes a ``map``;
-* nothing said: ``magnitude`` (GE's ``ORIGINAL\\PRIMARY\\OTHER`` magnitude images say nothing).
+* nothing said: ``magnitude``, *assumed* (GE's ``ORIGINAL\\PRIMARY\\OTHER`` magnitude images say
+  nothing); an assumed magnitude image that holds negative values is refused by the engine, since
+  a magnitude is never negative (a GE field map in Hz may say no more than that).
 
 Only magnitude images are enhanced: the networks are trained on magnitude images, and a phase,
 real or imaginary image or a quantitative map has values whose meaning a denoiser would destroy.
@@ -23,7 +25,7 @@ real or imaginary image or a quantitative map has values whose meaning a denoise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional
 
 import pydicom
@@ -60,17 +62,36 @@ class ImageSet:
         component: one of :data:`COMPONENTS`.
         image_type: the ``ImageType`` (classic) or ``FrameType`` (enhanced) values joined by
             ``\\`` (empty when absent), as the scanner wrote it.
+        assumed: the headers say nothing of the component: ``magnitude`` is assumed.
     """
 
     echo_number: Optional[int]
     echo_time_ms: Optional[float]
     component: str
     image_type: str
+    assumed: bool = False
 
     @property
     def enhanceable(self) -> bool:
         """Whether the networks may enhance these images (magnitude only)."""
         return self.component == ENHANCEABLE_COMPONENT
+
+    def why_not_enhanced(self, lowest_value: float) -> Optional[str]:
+        """Why these images are not enhanced (one line), or ``None`` when they may be:
+        ``lowest_value`` is the smallest voxel value of the images read (a magnitude is never
+        negative, so an *assumed* magnitude that is negative is a signed image)."""
+        if not self.enhanceable:
+            return (
+                f"{self.component} image ({self.describe()}) is not enhanced: the networks are "
+                "trained on magnitude images and would change what its values mean"
+            )
+        if self.assumed and lowest_value < 0:
+            return (
+                f"the image type ({self.describe()}) does not say magnitude and the image holds "
+                f"negative values (minimum {lowest_value:g}): a signed image (a field map, a "
+                "difference) is not enhanced"
+            )
+        return None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -83,7 +104,8 @@ class ImageSet:
         echo = "" if self.echo_number is None else f"echo {self.echo_number}"
         if self.echo_time_ms is not None:
             echo += f" (TE {self.echo_time_ms:g} ms)" if echo else f"TE {self.echo_time_ms:g} ms"
-        words = ", ".join(w for w in (echo, self.component) if w)
+        component = f"{self.component} (assumed)" if self.assumed else self.component
+        words = ", ".join(w for w in (echo, component) if w)
         return f"{words} [{self.image_type}]" if self.image_type else words
 
     def matches(self, image_type: str) -> bool:
@@ -128,9 +150,9 @@ def _ge_component(ds: pydicom.Dataset) -> Optional[str]:
 
 def component_of(
     image_type: Iterable[str], complex_component: Optional[str], ds: pydicom.Dataset
-) -> str:
+) -> Optional[str]:
     """The component of an image from its type values, its ``ComplexImageComponent`` and, for
-    GE, its private image type (module docstring)."""
+    GE, its private image type (module docstring); ``None`` when none of them says."""
     words = [_component_of_word(w) for w in list(image_type)[2:]]
     found = [c for c in words if c is not None]
     if "map" in found and "phase" not in found:
@@ -142,7 +164,7 @@ def component_of(
     for component in ("phase", "real", "imaginary", "magnitude"):
         if component in found:
             return component
-    return _ge_component(ds) or ENHANCEABLE_COMPONENT
+    return _ge_component(ds)
 
 
 def image_set_of(
@@ -164,11 +186,13 @@ def image_set_of(
         echo_time = ds.get("EchoTime")
         numbers = _values(ds.get("EchoNumbers"))
         echo_number = int(float(numbers[0])) if numbers and numbers[0].strip() else None
+    component = component_of(image_type, str(complex_component or ""), ds)
     return ImageSet(
         echo_number=echo_number,
         echo_time_ms=None if echo_time in (None, "") else round(float(echo_time), ECHO_TIME_DECIMALS),
-        component=component_of(image_type, str(complex_component or ""), ds),
+        component=component or ENHANCEABLE_COMPONENT,
         image_type="\\".join(image_type),
+        assumed=component is None,
     )
 
 
@@ -179,6 +203,6 @@ def number_echoes(sets: list[ImageSet]) -> list[ImageSet]:
     return [
         s
         if s.echo_number is not None or s.echo_time_ms is None
-        else ImageSet(times.index(s.echo_time_ms) + 1, s.echo_time_ms, s.component, s.image_type)
+        else replace(s, echo_number=times.index(s.echo_time_ms) + 1)
         for s in sets
     ]
