@@ -360,10 +360,14 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if node is not None:
             try:
                 self._scanContext = lib("dicom_source").scan_context_for_node(node, file_for_instance=self._fileForInstance())
-                self._updateImageSets(node)
             except Exception as error:  # the panel must stay usable: show why
                 logging.warning(f"MRDeepRecon: scan context of {node.GetName()}: {error}")
                 self._scanContextError = str(error)
+            try:
+                self._updateImageSets(node)
+            except Exception as error:  # unreadable files: no run either, and the reason shown
+                logging.warning(f"MRDeepRecon: image sets of {node.GetName()}: {error}")
+                self._inputRefusal = str(error)
         self._showImageSets()
         if self._scanContext is not None and not self._parameterNode.overrideAcquisition:
             self._copyContextToOverrides(self._scanContext)

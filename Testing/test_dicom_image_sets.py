@@ -20,7 +20,7 @@ from mrdeeprecon.cli import main
 from mrdeeprecon.errors import MRDeepReconError
 from mrdeeprecon.inference import enhance
 from mrdeeprecon.io import load_volume
-from mrdeeprecon.io.dicom import list_series, read_dicom
+from mrdeeprecon.io.dicom import read_dicom, series_image_sets
 from mrdeeprecon.io.dicom_image_type import ImageSet, component_of
 from mrdeeprecon.settings import EnhanceSettings
 
@@ -33,15 +33,15 @@ XA_ENHANCED = "dicom/siemens_xa30_t1tfl_2mm"
 
 
 def test_dual_echo_lists_four_image_sets() -> None:
-    (series,) = list_series(shared_path(DUAL_ECHO))
-    described = [(s.echo_number, s.echo_time_ms, s.component, n) for s, n in series.image_sets]
+    sets = series_image_sets(shared_path(DUAL_ECHO))
+    described = [(s.echo_number, s.echo_time_ms, s.component, n) for s, n in sets]
     assert described == [
         (1, 7.0, "magnitude", 30),
         (1, 7.0, "phase", 30),
         (2, 10.0, "magnitude", 30),
         (2, 10.0, "phase", 30),
     ]
-    assert series.image_sets[1][0].image_type == "ORIGINAL\\PRIMARY\\PHASE MAP\\P\\FFE"
+    assert sets[1][0].image_type == "ORIGINAL\\PRIMARY\\PHASE MAP\\P\\FFE"
 
 
 def test_dual_echo_without_a_choice_names_the_sets_and_the_flags() -> None:
@@ -160,9 +160,9 @@ def _alternate_phase_frames(tmp_path: Path) -> Path:
 
 def test_enhanced_object_with_mixed_frame_types(tmp_path: Path) -> None:
     folder = _alternate_phase_frames(tmp_path)
-    (series,) = list_series(folder)
-    assert [(s.component, n) for s, n in series.image_sets] == [("magnitude", 48), ("phase", 48)]
-    assert series.image_sets[0][0].echo_number == 1  # the rank of the frames' effective echo time
+    sets = series_image_sets(folder)
+    assert [(s.component, n) for s, n in sets] == [("magnitude", 48), ("phase", 48)]
+    assert sets[0][0].echo_number == 1  # the rank of the frames' effective echo time
     with pytest.raises(MRDeepReconError, match="2 image sets"):
         read_dicom(folder)
     full = read_dicom(shared_path(XA_ENHANCED))
@@ -230,6 +230,70 @@ def test_an_assumed_magnitude_with_negative_values_is_not_enhanced(tmp_path: Pat
 
     unsigned = read_dicom(_classic_with(tmp_path, "ge_magnitude", as_ge_magnitude))
     assert unsigned.metadata["image_set"].why_not_enhanced(float(unsigned.data.min())) is None
+
+
+def test_unreadable_echo_attributes_are_read_as_missing(tmp_path: Path) -> None:
+    def damage(ds: pydicom.Dataset) -> None:  # raw values: pydicom refuses to set them
+        for tag, text in ((0x00180081, b"n/a "), (0x00180086, b"x ")):
+            vr = "DS" if tag == 0x00180081 else "IS"
+            ds[tag] = pydicom.dataelem.RawDataElement(pydicom.tag.Tag(tag), vr, len(text), text, 0, False, True)
+
+    volume = read_dicom(_classic_with(tmp_path, "damaged_echo", damage))
+    image_set = volume.metadata["image_set"]
+    assert (image_set.echo_number, image_set.echo_time_ms) == (None, None)
+
+
+def test_one_echo_number_for_two_echo_times_is_renumbered(tmp_path: Path) -> None:
+    """Both echoes written as EchoNumbers 1: the sets are numbered by echo time, so --echo 2
+    still picks the TE 10 ms magnitude."""
+    folder = tmp_path / "one_number"
+    folder.mkdir()
+    for path in sorted(shared_path(DUAL_ECHO).iterdir()):
+        ds = pydicom.dcmread(path)
+        if ds.ImageType[3] == "M":
+            ds.EchoNumbers = 1
+            ds.save_as(folder / path.name)
+    sets = series_image_sets(folder)
+    assert [(s.echo_number, s.echo_time_ms) for s, _ in sets] == [(1, 7.0), (2, 10.0)]
+    assert read_dicom(folder, echo=2).metadata["image_set"].echo_time_ms == 10.0
+
+
+def test_dixon_flavours_are_separate_sets(tmp_path: Path) -> None:
+    """Water and fat (ImageType value 3 W / F, nothing said of the component) in one series at
+    the same positions are two image sets, chosen by their ImageType value."""
+    folder = tmp_path / "dixon"
+    folder.mkdir()
+    for path in sorted(shared_path(DUAL_ECHO).iterdir()):
+        ds = pydicom.dcmread(path)
+        if ds.ImageType[3] != "M" or int(ds.EchoNumbers) != 1:
+            continue
+        for flavour in ("W", "F"):
+            ds.ImageType = ["DERIVED", "PRIMARY", flavour, flavour, "DIXON"]
+            ds.SOPInstanceUID = pydicom.uid.generate_uid()
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.save_as(folder / f"{flavour}_{path.name}")
+    sets = series_image_sets(folder)
+    assert [(s.flavour, s.component, s.assumed, n) for s, n in sets] == [
+        ("F", "magnitude", True, 30),
+        ("W", "magnitude", True, 30),
+    ]
+    with pytest.raises(MRDeepReconError, match="2 image sets"):
+        read_dicom(folder)
+    assert read_dicom(folder, image_type="W").shape == (30, 96, 96)
+
+
+def test_info_on_one_series_ignores_an_unreadable_other_series(tmp_path: Path, capsys) -> None:
+    """A screenshot without geometry beside the series: info --series reads the chosen one."""
+    folder = _classic_with(tmp_path, "with_screenshot", lambda ds: None)
+    screenshot = pydicom.dcmread(next(folder.iterdir()))
+    screenshot.SeriesInstanceUID = pydicom.uid.generate_uid()
+    del screenshot.ImagePositionPatient
+    screenshot.save_as(folder / "screenshot.dcm")
+    uid = str(pydicom.dcmread(next(p for p in folder.iterdir() if p.name != "screenshot.dcm")).SeriesInstanceUID)
+    assert main(["info", str(folder), "--series", uid]) == 0
+    assert "shape (z, y, x):     (30, 96, 96)" in capsys.readouterr().out
+    assert main(["info", str(folder)]) == 2
+    assert "2 image series, choose one" in capsys.readouterr().err
 
 
 def test_ge_private_image_type_says_phase(tmp_path: Path) -> None:

@@ -64,28 +64,42 @@ def test_mosaic_series_of_several_volumes_is_4d_with_the_right_count(tmp_path: P
         read_dicom(tmp_path)
 
 
-def test_mosaic_without_its_slice_count_is_refused(tmp_path: Path) -> None:
-    ds = pydicom.dcmread(_mosaic_file())
-    for tag in list(ds.keys()):
-        if tag.group in (0x0019, 0x0029):
-            del ds[tag]
-    path = tmp_path / "mosaic.dcm"
-    ds.save_as(path)
-    with pytest.raises(MRDeepReconError, match="NumberOfImagesInMosaic") as info:
-        read_dicom(path)
-    assert str(path) in str(info.value)
-
-
-def test_mosaic_count_from_the_private_element_without_csa(tmp_path: Path) -> None:
+def test_mosaic_without_its_csa_header_is_refused(tmp_path: Path) -> None:
+    """Without the CSA header the slice order is unknown (tiles run along the CSA normal, which
+    may be −row × column): (0019,100A) alone would give a count but possibly reversed slices."""
     ds = pydicom.dcmread(_mosaic_file())
     for tag in list(ds.keys()):
         if tag.group == 0x0029:  # the CSA headers go, (0019,100A) stays
             del ds[tag]
     path = tmp_path / "mosaic.dcm"
     ds.save_as(path)
-    volume = read_dicom(path)
-    assert volume.shape == (35, 64, 64)
-    np.testing.assert_array_equal(volume.data, read_dicom(_mosaic_file()).data)
+    with pytest.raises(MRDeepReconError, match="CSA image header") as info:
+        read_dicom(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_tiles_run_along_the_csa_normal_whatever_the_orientation_sign(tmp_path: Path) -> None:
+    """The column cosine negated (sagittal mosaics have a CSA normal of −row × column): tile t
+    must still lie t slice distances along the CSA normal, as in the original file."""
+    ds = pydicom.dcmread(_mosaic_file())
+    iop = [float(v) for v in ds.ImageOrientationPatient]
+    ds.ImageOrientationPatient = iop[:3] + [-v for v in iop[3:]]
+    path = tmp_path / "flipped.dcm"
+    ds.save_as(path)
+    flipped, original = read_dicom(path), read_dicom(_mosaic_file())
+    csa_normal = original.direction[:, 2]  # the original's row × column is the CSA normal
+    assert flipped.direction[:, 2] @ csa_normal < -0.99  # the flipped stack sorts the other way
+
+    def along_normal(volume) -> np.ndarray:
+        k = np.arange(volume.shape[0])
+        corners = volume.ijk_to_lps() @ np.stack([0 * k, 0 * k, k, 1 + 0 * k])
+        return corners[:3].T @ csa_normal
+
+    start = along_normal(original)[0]  # tile 0 of the original
+    tiles = np.rint((along_normal(flipped) - start) / 3.6).astype(int)
+    assert sorted(tiles) == list(range(35))
+    for k, tile in enumerate(tiles):  # the same stored tile at the same place along the normal
+        np.testing.assert_array_equal(flipped.data[k], original.data[tile])
 
 
 @pytest.mark.parametrize("name", [f"{n}.dcm" for n in range(2, 10)])

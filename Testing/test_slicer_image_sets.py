@@ -15,6 +15,7 @@ import pytest
 slicer = pytest.importorskip("slicer", reason="slicer-core (a test dependency) is not installed")
 
 from conftest import shared_path  # noqa: E402
+from mrdeeprecon import MRDeepReconError  # noqa: E402
 from mrdeeprecon.io.dicom import read_dicom  # noqa: E402
 from MRDeepReconLib import (  # noqa: E402
     MRDeepReconLogic,
@@ -85,3 +86,21 @@ def test_the_phase_set_is_refused() -> None:
     sets = image_sets_for_node(series.node, series.file_for_instance)
     assert [(s.component, n) for s, n in sets] == [("phase", 36)]
     assert refusal(sets, -4096.0).startswith("phase image (echo 2 (TE 7.65 ms), phase")
+
+
+def test_process_refuses_what_the_panel_refuses(mixed_node, tiny_models) -> None:
+    """A script calling the logic with the DICOM lookup gets the same refusals as the panel."""
+    parameters = ProcessParameters(noise_reduction=2, device="cpu", model_path=str(tiny_models["2d"]))
+    world, series = mixed_node
+    logic = MRDeepReconLogic(world.scene)
+    with pytest.raises(MRDeepReconError, match="2 image sets"):
+        logic.process(series.node, None, parameters, file_for_instance=series.file_for_instance)
+    phase_world = new_scene()
+    folder = shared_path("dicom/real_world/siemens_fieldmap_phase")
+    phase = load_series(phase_world, sorted(folder.iterdir()), "field map phase")
+    nodes_before = phase_world.scene.GetNumberOfNodes()
+    with pytest.raises(MRDeepReconError, match="phase image"):
+        MRDeepReconLogic(phase_world.scene).process(
+            phase.node, None, parameters, file_for_instance=phase.file_for_instance
+        )
+    assert phase_world.scene.GetNumberOfNodes() == nodes_before

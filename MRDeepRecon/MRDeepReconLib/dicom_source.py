@@ -21,7 +21,7 @@ import pydicom
 
 from mrdeeprecon import MRDeepReconError, ScanContext, Volume
 from mrdeeprecon.io import default_context
-from mrdeeprecon.io.dicom import list_series, read_dicom
+from mrdeeprecon.io.dicom import read_dicom, series_image_sets
 from mrdeeprecon.io.dicom_image_type import ImageSet
 from mrdeeprecon.io.dicom_context import context_from_dicom
 
@@ -126,7 +126,7 @@ def image_sets_for_node(node, file_for_instance: FileForInstance) -> tuple[tuple
     magnitude and phase as one node. A node that records its choice (:func:`node_selection`)
     gives only the chosen set."""
     with _node_files_folder(node, file_for_instance) as folder:
-        found = [pair for series in list_series(folder) for pair in series.image_sets]
+        found = series_image_sets(folder)
     selection = node_selection(node)
     return tuple(
         (image_set, count)

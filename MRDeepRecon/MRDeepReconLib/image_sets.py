@@ -27,6 +27,7 @@ from .dicom_source import (
 )
 from .node_volume import update_node_from_volume
 
+
 def image_set_name(node_name: str, image_set: ImageSet) -> str:
     """``<node name> E<echo> <component>``, e.g. ``Dual-echo E2 magnitude``."""
     echo = f" E{image_set.echo_number}" if image_set.echo_number is not None else ""
@@ -55,14 +56,14 @@ def load_image_set(scene, node, file_for_instance: FileForInstance, image_set: I
     Raises:
         MRDeepReconError: the files cannot be read or the set is not in them.
     """
-    selection = {"echo": image_set.echo_number, "image_type": image_set.component}
-    volume = source_volume(node, file_for_instance, **selection)
+    image_type = image_set.flavour or image_set.component  # the flavour tells Dixon W from F
+    volume = source_volume(node, file_for_instance, echo=image_set.echo_number, image_type=image_type)
     new = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", image_set_name(node.GetName(), image_set))
     update_node_from_volume(new, volume)
     new.SetAttribute(INSTANCE_UIDS_ATTRIBUTE, " ".join(dict.fromkeys(volume.metadata["sop_instance_uids"])))
     if image_set.echo_number is not None:
         new.SetAttribute(ECHO_ATTRIBUTE, str(image_set.echo_number))
-    new.SetAttribute(IMAGE_TYPE_ATTRIBUTE, image_set.component)
+    new.SetAttribute(IMAGE_TYPE_ATTRIBUTE, image_type)
     new.CreateDefaultDisplayNodes()
     hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
     item = hierarchy.GetItemByDataNode(node)

@@ -16,7 +16,15 @@ import slicer
 from mrdeeprecon import CancelToken, MRDeepReconError, ScanContext, Volume
 from mrdeeprecon.progress import ProgressCallback
 
-from .dicom_source import DICOM_UID_NAME, INSTANCE_UIDS_ATTRIBUTE, scan_context_for_node
+from .dicom_source import (
+    DICOM_UID_NAME,
+    INSTANCE_UIDS_ATTRIBUTE,
+    FileForInstance,
+    image_sets_for_node,
+    instance_uids,
+    scan_context_for_node,
+)
+from .image_sets import refusal
 from .node_volume import update_node_from_volume, volume_from_node
 from .parameters import ProcessParameters
 
@@ -78,6 +86,7 @@ class MRDeepReconLogic:
         progress: Optional[ProgressCallback] = None,
         cancel: Optional[CancelToken] = None,
         context: Optional[ScanContext] = None,
+        file_for_instance: Optional[FileForInstance] = None,
     ):
         """Enhance ``inputVolumeNode`` into ``outputVolumeNode`` and return the output node.
 
@@ -93,6 +102,11 @@ class MRDeepReconLogic:
                 :func:`~MRDeepReconLib.dicom_source.scan_context_for_node` with the DICOM
                 database's lookup); ``None`` = the node's own (the defaults for a volume that
                 carries no acquisition information).
+            file_for_instance: the DICOM database's lookup; with it, a node loaded from DICOM
+                is checked for what its images are
+                (:func:`~MRDeepReconLib.dicom_source.image_sets_for_node`): several image sets, or
+                one that is not magnitude (phase, a map ...), are refused; without it a node's
+                voxels alone cannot say, and only a volume without negative values is clipped.
 
         Raises:
             MRDeepReconError: invalid parameters or input, or a problem of the engine.
@@ -102,10 +116,17 @@ class MRDeepReconLogic:
             raise MRDeepReconError("the output volume must not be the input volume")
         settings = parameters.to_settings()
         base = context if context is not None else scan_context_for_node(inputVolumeNode)
+        volume = volume_from_node(inputVolumeNode)
+        if file_for_instance is not None and instance_uids(inputVolumeNode):
+            image_sets = image_sets_for_node(inputVolumeNode, file_for_instance)
+            if len(image_sets) > 1:
+                raise MRDeepReconError(refusal(image_sets, float(volume.data.min())))
+            if image_sets:
+                volume.metadata["image_set"] = image_sets[0][0]  # the engine refuses non-magnitude
         from mrdeeprecon.inference import enhance  # imports torch: only when a run starts
 
         result = enhance(
-            volume_from_node(inputVolumeNode),
+            volume,
             settings,
             context=parameters.scan_context(base),
             progress=progress,

@@ -41,7 +41,7 @@ def _add_selection_flags(parser: argparse.ArgumentParser, whose: str = "") -> No
     """``--series``, ``--echo``, ``--image-type``: which DICOM images to read (``read_dicom``)."""
     parser.add_argument("--series", metavar="UID", help=f"SeriesInstanceUID {whose}when a folder holds several series")
     parser.add_argument("--echo", type=int, metavar="N", help=f"echo number {whose}when the series holds several echoes (see `info`)")
-    parser.add_argument("--image-type", metavar="TYPE", help=f"image type {whose}when the series holds several: magnitude, phase, real, imaginary, map, or an ImageType value such as M or M_FFE (see `info`)")
+    parser.add_argument("--image-type", metavar="TYPE", help=f"image type {whose}when the series holds several: a component (magnitude, phase ...) or an ImageType value such as M, M_FFE or W; `info` lists them")
 
 
 def _add_dicom_flags(parser: argparse.ArgumentParser) -> None:
@@ -169,18 +169,15 @@ class _Progress:
 
 def _image_sets(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The image sets (echo, component, image type, count) of the DICOM series ``info`` reads;
-    empty for NIfTI/NRRD or when the series is not yet chosen (reading then says why)."""
-    from .io.dicom import list_series
+    empty for NIfTI/NRRD."""
+    from .io.dicom import series_image_sets
     from .io.itk import itk_format
 
     if args.input.is_file() and itk_format(args.input) is not None:
         return []
-    series = [s for s in list_series(args.input) if args.series in (None, s.series_instance_uid)]
-    if len(series) != 1:
-        return []
     return [
         {**dataclasses.asdict(image_set), "images": count, "description": image_set.describe()}
-        for image_set, count in series[0].image_sets
+        for image_set, count in series_image_sets(args.input, args.series)
     ]
 
 

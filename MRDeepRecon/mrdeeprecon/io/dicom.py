@@ -74,15 +74,12 @@ class SeriesInfo:
         description: ``SeriesDescription`` (empty when absent).
         images: number of 2D images (classic files plus enhanced frames).
         files: the files holding the series.
-        image_sets: each image set (echo, component) of the series and its number of images,
-            in echo then component order.
     """
 
     series_instance_uid: str
     description: str
     images: int
     files: tuple[Path, ...]
-    image_sets: tuple[tuple[ImageSet, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,30 +165,34 @@ def _group_by_series(datasets: Iterable[pydicom.Dataset]) -> dict[str, list[pydi
     return dict(groups)
 
 
-def _series_info(
-    uid: str, datasets: list[pydicom.Dataset], with_image_sets: bool = False
-) -> SeriesInfo:
-    image_sets: tuple[tuple[ImageSet, int], ...] = ()
-    if with_image_sets:
-        image_sets = _count_image_sets([s.image_set for s in _slices(datasets)])
+def _series_info(uid: str, datasets: list[pydicom.Dataset]) -> SeriesInfo:
     return SeriesInfo(
         series_instance_uid=uid,
         description=str(datasets[0].get("SeriesDescription", "")),
         images=sum(_n_frames(ds) for ds in datasets),
         files=tuple(Path(ds.filename) for ds in datasets),
-        image_sets=image_sets,
     )
 
 
 def list_series(path: str | Path) -> list[SeriesInfo]:
-    """The image series in a DICOM file or folder, sorted by UID, each with its image sets
-    (echoes, magnitude / phase ...).
+    """The image series in a DICOM file or folder, sorted by UID."""
+    groups = _group_by_series(_image_datasets(Path(path)))
+    return [_series_info(uid, groups[uid]) for uid in sorted(groups)]
+
+
+def series_image_sets(
+    path: str | Path, series_uid: str | None = None
+) -> tuple[tuple[ImageSet, int], ...]:
+    """The image sets (echoes, magnitude / phase ...) of one series in a DICOM file or folder and
+    their image counts (mosaic slices counted), in echo then component order.
 
     Raises:
-        MRDeepReconError: as :func:`read_dicom` for unreadable files or missing geometry.
+        MRDeepReconError: as :func:`read_dicom` (several series without ``series_uid``, unreadable
+            files, missing geometry of the chosen series).
     """
-    groups = _group_by_series(_image_datasets(Path(path)))
-    return [_series_info(uid, groups[uid], with_image_sets=True) for uid in sorted(groups)]
+    path = Path(path)
+    datasets = _select_series(_group_by_series(_image_datasets(path)), series_uid, path)
+    return _count_image_sets([s.image_set for s in _slices(datasets)])
 
 
 def _count_image_sets(sets: list[ImageSet]) -> tuple[tuple[ImageSet, int], ...]:
@@ -204,8 +205,8 @@ def _count_image_sets(sets: list[ImageSet]) -> tuple[tuple[ImageSet, int], ...]:
         counts[s.key] += 1
 
     def order(key: tuple) -> tuple:
-        number, time, component = key
-        return (number or 0, time or 0.0, COMPONENTS.index(component))
+        number, time, component, flavour = key
+        return (number or 0, time or 0.0, COMPONENTS.index(component), flavour)
 
     return tuple((first[k], counts[k]) for k in sorted(first, key=order))
 
@@ -320,7 +321,7 @@ def _slices(datasets: list[pydicom.Dataset]) -> list[_Slice]:
             )
             if frame is None and is_mosaic(ds):
                 row, col, _ = _unit_axes(s)
-                mosaic = mosaic_of(ds, position, row, col, spacing)
+                mosaic = mosaic_of(ds, position, row, col, spacing, _slice_distance(s))
                 slices.extend(
                     replace(s, position=p, mosaic=mosaic, tile=t)
                     for t, p in enumerate(mosaic.positions)
@@ -407,14 +408,20 @@ def _check_consistent(slices: list[_Slice]) -> None:
             )
 
 
-def _single_slice_spacing(s: _Slice) -> float:
+def _slice_distance(s: _Slice) -> float | None:
+    """``SpacingBetweenSlices``, else ``SliceThickness`` (mm) of a slice; ``None`` if neither."""
     for keyword in ("SpacingBetweenSlices", "SliceThickness"):
         value = _value(s.dataset, s.frame, "PixelMeasuresSequence", keyword)
         if value is None and s.frame is not None:
             value = s.dataset.get(keyword)
         if _float_or(value, 0.0) > 0:
             return float(value)
-    return 1.0
+    return None
+
+
+def _single_slice_spacing(s: _Slice) -> float:
+    """The slice spacing of a one-slice volume: :func:`_slice_distance`, else 1 mm."""
+    return _slice_distance(s) or 1.0
 
 
 def _sort_and_measure(
@@ -499,8 +506,8 @@ def read_dicom(
             image series.
         echo: the echo number to read; with ``image_type``, required when the series holds
             several image sets (:mod:`.dicom_image_type`).
-        image_type: a component (``magnitude``, ``phase``, ``real``, ``imaginary``, ``map``) or an
-            ``ImageType`` value (``M``, ``P``, ``M_FFE``, ``PHASE MAP`` ...), any case.
+        image_type: a component (:data:`~.dicom_image_type.COMPONENTS`) or an ``ImageType`` value
+            from the third on (``M``, ``P``, ``M_FFE``, ``PHASE MAP``, Dixon ``W`` ...), any case.
 
     Returns:
         A :class:`Volume` with float32 ``data`` of shape ``(slices, Rows, Columns)``, exact LPS

@@ -34,7 +34,7 @@ import pydicom
 COMPONENTS = ("magnitude", "phase", "real", "imaginary", "mixed", "map")
 #: The one component the networks are trained on.
 ENHANCEABLE_COMPONENT = "magnitude"
-#: Echo times closer than this (ms) are the same echo.
+#: Echo times (ms) are compared rounded to this many decimals.
 ECHO_TIME_DECIMALS = 2
 
 _GE_PRIVATE_CREATOR = "GEMS_PARM_01"
@@ -94,10 +94,19 @@ class ImageSet:
         return None
 
     @property
+    def flavour(self) -> str:
+        """The third ``ImageType`` / ``FrameType`` value, upper case (``M``, ``P``, ``M_FFE``,
+        ``PHASE MAP``, Dixon ``W`` / ``F`` / ``IP`` / ``OP``, GE ``OTHER``; empty when absent):
+        what the image is, by the standard's definition."""
+        values = self.image_type.split("\\")
+        return values[2].strip().upper() if len(values) > 2 else ""
+
+    @property
     def key(self) -> tuple[Any, ...]:
-        """What tells two image sets apart (the image type text does not: it may vary in
-        words that do not change what the image is, such as Siemens ``NORM``)."""
-        return (self.echo_number, self.echo_time_ms, self.component)
+        """What tells two image sets apart: echo, component and flavour (the later ``ImageType``
+        values do not: they vary in words that do not change what the image is, such as Siemens
+        ``NORM``)."""
+        return (self.echo_number, self.echo_time_ms, self.component, self.flavour)
 
     def describe(self) -> str:
         """e.g. ``echo 2 (TE 10 ms), phase [ORIGINAL\\PRIMARY\\PHASE MAP\\P\\FFE]``."""
@@ -114,6 +123,16 @@ class ImageSet:
         wanted = image_type.strip().upper()
         values = [v.strip().upper() for v in self.image_type.split("\\")]
         return wanted == self.component.upper() or wanted in values[2:]
+
+
+def _number(dataset: pydicom.Dataset, keyword: str) -> Optional[float]:
+    """The first value of a DS/IS/FD attribute as a float, ``None`` when absent or unreadable (a
+    damaged header is read as if the attribute were missing)."""
+    try:
+        values = _values(dataset.get(keyword))
+        return float(values[0]) if values and str(values[0]).strip() else None
+    except (TypeError, ValueError):  # pydicom converts DS/IS on access and raises on "n/a"
+        return None
 
 
 def _values(value: Any) -> list[str]:
@@ -173,23 +192,23 @@ def image_set_of(
     """The image set of a classic object (``frame_type_item`` and ``echo_item`` ``None``) or of
     one frame of an enhanced object (its MR Image Frame Type and MR Echo functional group items;
     the echo number is filled in later by :func:`number_echoes`)."""
+    complex_component = ds.get("ComplexImageComponent")
     if frame_type_item is not None:
         image_type = _values(frame_type_item.get("FrameType"))
-        complex_component = frame_type_item.get("ComplexImageComponent")
+        complex_component = frame_type_item.get("ComplexImageComponent") or complex_component
     else:
         image_type = _values(ds.get("ImageType"))
-        complex_component = ds.get("ComplexImageComponent")
     if echo_item is not None:
-        echo_time = echo_item.get("EffectiveEchoTime")
+        echo_time = _number(echo_item, "EffectiveEchoTime")
         echo_number = None
     else:
-        echo_time = ds.get("EchoTime")
-        numbers = _values(ds.get("EchoNumbers"))
-        echo_number = int(float(numbers[0])) if numbers and numbers[0].strip() else None
+        echo_time = _number(ds, "EchoTime")
+        first = _number(ds, "EchoNumbers")
+        echo_number = None if first is None else int(first)
     component = component_of(image_type, str(complex_component or ""), ds)
     return ImageSet(
         echo_number=echo_number,
-        echo_time_ms=None if echo_time in (None, "") else round(float(echo_time), ECHO_TIME_DECIMALS),
+        echo_time_ms=None if echo_time is None else round(echo_time, ECHO_TIME_DECIMALS),
         component=component or ENHANCEABLE_COMPONENT,
         image_type="\\".join(image_type),
         assumed=component is None,
@@ -197,12 +216,22 @@ def image_set_of(
 
 
 def number_echoes(sets: list[ImageSet]) -> list[ImageSet]:
-    """``sets`` with a missing echo number replaced by the rank (1-based) of the echo time among
-    all echo times of the series (enhanced objects carry no ``EchoNumbers`` per frame)."""
+    """``sets`` with echo numbers that tell the echoes apart, so that ``echo N`` selects one.
+
+    A missing echo number becomes the rank (1-based) of the echo time among all echo times of
+    the series (enhanced objects carry no ``EchoNumbers`` per frame). Where the scanner's numbers
+    do not tell the echo times apart (one number for several times), every echo with a time is
+    numbered by that rank instead.
+    """
     times = sorted({s.echo_time_ms for s in sets if s.echo_time_ms is not None})
+    times_of_number: dict[Optional[int], set] = {}
+    for s in sets:
+        if s.echo_time_ms is not None:
+            times_of_number.setdefault(s.echo_number, set()).add(s.echo_time_ms)
+    ambiguous = any(len(t) > 1 for t in times_of_number.values())
     return [
-        s
-        if s.echo_number is not None or s.echo_time_ms is None
-        else replace(s, echo_number=times.index(s.echo_time_ms) + 1)
+        replace(s, echo_number=times.index(s.echo_time_ms) + 1)
+        if s.echo_time_ms is not None and (ambiguous or s.echo_number is None)
+        else s
         for s in sets
     ]
