@@ -151,3 +151,31 @@ def test_progress_lines_for_a_parent_process(tmp_path, capsys, small_nifti, tiny
     enhancement = json.loads(record.read_text())["enhancement"]
     assert enhancement["noise_reduction"] == 2.5 and enhancement["device"] == "cpu"
     assert enhancement["model_name"] == "tiny 2d" and len(enhancement["model_sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1, 2]", "must be an object of scan-context fields"),
+        ('{"kmax": "abc"}', "invalid scan-context value"),
+        ('{"scan_context": {"phase_axis": 7}}', "phase_axis must be 1"),
+    ],
+    ids=["a list", "a string for numbers", "out of range"],
+)
+def test_bad_context_json_is_one_line_naming_it(tmp_path, capsys, small_nifti, tiny_models, text, message):
+    context = tmp_path / "context.json"
+    context.write_text(text)
+    out = tmp_path / "out.nii.gz"
+    code = main(["enhance", str(small_nifti), str(out), "--context", str(context), "--model", str(tiny_models["2d"])])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"mrdeeprecon: error: {context}: ") and message in err
+    assert not out.exists()
+
+
+def test_record_into_a_missing_folder_is_refused_before_any_output(tmp_path, capsys, small_nifti, tiny_models):
+    out = tmp_path / "out.nii.gz"
+    record = tmp_path / "missing" / "record.json"
+    code = main(["enhance", str(small_nifti), str(out), "--record", str(record), "--model", str(tiny_models["2d"])])
+    assert code == 2 and "the folder of --record does not exist" in capsys.readouterr().err
+    assert not out.exists()

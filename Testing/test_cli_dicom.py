@@ -112,3 +112,22 @@ def test_a_folder_name_without_format_is_explained(tmp_path, capsys, tiny_models
     folder = shared_path("dicom/philips_phantom/501_T1W_FFE_Sno_CS4")
     assert main(["enhance", str(folder), str(tmp_path / "derived"), "--model", str(tiny_models["2d"])]) == 2
     assert "--format dicom" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("keyword", ["StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"])
+def test_a_source_without_its_type_1_uids_is_refused_before_any_work(tmp_path, capsys, tiny_models, keyword):
+    """A derived series must join the source's study and frame of reference: without the UID it
+    would be written invalid (or crash); NIfTI output still works."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for path in sorted(shared_path("dicom/philips_phantom/501_T1W_FFE_Sno_CS4").iterdir())[:6]:
+        ds = pydicom.dcmread(path)
+        delattr(ds, keyword)
+        ds.save_as(source / path.name)
+    out = tmp_path / "derived"
+    assert main(["enhance", str(source), str(out), "--format", "dicom", "--model", str(tiny_models["2d"])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"the source has no {keyword} (type 1)" in err
+    assert not out.exists()
+    nifti = tmp_path / "out.nii.gz"
+    assert main(["enhance", str(source), str(nifti), "--model", str(tiny_models["2d"]), "--quiet"]) == 0

@@ -331,6 +331,27 @@ def test_missing_geometry(tmp_path: Path, keyword: str) -> None:
     _assert_error(tmp_path, f"missing geometry: no {keyword}", tmp_path / "001.dcm")
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda ds: delattr(ds, "Rows"), "missing Rows"),
+        (lambda ds: delattr(ds, "Columns"), "missing Columns"),
+        (lambda ds: setattr(ds, "Rows", 65535), "implausible Rows 65535"),  # not 128 GiB allocated
+        (lambda ds: setattr(ds, "PixelSpacing", [-0.8, -0.6]), r"invalid PixelSpacing \[-0.8, -0.6\]"),
+        (lambda ds: setattr(ds, "PixelSpacing", [0, 0]), r"invalid PixelSpacing \[0.0, 0.0\]"),
+        (lambda ds: setattr(ds, "PixelSpacing", [1e9, 1e9]), "invalid PixelSpacing"),
+        (lambda ds: setattr(ds, "ImagePositionPatient", ["nan", 0, 0]), "invalid ImagePositionPatient"),
+        (lambda ds: setattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, "inf", 0]), "invalid ImageOrientationPatient"),
+    ],
+    ids=["no rows", "no columns", "huge rows", "negative spacing", "zero spacing", "huge spacing", "nan position", "inf orientation"],
+)
+def test_damaged_header_is_one_line_naming_the_file(tmp_path: Path, change, message: str) -> None:
+    datasets = _stack([0.0, 1.0, 2.0])
+    change(datasets[1])
+    _write(tmp_path, datasets)
+    _assert_error(tmp_path, message, tmp_path / "001.dcm")
+
+
 def test_inconsistent_orientation(tmp_path: Path) -> None:
     datasets = _stack([0.0, 1.0, 2.0])
     datasets[2] = _classic((10.0, -20.0, 2.0), orientation=(1, 0, 0, 0, 0.99, 0.141067))

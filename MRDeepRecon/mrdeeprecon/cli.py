@@ -115,9 +115,16 @@ def _read_context_json(path: Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise MRDeepReconError(f"cannot read scan context JSON ({exc})", path) from exc
-    data = data.get("scan_context", data)
+    if isinstance(data, dict):
+        data = data.get("scan_context", data)
+    if not isinstance(data, dict):
+        raise MRDeepReconError("not a scan context: the JSON must be an object of scan-context fields", path)
     fields = set(ScanContext.__dataclass_fields__) - {"sources"}
     out = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in fields}
+    try:
+        ScanContext().with_overrides(out)  # its values, checked now and named with the file
+    except MRDeepReconError as exc:
+        raise MRDeepReconError(str(exc), path) from None
     return out
 
 
@@ -315,6 +322,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         from .io.pacs import PacsTarget
 
         target = PacsTarget.parse(args.send, called_aet=args.called_aet, calling_aet=args.calling_aet)
+    if args.record is not None and not args.record.parent.is_dir():
+        raise MRDeepReconError("the folder of --record does not exist", args.record)
     volume, context = _load(args)
     options = None
     if kind == "dicom":

@@ -106,4 +106,8 @@ class ScanContext:
             raise MRDeepReconError(f"unknown scan-context field(s): {', '.join(sorted(unknown))}")
         sources = dict(self.sources)
         sources.update({k: "override" for k in overrides})
-        return dataclasses.replace(self, **dict(overrides), sources=sources)
+        try:
+            return dataclasses.replace(self, **dict(overrides), sources=sources)
+        except (TypeError, ValueError) as exc:  # e.g. "kmax": "abc" compared with numbers
+            shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+            raise MRDeepReconError(f"invalid scan-context value(s) {shown} ({exc})") from None

@@ -63,6 +63,11 @@ DUPLICATE_POSITION_MM = 1e-2
 #: the same tolerance bounds the in-plane offset of a slice from the stack axis.
 POSITION_TOLERANCE_ABS_MM = 1e-2
 POSITION_TOLERANCE_REL = 1e-3
+#: Largest Rows or Columns accepted: larger is a damaged header, not an MR image (and would ask
+#: for gigabytes before the pixel data are even read).
+MAX_MATRIX = 8192
+#: Largest PixelSpacing accepted (mm): MR pixels are well below 1 cm.
+MAX_PIXEL_SPACING_MM = 100.0
 
 
 @dataclass(frozen=True)
@@ -263,10 +268,16 @@ def _required(
 ) -> np.ndarray:
     """A geometry attribute as ``n`` floats; raises naming the file when it is missing."""
     value = _value(ds, frame, sequence, keyword)
+    where = "" if frame is None else f" (frame {frame + 1})"
     if value is None or len(value) != n:
-        where = "" if frame is None else f" (frame {frame + 1})"
         raise MRDeepReconError(f"missing geometry: no {keyword}{where}", ds.filename)
-    return np.asarray([float(v) for v in value], dtype=np.float64)
+    try:
+        numbers = np.asarray([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        numbers = np.full(n, np.nan)
+    if not np.all(np.isfinite(numbers)):
+        raise MRDeepReconError(f"invalid {keyword} {list(value)}{where}", ds.filename)
+    return numbers
 
 
 def _float_or(value: Any, default: float) -> float:
@@ -285,6 +296,14 @@ def _rescale(ds: pydicom.Dataset, frame: int | None) -> tuple[float, float]:
 
 
 def _check_supported(ds: pydicom.Dataset) -> None:
+    for keyword in ("Rows", "Columns"):
+        value = ds.get(keyword)
+        if value is None or value == "":
+            raise MRDeepReconError(f"missing {keyword}", ds.filename)
+        if not 0 < int(value) <= MAX_MATRIX:
+            raise MRDeepReconError(
+                f"implausible {keyword} {int(value)} (1 to {MAX_MATRIX} accepted)", ds.filename
+            )
     if int(ds.get("SamplesPerPixel") or 1) != 1:
         raise MRDeepReconError("unsupported: colour images (SamplesPerPixel > 1)", ds.filename)
     if str(ds.get("PhotometricInterpretation", "MONOCHROME2")) == "MONOCHROME1":
@@ -310,6 +329,13 @@ def _slices(datasets: list[pydicom.Dataset]) -> list[_Slice]:
                 ds, frame, "PlaneOrientationSequence", "ImageOrientationPatient", 6
             )
             spacing = _required(ds, frame, "PixelMeasuresSequence", "PixelSpacing", 2)
+            if not np.all((spacing > 0) & (spacing <= MAX_PIXEL_SPACING_MM)):
+                where = "" if frame is None else f" (frame {frame + 1})"
+                raise MRDeepReconError(
+                    f"invalid PixelSpacing {spacing.tolist()}{where} (above 0 and up to "
+                    f"{MAX_PIXEL_SPACING_MM:g} mm accepted)",
+                    ds.filename,
+                )
             image_set = image_set_of(
                 ds,
                 None if frame is None else _functional_item(ds, frame, "MRImageFrameTypeSequence"),

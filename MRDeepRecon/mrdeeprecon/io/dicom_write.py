@@ -410,7 +410,19 @@ class _Source:
 # ------------------------------------------------------------------------------ checks
 
 
+#: Type 1 UIDs of the source that the derived series carries or refers to.
+SOURCE_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID")
+
+
 def _check_options(options: DerivedSeriesOptions, source: _Source) -> None:
+    if source.is_dicom:
+        missing = [k for k in SOURCE_UIDS if not str(source.header.get(k) or "").strip()]  # type: ignore[union-attr]
+        if missing:
+            raise MRDeepReconError(
+                f"the source has no {' / '.join(missing)} (type 1): a derived series could not "
+                "join its study and frame of reference; write NIfTI/NRRD instead",
+                source.path,
+            )
     if source.is_dicom and (options.patient is not None or options.research_placeholder):
         raise MRDeepReconError(
             "patient/study come from the DICOM source; options.patient and "
