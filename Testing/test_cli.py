@@ -179,3 +179,26 @@ def test_record_into_a_missing_folder_is_refused_before_any_output(tmp_path, cap
     code = main(["enhance", str(small_nifti), str(out), "--record", str(record), "--model", str(tiny_models["2d"])])
     assert code == 2 and "the folder of --record does not exist" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_format_and_name_must_agree(tmp_path, capsys, small_nifti, tiny_models):
+    out = tmp_path / "out.nii.gz"
+    assert main(["enhance", str(small_nifti), str(out), "--format", "nrrd", "--model", str(tiny_models["2d"])]) == 2
+    assert "--format nrrd needs a .nrrd/.nhdr name" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_nothing_is_written_into_a_source_dicom_folder(tmp_path, capsys, tiny_models):
+    source = tmp_path / "series"
+    source.mkdir()
+    for path in sorted(shared_path("dicom/philips_phantom/501_T1W_FFE_Sno_CS4").iterdir())[:4]:
+        (source / path.name).write_bytes(path.read_bytes())
+    before = sorted(p.name for p in source.iterdir())
+    target = str(source / "out.nii.gz")
+    for args in (
+        ["enhance", str(source), target, "--model", str(tiny_models["2d"])],
+        ["degrade", str(source), target, "--noise", "0.05"],
+    ):
+        assert main(args) == 2
+        assert "refusing to write into the source folder" in capsys.readouterr().err
+    assert sorted(p.name for p in source.iterdir()) == before

@@ -404,3 +404,15 @@ def test_colour_unsupported(tmp_path: Path) -> None:
 def test_folder_of_folders(tmp_path: Path) -> None:
     (tmp_path / "series1").mkdir()
     _assert_error(tmp_path, "sub-folders are not searched")
+
+
+@pytest.mark.parametrize(
+    ("sop_class", "name"),
+    [("1.2.840.10008.5.1.4.1.1.2", "CT Image Storage"), ("1.2.840.10008.5.1.4.1.1.7", "Secondary Capture Image Storage")],
+)
+def test_mr_modality_in_a_non_mr_object_is_refused(tmp_path: Path, sop_class: str, name: str) -> None:
+    datasets = _stack([0.0, 1.0, 2.0])
+    datasets[2].SOPClassUID = sop_class
+    datasets[2].file_meta.MediaStorageSOPClassUID = sop_class
+    _write(tmp_path, datasets)
+    _assert_error(tmp_path, f"SOP class {name} is not an MR image object", tmp_path / "002.dcm")

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from .context import ScanContext
 from .errors import Cancelled, MRDeepReconError
+from .settings import NOISE_REDUCTION_RANGE, SUPER_RESOLUTION_RANGE
 
 PHASE_AXES = {"row": 2, "x": 2, "col": 1, "y": 1}
 
@@ -243,8 +244,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_degrade(args: argparse.Namespace) -> int:
     from .io import save_volume
+    from .io.itk import check_itk_target
     from .simulate import simulate_acquisition
 
+    check_itk_target(args.output, args.input)
     volume, context = _load(args)
     spec = _degradation_spec(args)
     degraded, degraded_context = simulate_acquisition(volume, spec, context, seed=args.seed)
@@ -266,9 +269,16 @@ def _output_format(args: argparse.Namespace) -> str:
     """``dicom``, ``nifti`` or ``nrrd``: ``--format``, else the output name's suffix."""
     from .io.itk import itk_format
 
-    if args.format != "auto":
+    if args.format == "dicom":
         return args.format
     kind = itk_format(args.output)
+    if args.format != "auto":
+        if kind != args.format:
+            raise MRDeepReconError(
+                f"--format {args.format} needs a {'.nii/.nii.gz' if args.format == 'nifti' else '.nrrd/.nhdr'} name",
+                args.output,
+            )
+        return kind
     if kind is None:
         raise MRDeepReconError(
             "not a NIfTI/NRRD file name; add --format dicom to write a DICOM series into this folder",
@@ -324,6 +334,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         target = PacsTarget.parse(args.send, called_aet=args.called_aet, calling_aet=args.calling_aet)
     if args.record is not None and not args.record.parent.is_dir():
         raise MRDeepReconError("the folder of --record does not exist", args.record)
+    if kind != "dicom":
+        from .io.itk import check_itk_target
+
+        check_itk_target(args.output, args.input)
     volume, context = _load(args)
     options = None
     if kind == "dicom":
@@ -532,14 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="print the volume geometry and scan context of a DICOM series or NIfTI/NRRD file")
-    p.add_argument("input", type=Path)
+    p.add_argument("input", type=Path, help="a DICOM folder or file, or a NIfTI (.nii, .nii.gz) / NRRD (.nrrd, .nhdr) file")
     _add_selection_flags(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_context_flags(p)
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("degrade", help="simulate a faster acquisition by degrading k-space")
-    p.add_argument("input", type=Path)
+    p.add_argument("input", type=Path, help="a DICOM folder or file, or a NIfTI (.nii, .nii.gz) / NRRD (.nrrd, .nhdr) file")
     p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
     _add_selection_flags(p)
     _add_degradation_flags(p)
@@ -548,18 +562,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_degrade)
 
     p = sub.add_parser("enhance", help="denoise and super-resolve a DICOM series or NIfTI/NRRD volume")
-    p.add_argument("input", type=Path)
+    p.add_argument("input", type=Path, help="a DICOM folder or file, or a NIfTI (.nii, .nii.gz) / NRRD (.nrrd, .nhdr) file")
     p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file, or with --format dicom a new folder")
     p.add_argument("--format", choices=("auto", "nifti", "nrrd", "dicom"), default="auto", help="output format (auto: from the file name)")
     _add_selection_flags(p)
-    p.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help="noise reduction factor, 1-5 (default 2)")
+    p.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help=f"noise reduction factor, {NOISE_REDUCTION_RANGE[0]:g}-{NOISE_REDUCTION_RANGE[1]:g} (default 2; the Slicer panel offers 1-5)")
     for axis in ("frequency", "phase", "slice"):
-        p.add_argument(f"--sr-{axis}", type=float, default=1.0, metavar="F", help=f"refine the output grid along {axis} by F, 1-2")
+        p.add_argument(f"--sr-{axis}", type=float, default=1.0, metavar="F", help=f"refine the output grid along {axis} by F, {SUPER_RESOLUTION_RANGE[0]:g}-{SUPER_RESOLUTION_RANGE[1]:g}")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights with a model card beside them (default: bundled)")
     p.add_argument("--model-kind", choices=("auto", "2d", "3d"), default="auto")
-    p.add_argument("--batch-size", type=int, help="slices per network call (default: 2 on CPU, 8 on GPU)")
-    p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, metavar="N", help="slices per network call (default: 2 on CPU, 8 on GPU)")
+    p.add_argument("--tile-size", type=int, default=256, metavar="N", help="in-plane tile edge in pixels; larger images run in overlapping tiles of N x N to bound memory (default 256)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
     p.add_argument("--record", type=Path, metavar="JSON", help="NIfTI/NRRD output: also write the enhancement record (settings, model name and SHA-256, device) as JSON")

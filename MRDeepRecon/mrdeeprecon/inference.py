@@ -59,7 +59,8 @@ def _require_slice_support(kind: str, settings: EnhanceSettings) -> None:
     if kind == "2d" and settings.super_resolution[2] > 1.0:
         raise MRDeepReconError(
             "super-resolution along the slice direction needs the 3D model "
-            f"(got slice factor {settings.super_resolution[2]:g} with the 2D model)"
+            f"(got slice factor {settings.super_resolution[2]:g} with the 2D model): use "
+            "--model-kind 3d (model_kind='3d'), or auto for a 3D acquisition"
         )
 
 

@@ -50,6 +50,14 @@ from .dicom_mosaic import Mosaic, is_mosaic, mosaic_of
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
+LEGACY_CONVERTED_ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.4"
+#: The storage classes of MR images: anything else (a screenshot as Secondary Capture, a CT
+#: object that says MR) is not read as MR whatever its Modality.
+MR_IMAGE_SOP_CLASSES = (
+    MR_IMAGE_STORAGE,
+    ENHANCED_MR_IMAGE_STORAGE,
+    LEGACY_CONVERTED_ENHANCED_MR_IMAGE_STORAGE,
+)
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 #: Elements larger than this are not loaded while scanning a folder (pixel data is read later).
 DEFER_SIZE = "64 KB"
@@ -557,6 +565,15 @@ def read_dicom(
     modality = str(first.get("Modality", ""))
     if modality != "MR":
         raise MRDeepReconError(f"modality {modality or '(missing)'} is not MR", first.filename)
+    for ds in datasets:
+        sop_class = ds.get("SOPClassUID")
+        if str(sop_class or "") not in MR_IMAGE_SOP_CLASSES:
+            name = getattr(sop_class, "name", None) or str(sop_class or "(missing)")
+            raise MRDeepReconError(
+                f"SOP class {name} is not an MR image object (MR Image or Enhanced MR Image "
+                "Storage)",
+                ds.filename,
+            )
 
     all_slices = _slices(datasets)
     slices = _select_image_set(all_slices, echo, image_type, path)

@@ -110,21 +110,32 @@ def image_from_volume(volume: Volume, data: np.ndarray) -> sitk.Image:
     return image
 
 
+def check_itk_target(path: str | Path, source_path: str | Path | None) -> Path:
+    """Raise now what :func:`write_itk` would refuse for this target: an unknown suffix, a
+    missing folder, the source file itself, or a place inside the source folder (a DICOM series'
+    folder gains no file of ours). Returns the path."""
+    path = Path(path)
+    _require_format(path)
+    if not path.parent.is_dir():
+        raise MRDeepReconError("the output folder does not exist", path)
+    if source_path is not None:
+        source = Path(source_path).resolve()
+        if source == path.resolve():
+            raise MRDeepReconError("refusing to overwrite the input file", path)
+        if source.is_dir() and source in path.resolve().parents:
+            raise MRDeepReconError("refusing to write into the source folder", path)
+    return path
+
+
 def write_itk(volume: Volume, path: str | Path) -> Path:
     """Write ``volume`` as NIfTI or NRRD (by suffix) atomically; returns the written path.
 
     Raises:
-        MRDeepReconError: naming the file for an unknown suffix, a missing folder, a target that
-            is the volume's own source file, NaN/Inf voxels or a write failure.
+        MRDeepReconError: naming the file for what :func:`check_itk_target` refuses, NaN/Inf
+            voxels or a write failure.
     """
-    path = Path(path)
-    _require_format(path)
+    path = check_itk_target(path, volume.metadata.get("source_path"))
     folder = path.parent
-    if not folder.is_dir():
-        raise MRDeepReconError("the output folder does not exist", path)
-    source = volume.metadata.get("source_path")
-    if source is not None and Path(source).resolve() == path.resolve():
-        raise MRDeepReconError("refusing to overwrite the input file", path)
 
     image = image_from_volume(volume, _storage_array(volume, path))
 
