@@ -106,3 +106,17 @@ def test_line_specs_index_and_ras_agree(oblique):
     np.testing.assert_allclose(by_index.end, by_ras.end, atol=1e-9)
     with pytest.raises(MRDeepReconError, match="expected"):
         parse_line("1,2,3", oblique)
+
+
+def test_qa_warns_about_a_folder_with_other_files_and_refuses_a_bad_factor(tmp_path, capsys, philips_pair):
+    original, enhanced = philips_pair
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "notes.txt").write_text("mine")
+    assert main(["qa", str(original), str(enhanced), "--out", str(occupied), "--quiet"]) == 0
+    assert "already held other files (notes.txt)" in capsys.readouterr().err
+    assert (occupied / "notes.txt").read_text() == "mine" and (occupied / "qa.json").is_file()
+    out = tmp_path / "never"
+    assert main(["qa", str(original), str(enhanced), "--out", str(out), "--noise-reduction", "-1"]) == 2
+    assert "--noise-reduction must be in [1, 10]" in capsys.readouterr().err
+    assert not out.exists()

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from mrdeeprecon.errors import MRDeepReconError
 from mrdeeprecon.io import default_context, load_context, load_volume, save_volume
 from mrdeeprecon.io import itk as itk_io
+from mrdeeprecon.io.itk import write_itk
 from mrdeeprecon.volume import Volume
 
 SUFFIXES = [".nii", ".nii.gz", ".nrrd", ".nhdr"]
@@ -168,3 +169,17 @@ def test_dicom_volume_to_nifti(philips_enhanced_dir: Path, tmp_path: Path) -> No
     np.testing.assert_allclose(back.spacing, volume.spacing, atol=1e-5)
     np.testing.assert_allclose(back.direction, volume.direction, atol=1e-6)
     assert load_context(volume) is volume.metadata["scan_context"]
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_truncated_nifti_is_refused_not_zero_filled(tmp_path: Path, suffix: str) -> None:
+    """SimpleITK reads a truncated NIfTI without a word, zero-filling the missing voxels."""
+    volume = _volume().with_data(np.random.default_rng(1).normal(100, 20, (20, 30, 40)).astype(np.float32))
+    complete = write_itk(volume, tmp_path / f"complete{suffix}")
+    data = complete.read_bytes()
+    truncated = tmp_path / f"truncated{suffix}"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(MRDeepReconError, match="truncated NIfTI file") as info:
+        load_volume(truncated)
+    assert str(truncated) in str(info.value)
+    assert load_volume(complete).shape == (20, 30, 40)

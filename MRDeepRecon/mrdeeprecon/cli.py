@@ -332,6 +332,15 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         from .io.pacs import PacsTarget
 
         target = PacsTarget.parse(args.send, called_aet=args.called_aet, calling_aet=args.calling_aet)
+    settings = EnhanceSettings(
+        noise_reduction=args.noise_reduction,
+        super_resolution=(args.sr_frequency, args.sr_phase, args.sr_slice),
+        device=args.device,
+        model_kind=args.model_kind,
+        model_path=args.model,
+        batch_size=args.batch_size,
+        tile_size=args.tile_size,
+    )
     if args.record is not None and not args.record.parent.is_dir():
         raise MRDeepReconError("the folder of --record does not exist", args.record)
     if kind != "dicom":
@@ -345,15 +354,6 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 
         options = _dicom_options(args)
         check_derived_target(volume, args.output, options)
-    settings = EnhanceSettings(
-        noise_reduction=args.noise_reduction,
-        super_resolution=(args.sr_frequency, args.sr_phase, args.sr_slice),
-        device=args.device,
-        model_kind=args.model_kind,
-        model_path=args.model,
-        batch_size=args.batch_size,
-        tile_size=args.tile_size,
-    )
     progress = _Progress.of(args)
     result = enhance(volume, settings, context=context, progress=progress)
     _report_noise_reduction(args, settings.noise_reduction, result.metadata["enhancement"]["noise_reduction_achieved"])
@@ -401,12 +401,20 @@ def _cmd_qa(args: argparse.Namespace) -> int:
     from .qa import run_qa, write_qa_report
     from .qa.specs import parse_line, parse_roi
 
+    lo, hi = NOISE_REDUCTION_RANGE
+    if args.noise_reduction is not None and not lo <= args.noise_reduction <= hi:
+        raise MRDeepReconError(f"--noise-reduction must be in [{lo:g}, {hi:g}], got {args.noise_reduction:g}")
     original, context = _load(args)
     enhanced = load_volume(args.enhanced, series_uid=args.enhanced_series)
     rois = [parse_roi(spec, original, i + 1) for i, spec in enumerate(args.roi or [])]
     lines = [parse_line(spec, original, i + 1) for i, spec in enumerate(args.line or [])]
     report = run_qa(original, enhanced, context, rois=rois, lines=lines, requested_noise_reduction=args.noise_reduction)
+    others = sorted(p.name for p in args.out.iterdir()) if args.out.is_dir() else []
     written = write_qa_report(report, args.out)
+    others = [name for name in others if name not in {p.name for p in written}]
+    if others:
+        print(f"warning: {args.out} already held other files ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); "
+              "the report's files were added beside them", file=sys.stderr)
     _say(args, f"wrote {', '.join(p.name for p in written)} to {args.out}")
     if args.quiet:
         return 0
@@ -417,7 +425,10 @@ def _cmd_qa(args: argparse.Namespace) -> int:
             f"reduction {roi.measured_noise_reduction:.3g} (requested {requested})"
         )
     for axis in report.sharpness:
-        print(f"  edge sharpness along {axis.axis}: x{axis.median_ratio:.3g} (median of {axis.profiles} profiles)")
+        if axis.median_ratio is None:
+            print(f"  edge sharpness along {axis.axis}: not measured ({axis.note or 'no edge profile'})")
+        else:
+            print(f"  edge sharpness along {axis.axis}: x{axis.median_ratio:.3g} (median of {axis.profiles} profiles)")
     flagged = list(report.consistency.flagged)
     print(f"  low-frequency consistency: {len(flagged)} slice(s) flagged {flagged if flagged else ''}".rstrip())
     return 0

@@ -54,6 +54,39 @@ def _check_finite(data: np.ndarray, path: Path) -> None:
         raise MRDeepReconError("the image contains NaN or infinite values", path)
 
 
+def _check_complete_nifti(path: Path) -> None:
+    """Raise when a NIfTI file holds fewer voxel bytes than its header declares: SimpleITK reads
+    a truncated ``.nii`` or ``.nii.gz`` without a word, zero-filling what is missing.
+
+    The header is read with nibabel; a ``.nii`` must be at least the data offset + voxel bytes
+    long, and so must a ``.nii.gz``'s decompressed stream (decompressed up to that length: a
+    fraction of a second for a brain volume).
+    """
+    import gzip
+
+    import nibabel
+
+    try:
+        header = nibabel.load(str(path)).header
+    except Exception as exc:  # nibabel raises many types for damaged headers
+        raise MRDeepReconError(f"unreadable NIfTI header ({exc})", path) from exc
+    voxels = int(np.prod(header.get_data_shape())) * header.get_data_dtype().itemsize
+    expected = int(header.get_data_offset()) + voxels
+    if path.name.lower().endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as stream:
+                stream.seek(expected - 1)
+                complete = len(stream.read(1)) == 1
+        except (OSError, EOFError):  # "Compressed file ended before the end-of-stream marker"
+            complete = False
+    else:
+        complete = path.stat().st_size >= expected
+    if not complete:
+        raise MRDeepReconError(
+            f"truncated NIfTI file: the header declares {expected} bytes of image", path
+        )
+
+
 def read_itk(path: str | Path) -> Volume:
     """Read a 3D scalar NIfTI or NRRD image.
 
@@ -63,12 +96,15 @@ def read_itk(path: str | Path) -> Volume:
 
     Raises:
         MRDeepReconError: naming the file for a missing or unreadable file, an unknown suffix,
-            an image that is not 3D scalar (2D, 4D, vector or complex) or NaN/Inf voxels.
+            a truncated NIfTI file, an image that is not 3D scalar (2D, 4D, vector or complex) or
+            NaN/Inf voxels.
     """
     path = Path(path)
     kind = _require_format(path)
     if not path.is_file():
         raise MRDeepReconError("no such file", path)
+    if kind == "nifti":
+        _check_complete_nifti(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
