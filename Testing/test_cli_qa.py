@@ -120,3 +120,21 @@ def test_qa_warns_about_a_folder_with_other_files_and_refuses_a_bad_factor(tmp_p
     assert main(["qa", str(original), str(enhanced), "--out", str(out), "--noise-reduction", "-1"]) == 2
     assert "--noise-reduction must be in [1, 10]" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_enhance_reports_the_measured_noise_reduction_and_warns(tmp_path, capsys):
+    """Issue 13's case: Philips 501 at NR 3, where the QA measures the noise going up; enhance
+    now says so itself."""
+    folder = shared_path("dicom/philips_phantom/501_T1W_FFE_Sno_CS4")
+    out = tmp_path / "out.nii.gz"
+    assert main(["enhance", str(folder), str(out), "--noise-reduction", "3", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    line = next(x for x in captured.out.splitlines() if x.startswith("noise reduction:"))
+    measured = float(line.split("measured ")[1].split()[0])
+    original, enhanced = load_volume(folder), load_volume(out)
+    from mrdeeprecon.qa.roi import compare_roi, find_homogeneous_roi
+
+    expected = compare_roi(find_homogeneous_roi(original), original, enhanced).measured_noise_reduction
+    assert measured == pytest.approx(expected, abs=0.01)  # the same number `qa` gives
+    warned = "warning: the measured noise reduction" in captured.err
+    assert warned == (abs(measured / 3 - 1) > 0.25)

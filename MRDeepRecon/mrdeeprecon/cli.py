@@ -356,7 +356,12 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         check_derived_target(volume, args.output, options)
     progress = _Progress.of(args)
     result = enhance(volume, settings, context=context, progress=progress)
-    _report_noise_reduction(args, settings.noise_reduction, result.metadata["enhancement"]["noise_reduction_achieved"])
+    _report_noise_reduction(
+        args,
+        settings.noise_reduction,
+        result.metadata["enhancement"]["noise_reduction_achieved"],
+        _measured_noise_reduction(volume, result),
+    )
     shape = f"shape (z, y, x) {result.shape}, spacing {tuple(round(s, 4) for s in result.spacing)} mm"
     if kind != "dicom":
         save_volume(result, args.output)
@@ -379,14 +384,41 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 3
 
 
-def _report_noise_reduction(args: argparse.Namespace, requested: float, achieved: float) -> None:
-    """The achieved factor beside the requested one; a warning on stderr when the model could not
-    reach the request in most of the tissue."""
-    _say(args, f"noise reduction: requested {requested:g}, achieved {achieved:.2f} (median over tissue)")
+#: Relative difference between the measured (QA) and the requested noise reduction above which
+#: ``enhance`` warns.
+MEASURED_NR_WARNING = 0.25
+
+
+def _measured_noise_reduction(original, enhanced) -> float | None:
+    """The QA's estimate of the noise reduction: noise SD (planar-detrended) in the automatic
+    homogeneous ROI of the original, before / after (:mod:`mrdeeprecon.qa.roi`); ``None`` where
+    no such ROI fits in the object."""
+    from .qa.roi import compare_roi, find_homogeneous_roi
+
+    try:
+        return compare_roi(find_homogeneous_roi(original), original, enhanced).measured_noise_reduction
+    except MRDeepReconError:
+        return None
+
+
+def _report_noise_reduction(args: argparse.Namespace, requested: float, achieved: float, measured: float | None) -> None:
+    """The achieved (calibration) and measured (QA) factors beside the requested one; warnings on
+    stderr when the model could not reach the request in most of the tissue, or when the QA's
+    measure differs from the request by more than :data:`MEASURED_NR_WARNING`."""
+    shown = "not measurable (no homogeneous region)" if measured is None else f"{measured:.2f}"
+    _say(args, f"noise reduction: requested {requested:g}, achieved {achieved:.2f} (model calibration, median over tissue), "
+               f"measured {shown} (QA, automatic homogeneous ROI)")
     if achieved < 0.99 * requested:
         print(
             f"warning: the model reaches noise reduction {achieved:.2f}, not the requested {requested:g}; "
             "the output carries the least noise this model leaves",
+            file=sys.stderr,
+        )
+    if measured is not None and abs(measured / requested - 1.0) > MEASURED_NR_WARNING:
+        print(
+            f"warning: the measured noise reduction {measured:.2f} differs from the requested {requested:g} by more "
+            f"than {MEASURED_NR_WARNING:.0%} (below 1: the output is noisier than the input there); "
+            "`mrdeeprecon qa` gives the full report",
             file=sys.stderr,
         )
 
