@@ -351,3 +351,21 @@ def test_training_volumes_from_an_archive_and_a_bad_archive(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"not an archive")
     with pytest.raises(MRDeepReconError, match="unreadable training archive"):
         load_training_volumes([tmp_path / "broken.npz"])
+
+
+def test_every_train_config_field_has_a_flag_and_min_noise_reaches_the_pairs(tmp_path):
+    """`mrdeeprecon train --min-noise` (high-SNR scans) ends up in the pairs and the card."""
+    import dataclasses
+    import json
+
+    from conftest import shared_path
+    from mrdeeprecon.cli import _TRAIN_FLAGS, main
+
+    assert {f.name for f in dataclasses.fields(TrainConfig)} == set(_TRAIN_FLAGS)
+    out = tmp_path / "model"
+    args = ["train", "--kind", "2d", "--out", str(out), "--data", str(shared_path("volumes/stroke_T1.nii.gz")),
+            "--steps", "1", "--batch-size", "2", "--patch", "48", "--base-channels", "8", "--depth", "2",
+            "--device", "cpu", "--no-calibrate", "--curve-every", "0", "--min-noise", "0.001"]
+    assert main(args) == 0
+    card = json.loads((out / "ce_unet_2d.json").read_text())
+    assert card["training"]["pair_config"]["min_noise"] == 0.001

@@ -562,6 +562,7 @@ _TRAIN_FLAGS: dict[str, tuple[dict[str, Any], str]] = {
     "p_coil_noise": ({"type": float}, "share of pairs with coil-normalised (spatially varying) noise"),
     "p_interpolated": ({"type": float}, "share of scanner-interpolation scenarios (in-plane k_max 0.45-0.7)"),
     "group": ({"type": int}, "pairs sharing one degradation scenario"),
+    "min_noise": ({"type": float}, "lowest training noise sigma, fraction of the 99th percentile (high-SNR scans sit near 0.002)"),
     "loss": ({"choices": ("l1", "l2", "l1_ssim")}, "training loss"),
     "clean_targets": ({"choices": ("none", "nlm")}, "denoise the training volumes first"),
     "seed": ({"type": int}, "seed of the pairs and the initial weights"),

@@ -25,8 +25,9 @@ from .pairs import FIELD, TAPER, PairConfig, PairSampler, degrade_fields
 
 #: In-plane acquired k-space extents (frequency, phase) of the table rows.
 BANDS = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0))
-#: Noise σ (fraction of the 99th percentile) of the table columns.
-NOISE_LEVELS = (0.01, 0.02, 0.035, 0.06, 0.1, 0.15)
+#: Noise σ (fraction of the 99th percentile) of the table columns, down to that of high-SNR scans
+#: (a 3T phantom or a dual-echo FFE: 0.2-0.3 %).
+NOISE_LEVELS = (0.003, 0.006, 0.01, 0.02, 0.035, 0.06, 0.1, 0.15)
 FIELDS_PER_CASE = 24
 BATCH = 8
 

@@ -81,8 +81,9 @@ class TrainConfig:
         batch_size, patch: pairs per step and their in-plane edge (pixels).
         learning_rate: peak Adam learning rate (cosine-decayed to 2 % of it).
         base_channels, depth, block: the network (:class:`CEUNetConfig`).
-        noise_input, target, p_coil_noise, p_interpolated, group: how pairs are drawn
-            (:class:`PairConfig`).
+        noise_input, target, p_coil_noise, p_interpolated, group, min_noise: how pairs are
+            drawn (:class:`PairConfig`; ``min_noise``: the lowest noise σ, a fraction of the
+            99th percentile).
         loss: ``"l1"``, ``"l2"`` or ``"l1_ssim"`` (:mod:`.losses`).
         clean_targets: ``"none"``, or ``"nlm"``: denoise the training volumes first (2D non-local
             means at each volume's own noise level), for targets with less of their own noise.
@@ -114,6 +115,7 @@ class TrainConfig:
     p_coil_noise: float = 0.25
     p_interpolated: float = 0.0
     group: int = 4
+    min_noise: float = PairConfig.min_noise
     loss: str = "l1"
     clean_targets: str = "none"
     seed: int = 0
@@ -269,6 +271,7 @@ def train(
         p_interpolated=config.p_interpolated,
         target=config.target,
         group=config.group,
+        min_noise=config.min_noise,
     )
     sampler = PairSampler(arrays, pair_config, config.seed, device)
     net_config = CEUNetConfig(
