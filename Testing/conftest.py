@@ -39,6 +39,15 @@ def require_tool(name: str) -> str:
     return exe  # type: ignore[return-value]
 
 
+def require_bm4d() -> None:
+    """BM4D is an optional extra (a closed binary, non-commercial licence) that `make test` does
+    not install: skip without it, fail in CI, which installs it."""
+    import importlib.util
+
+    if importlib.util.find_spec("bm4d") is None:
+        _missing("the bm4d extra (pip install 'mrdeeprecon[bm4d]')")
+
+
 def pydicom_testdata(name: str) -> Path:
     """A pydicom / pydicom-data test file (pydicom-data is a test dependency, so CI has it)."""
     from pydicom.data import get_testdata_file

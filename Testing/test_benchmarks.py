@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA, shared_path
+from conftest import SHARED_DATA, require_bm4d, shared_path
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "benchmarks"
@@ -62,11 +62,13 @@ def test_quick_suite_writes_every_section(tmp_path):
     rows = sections["scaling"]["rows"]
     assert [r["slices"] for r in rows] == [4, 8, 16, 32]
     assert rows[0]["per_slice_ratio"] == pytest.approx(1.0)
-    assert sections["bm4d"]["speedup"] == pytest.approx(
-        sections["bm4d"]["bm4d_s"] / sections["bm4d"]["ours_s"]
-    )
     # quick mode never claims a goal is met or missed
     assert results["goals"] and all(goal["met"] is None for goal in results["goals"])
+    bm4d = sections["bm4d"]
+    if not bm4d.get("available", True):  # a fresh clone's `make test` does not install the extra
+        assert "not installed" in bm4d["note"]
+        require_bm4d()  # the rest of this test passed: skip (fail in CI) for the BM4D part only
+    assert bm4d["speedup"] == pytest.approx(bm4d["bm4d_s"] / bm4d["ours_s"])
 
 
 def test_gpu_machine_mode_needs_no_image_libraries(tmp_path):

@@ -3,11 +3,10 @@ matrix's geometry, interpolation onto the reference grid, BM4D when installed.""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import require_bm4d, shared_path
 
 from mrdeeprecon.context import ScanContext
 from mrdeeprecon.errors import MRDeepReconError
@@ -22,14 +21,6 @@ from mrdeeprecon.volume import Volume
 OBLIQUE = np.array([[0.8, -0.6, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]) @ np.array(
     [[1.0, 0.0, 0.0], [0.0, 0.6, -0.8], [0.0, 0.8, 0.6]]
 )
-
-
-def require_bm4d() -> None:
-    """BM4D is an optional extra: skip without it, but fail in CI, which installs it."""
-    if not baselines.module_available("bm4d"):
-        if os.environ.get("MRDEEPRECON_REQUIRE_SHARED"):
-            pytest.fail("the bm4d extra is required in CI but not installed")
-        pytest.skip("bm4d is not installed (pip install 'mrdeeprecon[bm4d]')")
 
 
 @pytest.fixture(scope="module")
