@@ -242,3 +242,23 @@ def test_magnitude_output_is_never_negative(models) -> None:
     assert output.min() == 0.0 and (output == 0).sum() > 0
     shifted = enhance(volume.with_data(volume.data - 1000), settings).data
     assert shifted.min() < -1000  # not clipped: a signed image keeps its sign
+
+
+def test_wrong_argument_types_are_one_clear_error(models) -> None:
+    """The Python API refuses None, strings and numbers where objects are due, naming what was
+    expected, instead of an AttributeError or TypeError deep inside."""
+    from mrdeeprecon.io import load_volume
+
+    settings = _settings(models["2d"])
+    cases = [
+        (lambda: enhance(None, settings), "volume must be a mrdeeprecon.Volume, got NoneType"),
+        (lambda: enhance(_volume(), None), "settings must be an EnhanceSettings, got NoneType"),
+        (lambda: EnhanceSettings(noise_reduction="abc"), "noise reduction must be a number"),
+        (lambda: EnhanceSettings(noise_reduction=None), "noise reduction must be a number"),
+        (lambda: load_volume(None), "path must be a str or os.PathLike, got NoneType"),
+        (lambda: load_volume(3), "path must be a str or os.PathLike, got int"),
+    ]
+    for call, message in cases:
+        with pytest.raises(MRDeepReconError, match=message):
+            call()
+    assert EnhanceSettings(noise_reduction="2").noise_reduction == 2.0  # a number as text is fine

@@ -309,6 +309,10 @@ def enhance(
             calibration in its card included), or a DICOM image set that is not magnitude
             (phase, real, imaginary, a map). A magnitude input gives an output clipped at 0.
     """
+    if not isinstance(volume, Volume):
+        raise MRDeepReconError(f"volume must be a mrdeeprecon.Volume, got {type(volume).__name__}")
+    if not isinstance(settings, EnhanceSettings):
+        raise MRDeepReconError(f"settings must be an EnhanceSettings, got {type(settings).__name__}")
     settings.validate()
     if context is None:
         context = volume.metadata.get("scan_context") or ScanContext()

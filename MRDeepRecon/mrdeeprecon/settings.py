@@ -45,7 +45,14 @@ class EnhanceSettings:
     tile_size: int = 256
 
     def __post_init__(self) -> None:
-        self.super_resolution = tuple(float(s) for s in self.super_resolution)  # type: ignore[assignment]
+        try:
+            self.noise_reduction = float(self.noise_reduction)
+            self.super_resolution = tuple(float(s) for s in self.super_resolution)  # type: ignore[assignment]
+        except (TypeError, ValueError):
+            raise MRDeepReconError(
+                "noise reduction must be a number and super-resolution three numbers, got "
+                f"{self.noise_reduction!r} and {self.super_resolution!r}"
+            ) from None
         self.validate()
 
     def validate(self) -> None:

@@ -8,6 +8,7 @@ NIfTI/NRRD suffix (GE ``i123.MRDC.4``, extensionless exports) is read as DICOM; 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from ..context import ScanContext
@@ -36,6 +37,8 @@ def load_volume(
     Raises:
         MRDeepReconError: naming the path for a missing path or any reading problem.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise MRDeepReconError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise MRDeepReconError("no such file or folder", path)
