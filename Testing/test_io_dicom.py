@@ -416,3 +416,17 @@ def test_mr_modality_in_a_non_mr_object_is_refused(tmp_path: Path, sop_class: st
     datasets[2].file_meta.MediaStorageSOPClassUID = sop_class
     _write(tmp_path, datasets)
     _assert_error(tmp_path, f"SOP class {name} is not an MR image object", tmp_path / "002.dcm")
+
+
+def test_an_error_names_the_files_that_were_skipped_as_not_dicom(tmp_path: Path) -> None:
+    """A slice file damaged into garbage is skipped like any stray file; the gap it leaves is then
+    reported with the skipped file named, so the user sees why a slice is missing."""
+    _write(tmp_path, _stack([0.0, 1.0, 2.0, 3.0]))
+    (tmp_path / "002.dcm").write_bytes(b"\x00" * 150)  # truncated to garbage
+    with pytest.raises(MRDeepReconError, match="non-uniform slice spacing") as info:
+        load_volume(tmp_path)
+    assert "(1 file(s) of the folder are not DICOM and were skipped: 002.dcm)" in str(info.value)
+    (tmp_path / "notes.txt").write_text("a stray file")
+    (tmp_path / "002.dcm").unlink()
+    _write(tmp_path, [_classic((10.0, -20.0, 2.0), value=3)], names=["002.dcm"])
+    assert load_volume(tmp_path).shape[0] == 4  # stray files alone change nothing

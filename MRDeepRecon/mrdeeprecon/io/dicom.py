@@ -144,8 +144,9 @@ def _is_image(ds: pydicom.Dataset) -> bool:
     return has_pixels and bool(ds.get("Rows")) and bool(ds.get("Columns"))
 
 
-def _image_datasets(path: Path) -> list[pydicom.Dataset]:
-    """Image objects in ``path`` (a file or a folder), each with ``ds.filename`` set."""
+def _image_datasets(path: Path, skipped: list[Path] | None = None) -> list[pydicom.Dataset]:
+    """Image objects in ``path`` (a file or a folder), each with ``ds.filename`` set; the files
+    of a folder that are not DICOM are appended to ``skipped`` when it is given."""
     if not path.exists():
         raise MRDeepReconError("no such file or folder", path)
     if path.is_dir():
@@ -155,7 +156,10 @@ def _image_datasets(path: Path) -> list[pydicom.Dataset]:
                 problem = "no files directly in the folder (sub-folders are not searched)"
                 raise MRDeepReconError(problem, path)
             raise MRDeepReconError("the folder is empty", path)
-        datasets = [ds for ds in (_read(p, in_folder=True) for p in files) if ds is not None]
+        read = [(p, _read(p, in_folder=True)) for p in files]
+        datasets = [ds for _, ds in read if ds is not None]
+        if skipped is not None:
+            skipped.extend(p for p, ds in read if ds is None)
         if not datasets:
             raise MRDeepReconError("the folder contains no DICOM files", path)
     else:
@@ -557,10 +561,31 @@ def read_dicom(
     Raises:
         MRDeepReconError: naming the file or folder and the problem (not DICOM, empty, no image
             series, several series without ``series_uid``, several image sets without ``echo``
-            / ``image_type``, non-MR modality, missing or inconsistent geometry, 4D data, non-uniform spacing, NaN/Inf values, unsupported).
+            / ``image_type``, non-MR modality, missing or inconsistent geometry, 4D data,
+            non-uniform spacing, NaN/Inf values, unsupported). Where files of the folder were
+            skipped as not DICOM, the error says so and names them (a damaged slice file may be
+            why a slice is missing).
     """
     path = Path(path)
-    datasets = _select_series(_group_by_series(_image_datasets(path)), series_uid, path)
+    skipped: list[Path] = []
+    datasets = _select_series(_group_by_series(_image_datasets(path, skipped)), series_uid, path)
+    try:
+        return _volume_of(datasets, path, echo, image_type)
+    except MRDeepReconError as exc:
+        if not skipped:
+            raise
+        names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        raise MRDeepReconError(
+            f"{exc.problem} ({len(skipped)} file(s) of the folder are not DICOM and were "
+            f"skipped: {names})",
+            exc.path,
+        ) from None
+
+
+def _volume_of(
+    datasets: list[pydicom.Dataset], path: Path, echo: int | None, image_type: str | None
+) -> Volume:
+    """The volume of one series' image objects (:func:`read_dicom`)."""
     first = datasets[0]
     modality = str(first.get("Modality", ""))
     if modality != "MR":
