@@ -775,3 +775,26 @@ def test_invalid_patient_is_refused(tmp_path, nifti_enhanced, patient, message) 
         write_derived_series(
             nifti_enhanced, tmp_path / "out", DerivedSeriesOptions(patient=patient)
         )
+
+
+@pytest.mark.parametrize(
+    ("folder", "identity"),
+    [("dicom/siemens_skyra_mprage", True), ("dicom/real_world/philips_dual_echo", False)],
+    ids=["siemens integers, no rescale", "philips rescale slope 1.2366"],
+)
+def test_a_source_stored_as_plain_integers_keeps_that_scale(tmp_path: Path, folder: str, identity: bool) -> None:
+    """Keep the source's pixel type where the range allows: a Skyra series (uint16, no rescale)
+    is written as uint16 whole numbers without a rescale (which the classic MR IOD does not
+    define); a Philips series with its own slope keeps the full-range slope encoding."""
+    selection = {"echo": 2, "image_type": "M"} if "dual" in folder else {}
+    source = _first_slices(load_volume(shared_path(folder), **selection), 3)
+    values = source.data.astype(np.float32) * 1.1 + 0.3  # an 'enhancement' with fractional values
+    result = source.with_data(values, metadata={**source.metadata, "enhancement": ENHANCEMENT_RECORD})
+    series = write_derived_series(result, tmp_path / "out")
+    ds = pydicom.dcmread(series.files[0])
+    if identity:
+        assert "RescaleSlope" not in ds and "RescaleIntercept" not in ds and ds.PixelRepresentation == 0
+        np.testing.assert_array_equal(ds.pixel_array, np.rint(values[0]).astype(np.uint16))
+    else:
+        assert float(ds.RescaleSlope) != 1.0
+    np.testing.assert_allclose(load_volume(series.folder).data, values, atol=series.rescale_slope / 2 + 1e-3)

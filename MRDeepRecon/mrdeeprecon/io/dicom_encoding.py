@@ -9,6 +9,8 @@ Scheme (zero-preserving, full 16 bits of the larger magnitude):
   largest magnitude uses the whole stored range. Against a full-range intercept this gives up at
   most one bit for signed data, in exchange for exact zeros and no offset to carry around.
 * A constant-zero image gets slope 1 (a slope is never 0).
+* Where the source stored whole numbers with an identity rescale and the values fit, they stay
+  whole numbers with slope 1 (``whole_numbers``): the source's own scale and pixel type.
 
 ``RescaleSlope`` and ``RescaleIntercept`` are Decimal Strings of at most 16 characters, so the
 slope is formatted first and the pixels are quantised with the value the DS string parses back
@@ -69,8 +71,14 @@ class Quantised:
         return self.stored.astype(np.float64) * self.slope + self.intercept
 
 
-def quantise(data: np.ndarray) -> Quantised:
+def quantise(data: np.ndarray, whole_numbers: bool = False) -> Quantised:
     """Quantise finite real values (any non-empty shape, any real dtype) to 16-bit stored pixels.
+
+    Args:
+        data: the values.
+        whole_numbers: the source stored whole numbers with an identity rescale (most MR
+            scanners): keep that scale (slope 1, values rounded to integers: no finer than the
+            source's own steps) where the range fits 16 bits; else the full-range slope.
 
     Raises:
         ValueError: for NaN or infinite values (the engine never produces them).
@@ -81,6 +89,9 @@ def quantise(data: np.ndarray) -> Quantised:
     largest = float(np.abs(values).max())
     signed = bool(values.min() < 0)
     top, dtype = (INT16_MAX, np.int16) if signed else (UINT16_MAX, np.uint16)
+    if whole_numbers and np.rint(largest) <= top:
+        stored = np.rint(values).astype(dtype)
+        return Quantised(stored=stored, slope_ds="1", intercept_ds="0")
 
     # A DS keeps >= 10 significant digits, so the written slope differs from the exact one by
     # < 1e-9 relative: the largest magnitude still stores within ``top + 0.5`` and the clip

@@ -50,7 +50,9 @@ is left-handed is written in its own slice order; DICOM readers, which sort alon
 ``row × column``, then read it with the slice axis reversed (same voxels in space).
 
 Pixels: 16 bit with a zero-preserving rescale (:mod:`~mrdeeprecon.io.dicom_encoding`; uint16 when
-no value is negative, else int16); RescaleType ``US``. Window centre/width come from the source
+no value is negative, else int16); RescaleType ``US``. A source that stores plain integers (no
+rescale, or slope 1 and intercept 0) keeps that scale where the range fits: whole numbers, and no
+rescale attributes in a classic series (the MR IOD has none). Window centre/width come from the source
 (classic top level, or the enhanced Frame VOI LUT group), else from the output's 1st–99th
 percentiles.
 
@@ -92,6 +94,7 @@ from ..errors import MRDeepReconError
 from ..progress import CancelToken, ProgressCallback, check, report
 from ..volume import Volume
 from .dicom import ENHANCED_MR_IMAGE_STORAGE, MR_IMAGE_STORAGE, _functional_item
+from .dicom_context import find_attribute
 from .dicom_encoding import Quantised, format_ds, quantise
 from .itk import ITK_SUFFIXES
 
@@ -599,6 +602,23 @@ def _series_number(source: _Source, options: DerivedSeriesOptions) -> str:
     return str(number)
 
 
+def _identity_rescale(source: _Source) -> bool:
+    """Whether a DICOM source stores its values as they are: integer pixels of at most 16 bits
+    (no float pixel data), RescaleSlope 1 (or none) and RescaleIntercept 0 (or none), top level
+    or functional groups."""
+    if not source.is_dicom:
+        return False
+    header = source.header
+    assert header is not None
+    slope = find_attribute(header, "RescaleSlope")
+    intercept = find_attribute(header, "RescaleIntercept")
+    return (
+        int(header.get("BitsAllocated") or 16) <= 16
+        and float(slope if slope is not None else 1) == 1
+        and float(intercept or 0) == 0
+    )
+
+
 def _plan(volume: Volume, source: _Source, options: DerivedSeriesOptions) -> _Plan:
     description = options.series_description
     if description is None:
@@ -614,7 +634,7 @@ def _plan(volume: Volume, source: _Source, options: DerivedSeriesOptions) -> _Pl
         volume=volume,
         source=source,
         options=options,
-        quantised=quantise(volume.data),
+        quantised=quantise(volume.data, whole_numbers=_identity_rescale(source)),
         now=datetime.now().astimezone(),
         series_uid=generate_uid(options.uid_prefix),
         series_number=_series_number(source, options),
@@ -993,9 +1013,10 @@ def _classic_base(plan: _Plan) -> Dataset:
     ds.PixelSpacing = [format_ds(volume.spacing[1]), format_ds(volume.spacing[0])]
     ds.SliceThickness = _slice_thickness(plan)
     ds.SpacingBetweenSlices = format_ds(volume.spacing[2])
-    ds.RescaleIntercept = plan.quantised.intercept_ds
-    ds.RescaleSlope = plan.quantised.slope_ds
-    ds.RescaleType = "US"
+    if plan.quantised.slope_ds != "1" or plan.quantised.intercept_ds != "0":
+        ds.RescaleIntercept = plan.quantised.intercept_ds  # not in the MR IOD, but the only
+        ds.RescaleSlope = plan.quantised.slope_ds  # way classic MR says what a stored value is
+        ds.RescaleType = "US"
     centers, widths, explanations = _window(plan)
     ds.WindowCenter, ds.WindowWidth = centers, widths
     if explanations:
