@@ -798,3 +798,15 @@ def test_a_source_stored_as_plain_integers_keeps_that_scale(tmp_path: Path, fold
     else:
         assert float(ds.RescaleSlope) != 1.0
     np.testing.assert_allclose(load_volume(series.folder).data, values, atol=series.rescale_slope / 2 + 1e-3)
+
+
+def test_classic_output_of_an_enhanced_source_takes_laterality_from_the_frames(tmp_path: Path) -> None:
+    """Without BodyPartExamined the classic series needs Laterality (type 2C): an enhanced
+    source says the side in its Frame Anatomy group, which must not be lost as 'unknown'."""
+    source = _first_slices(load_volume(shared_path("dicom/siemens_xa30_t1tfl_2mm")), 3)
+    header = source.metadata["dicom_header"]
+    del header.BodyPartExamined
+    header.SharedFunctionalGroupsSequence[0].FrameAnatomySequence[0].FrameLaterality = "L"
+    result = source.with_data(source.data, metadata={**source.metadata, "enhancement": ENHANCEMENT_RECORD})
+    series = write_derived_series(result, tmp_path / "out")
+    assert pydicom.dcmread(series.files[0], stop_before_pixels=True).Laterality == "L"

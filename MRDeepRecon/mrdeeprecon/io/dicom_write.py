@@ -997,7 +997,10 @@ def _classic_base(plan: _Plan) -> Dataset:
         ds.SequenceVariant = "NONE"
         ds.RepetitionTime = ""  # type 2C (required unless EP or SK): unknown
     if not str(ds.get("BodyPartExamined") or "").strip() and "Laterality" not in ds:
-        ds.Laterality = ""  # type 2C, required without BodyPartExamined: unknown
+        # type 2C, required without BodyPartExamined: an enhanced source's FrameLaterality where
+        # it names a side, else empty (unknown)
+        side = str(find_attribute(source.header, "FrameLaterality") or "") if source.is_enhanced else ""
+        ds.Laterality = side if side in ("L", "R") else ""
     for keyword in ("ScanOptions", "MRAcquisitionType", "EchoTime", "EchoTrainLength"):
         if keyword not in ds:  # type 2 attributes of the MR Image module: empty = unknown
             setattr(ds, keyword, "")
