@@ -103,10 +103,9 @@ def _place(source: Path, target: Path) -> None:
 
 
 @contextmanager
-def _node_files_folder(node, file_for_instance: FileForInstance) -> Iterator[Path]:
-    """A temporary folder holding exactly the node's files (links, else copies), removed after:
+def _node_files_folder(files: list[Path]) -> Iterator[Path]:
+    """A temporary folder holding exactly a node's ``files`` (links, else copies), removed after:
     their own folder may hold other series or more slices of the same one."""
-    files = source_files(node, file_for_instance)
     with tempfile.TemporaryDirectory(prefix="MRDeepRecon-source-") as folder:
         for index, path in enumerate(files):
             _place(path, Path(folder) / f"{index:05d}_{path.name}")
@@ -125,15 +124,9 @@ def image_sets_for_node(node, file_for_instance: FileForInstance) -> tuple[tuple
     counts: one for an ordinary series, several when Slicer loaded a series that mixes echoes or
     magnitude and phase as one node. A node that records its choice (:func:`node_selection`)
     gives only the chosen set."""
-    with _node_files_folder(node, file_for_instance) as folder:
+    with _node_files_folder(source_files(node, file_for_instance)) as folder:
         found = series_image_sets(folder)
-    selection = node_selection(node)
-    return tuple(
-        (image_set, count)
-        for image_set, count in found
-        if selection["echo"] in (None, image_set.echo_number)
-        and (selection["image_type"] is None or image_set.matches(selection["image_type"]))
-    )
+    return tuple((image_set, n) for image_set, n in found if image_set.chosen_by(**node_selection(node)))
 
 
 def source_volume(node, file_for_instance: FileForInstance, **selection) -> Volume:
@@ -147,7 +140,7 @@ def source_volume(node, file_for_instance: FileForInstance, **selection) -> Volu
     ``scan_context``, ...).
     """
     files = source_files(node, file_for_instance)
-    with _node_files_folder(node, file_for_instance) as folder:
+    with _node_files_folder(files) as folder:
         volume = read_dicom(folder, **{**node_selection(node), **selection})
     volume.metadata["source_path"] = str(files[0].parent)
     return volume

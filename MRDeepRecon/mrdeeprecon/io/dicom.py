@@ -376,12 +376,7 @@ def _select_image_set(
     """The slices of the one image set chosen by ``echo`` (echo number) and ``image_type``
     (:meth:`ImageSet.matches`); raises listing the sets when the choice is missing or matches
     none."""
-    chosen = [
-        s
-        for s in slices
-        if (echo is None or s.image_set.echo_number == echo)
-        and (image_type is None or s.image_set.matches(image_type))
-    ]
+    chosen = [s for s in slices if s.image_set.chosen_by(echo, image_type)]
     sets = _count_image_sets([s.image_set for s in slices])
     listing = "; ".join(f"{s.describe()}: {n} images" for s, n in sets)
     if not chosen:

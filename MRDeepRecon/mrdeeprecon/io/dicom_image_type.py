@@ -117,6 +117,13 @@ class ImageSet:
         words = ", ".join(w for w in (echo, component) if w)
         return f"{words} [{self.image_type}]" if self.image_type else words
 
+    def chosen_by(self, echo: Optional[int], image_type: Optional[str]) -> bool:
+        """Whether the choice ``echo`` (echo number) and ``image_type`` (:meth:`matches`), each
+        ``None`` for no constraint, selects this set."""
+        return (echo is None or self.echo_number == echo) and (
+            image_type is None or self.matches(image_type)
+        )
+
     def matches(self, image_type: str) -> bool:
         """Whether ``image_type`` (a component name such as ``magnitude``, or one ``ImageType``
         value such as ``M`` or ``PHASE MAP``, any case) selects this set."""
