@@ -8,7 +8,7 @@ DEMO_OUT ?= demo-output
 # Optional extras installed into the venv; CI adds bm4d (the evaluation's BM4D baseline, non-commercial licence).
 EXTRAS ?= test,demo,evaluation
 
-.PHONY: venv test test-slow demo train benchmark quality clean
+.PHONY: venv test test-slow fuzz demo train benchmark quality clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ test: venv
 
 test-slow: venv
 	$(PY) -m pytest -m slow
+
+# The whole bad-input campaign (over 1 000 cases, a few minutes); writes docs/FUZZ.md.
+fuzz: venv
+	cd Testing && $(abspath $(PY)) -m fuzz
 
 demo: venv
 	$(VENV)/bin/mrdeeprecon demo --out $(DEMO_OUT)

@@ -50,6 +50,7 @@ PIP_REQUIREMENTS = {
     "scikit-image>=0.21": "skimage",
     "pynetdicom>=2.0": "pynetdicom",
     "nibabel>=5": "nibabel",
+    "pynrrd>=1.0": "nrrd",
     "python-gdcm>=3.0.10": "gdcm",
 }
 QA_REQUIREMENTS = {"matplotlib>=3.5": "matplotlib"}
@@ -543,7 +544,7 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         PyTorch comes from the PyTorch extension (``PyTorchUtilsLogic().installTorch``: the right
         CUDA or CPU build for this computer); safetensors, scikit-image, pynetdicom, nibabel (Siemens
-        mosaics) and python-gdcm (compressed DICOM) (and matplotlib for the QA plots) from pip, with Slicer's numpy, SimpleITK and pydicom pinned.
+        mosaics, NIfTI), pynrrd (NRRD headers) and python-gdcm (compressed DICOM) (and matplotlib for the QA plots) from pip, with Slicer's numpy, SimpleITK and pydicom pinned.
         """
         if importlib.util.find_spec("torch") is None:
             try:

@@ -592,17 +592,18 @@ def test_cancel_leaves_nothing_behind(tmp_path: Path, as_enhanced: bool) -> None
 def test_failure_while_writing_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
     _, result = enhanced_case("philips_classic")
     calls = []
-    original = pydicom.Dataset.save_as
+    original = pydicom.dcmwrite
 
-    def failing_save(self, *args, **kwargs):
+    def failing_write(*args, **kwargs):
         calls.append(1)
         if len(calls) == 5:
-            raise OSError("disk full")
-        return original(self, *args, **kwargs)
+            raise OSError(28, "No space left on device")
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(pydicom.Dataset, "save_as", failing_save)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(pydicom, "dcmwrite", failing_write)
+    with pytest.raises(MRDeepReconError, match="could not write the series [(]No space left on device[)]") as raised:
         write_derived_series(result, tmp_path / "out")
+    assert str(tmp_path / "out") in str(raised.value)
     assert _entries(tmp_path) == set()
 
 

@@ -8,16 +8,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from conftest import shared_path, pydicom_testdata
+from synthetic_dicom import classic_slice, enhanced_object, stack, write_series
 from mrdeeprecon.errors import MRDeepReconError
 from mrdeeprecon.io import load_volume
 from mrdeeprecon.io.dicom import list_series, read_dicom
-
-MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
-ENHANCED_MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
 
 
 def _headers(folder: Path) -> dict[str, pydicom.Dataset]:
@@ -28,66 +24,6 @@ def _headers(folder: Path) -> dict[str, pydicom.Dataset]:
         if "ImagePositionPatient" in ds:
             out[ds.SOPInstanceUID] = ds
     return out
-
-
-# ---------------------------------------------------------------- synthetic objects
-
-
-def _file_meta(sop_class: str, sop_uid: str) -> FileMetaDataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    return meta
-
-
-def _common(ds: Dataset, sop_class: str, series_uid: str, modality: str) -> None:
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta = _file_meta(sop_class, ds.SOPInstanceUID)
-    ds.StudyInstanceUID = "1.2.3.4"
-    ds.SeriesInstanceUID = series_uid
-    ds.SeriesDescription = "synthetic"
-    ds.Modality = modality
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
-
-
-def _classic(
-    position: tuple[float, float, float],
-    value: int = 1,
-    *,
-    rows: int = 6,
-    columns: int = 5,
-    orientation: tuple[float, ...] = (1, 0, 0, 0, 1, 0),
-    spacing: tuple[float, float] = (0.8, 0.6),
-    series_uid: str = "1.2.3.4.5",
-    modality: str = "MR",
-) -> Dataset:
-    """A classic MR slice filled with ``value``."""
-    ds = Dataset()
-    _common(ds, MR_STORAGE, series_uid, modality)
-    ds.ImagePositionPatient = list(position)
-    ds.ImageOrientationPatient = list(orientation)
-    ds.PixelSpacing = list(spacing)
-    ds.Rows, ds.Columns = rows, columns
-    ds.PixelData = np.full((rows, columns), value, np.uint16).tobytes()
-    return ds
-
-
-def _write(folder: Path, datasets: list[Dataset], names: list[str] | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, ds in enumerate(datasets):
-        ds.save_as(folder / (names[i] if names else f"{i:03d}.dcm"), enforce_file_format=True)
-    return folder
-
-
-def _stack(z_positions: list[float], **kwargs) -> list[Dataset]:
-    return [_classic((10.0, -20.0, z), value=i + 1, **kwargs) for i, z in enumerate(z_positions)]
 
 
 # ---------------------------------------------------------------- real data
@@ -223,7 +159,7 @@ def test_two_series_need_a_choice(philips_enhanced_dir: Path, philips_classic_di
 def test_reversed_normal_and_shuffled_files(tmp_path: Path) -> None:
     # row +x, column -y → normal -z: ascending distance along the normal is descending z.
     z = [4.0, 0.0, 8.0, 2.0, 6.0]
-    folder = _write(tmp_path / "s", _stack(z, orientation=(1, 0, 0, 0, -1, 0)))
+    folder = write_series(tmp_path / "s", stack(z, orientation=(1, 0, 0, 0, -1, 0)))
     volume = read_dicom(folder)
     np.testing.assert_allclose(volume.direction[:, 2], [0, 0, -1])
     np.testing.assert_allclose(volume.origin, [10.0, -20.0, 8.0])
@@ -234,36 +170,8 @@ def test_reversed_normal_and_shuffled_files(tmp_path: Path) -> None:
         assert lps[2] == pytest.approx(8.0 - 2.0 * k)
 
 
-def _enhanced(positions: list[float], slopes: list[float], rows: int = 4, columns: int = 3) -> Dataset:
-    """An enhanced MR object: per-frame position and rescale, shared orientation and spacing."""
-    ds = Dataset()
-    _common(ds, ENHANCED_MR_STORAGE, "1.2.3.4.6", "MR")
-    ds.NumberOfFrames = len(positions)
-    ds.Rows, ds.Columns = rows, columns
-    shared = Dataset()
-    shared.PlaneOrientationSequence = [Dataset()]
-    shared.PlaneOrientationSequence[0].ImageOrientationPatient = [0, 1, 0, 0, 0, -1]  # sagittal
-    shared.PixelMeasuresSequence = [Dataset()]
-    shared.PixelMeasuresSequence[0].PixelSpacing = [0.5, 0.25]
-    shared.PixelMeasuresSequence[0].SliceThickness = 3
-    ds.SharedFunctionalGroupsSequence = [shared]
-    frames = []
-    for x, slope in zip(positions, slopes):
-        item = Dataset()
-        item.PlanePositionSequence = [Dataset()]
-        item.PlanePositionSequence[0].ImagePositionPatient = [x, 5.0, 7.0]
-        item.PixelValueTransformationSequence = [Dataset()]
-        item.PixelValueTransformationSequence[0].RescaleSlope = slope
-        item.PixelValueTransformationSequence[0].RescaleIntercept = 1
-        frames.append(item)
-    ds.PerFrameFunctionalGroupsSequence = frames
-    pixels = np.stack([np.full((rows, columns), 10 * (i + 1), np.uint16) for i in range(len(positions))])
-    ds.PixelData = pixels.tobytes()
-    return ds
-
-
 def test_enhanced_frames_sorted_with_per_frame_rescale(tmp_path: Path) -> None:
-    _write(tmp_path, [_enhanced([3.0, -3.0, 0.0], [1.0, 2.0, 3.0])], ["multi"])
+    write_series(tmp_path, [enhanced_object([3.0, -3.0, 0.0], [1.0, 2.0, 3.0])], ["multi"])
     volume = read_dicom(tmp_path / "multi")
     # normal of row +y, column -z is -x: ascending distance = descending x → frames 1, 3, 2.
     np.testing.assert_allclose(volume.direction, [[0, 0, -1], [1, 0, 0], [0, -1, 0]], atol=1e-12)
@@ -274,7 +182,7 @@ def test_enhanced_frames_sorted_with_per_frame_rescale(tmp_path: Path) -> None:
 
 
 def test_single_enhanced_frame_uses_shared_thickness(tmp_path: Path) -> None:
-    _write(tmp_path, [_enhanced([1.0], [1.0])], ["one.dcm"])
+    write_series(tmp_path, [enhanced_object([1.0], [1.0])], ["one.dcm"])
     assert read_dicom(tmp_path / "one.dcm").spacing[2] == 3.0
 
 
@@ -319,15 +227,15 @@ def test_only_raw_data(philips_enhanced_dir: Path, tmp_path: Path) -> None:
 
 
 def test_non_mr_modality(tmp_path: Path) -> None:
-    _write(tmp_path, _stack([0.0, 1.0], modality="CT"))
+    write_series(tmp_path, stack([0.0, 1.0], modality="CT"))
     _assert_error(tmp_path, "modality CT is not MR", tmp_path / "000.dcm")
 
 
 @pytest.mark.parametrize("keyword", ["ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"])
 def test_missing_geometry(tmp_path: Path, keyword: str) -> None:
-    datasets = _stack([0.0, 1.0, 2.0])
+    datasets = stack([0.0, 1.0, 2.0])
     delattr(datasets[1], keyword)
-    _write(tmp_path, datasets)
+    write_series(tmp_path, datasets)
     _assert_error(tmp_path, f"missing geometry: no {keyword}", tmp_path / "001.dcm")
 
 
@@ -346,58 +254,58 @@ def test_missing_geometry(tmp_path: Path, keyword: str) -> None:
     ids=["no rows", "no columns", "huge rows", "negative spacing", "zero spacing", "huge spacing", "nan position", "inf orientation"],
 )
 def test_damaged_header_is_one_line_naming_the_file(tmp_path: Path, change, message: str) -> None:
-    datasets = _stack([0.0, 1.0, 2.0])
+    datasets = stack([0.0, 1.0, 2.0])
     change(datasets[1])
-    _write(tmp_path, datasets)
+    write_series(tmp_path, datasets)
     _assert_error(tmp_path, message, tmp_path / "001.dcm")
 
 
 def test_inconsistent_orientation(tmp_path: Path) -> None:
-    datasets = _stack([0.0, 1.0, 2.0])
-    datasets[2] = _classic((10.0, -20.0, 2.0), orientation=(1, 0, 0, 0, 0.99, 0.141067))
-    _write(tmp_path, datasets)
+    datasets = stack([0.0, 1.0, 2.0])
+    datasets[2] = classic_slice((10.0, -20.0, 2.0), orientation=(1, 0, 0, 0, 0.99, 0.141067))
+    write_series(tmp_path, datasets)
     _assert_error(tmp_path, "inconsistent orientation", tmp_path / "002.dcm")
 
 
 def test_inconsistent_matrix(tmp_path: Path) -> None:
-    datasets = _stack([0.0, 1.0, 2.0])
-    datasets[1] = _classic((10.0, -20.0, 1.0), rows=8)
-    _write(tmp_path, datasets)
+    datasets = stack([0.0, 1.0, 2.0])
+    datasets[1] = classic_slice((10.0, -20.0, 1.0), rows=8)
+    write_series(tmp_path, datasets)
     _assert_error(tmp_path, "inconsistent matrix", tmp_path / "001.dcm")
 
 
 def test_four_d_duplicate_positions(tmp_path: Path) -> None:
-    _write(tmp_path, _stack([0.0, 1.0, 0.0, 1.0]))  # e.g. two echoes
+    write_series(tmp_path, stack([0.0, 1.0, 0.0, 1.0]))  # e.g. two echoes
     _assert_error(tmp_path, "4D series")
 
 
 def test_non_uniform_spacing(tmp_path: Path) -> None:
-    _write(tmp_path, _stack([0.0, 1.0, 2.0, 4.0]))  # a missing slice
+    write_series(tmp_path, stack([0.0, 1.0, 2.0, 4.0]))  # a missing slice
     _assert_error(tmp_path, "non-uniform slice spacing")
 
 
 def test_sheared_stack(tmp_path: Path) -> None:
-    datasets = [_classic((0.5 * i, 0.0, float(i)), value=i) for i in range(3)]  # gantry tilt
-    _write(tmp_path, datasets)
+    datasets = [classic_slice((0.5 * i, 0.0, float(i)), value=i) for i in range(3)]  # gantry tilt
+    write_series(tmp_path, datasets)
     _assert_error(tmp_path, "not stacked along their normal")
 
 
 def test_nan_in_float_data(tmp_path: Path) -> None:
-    ds = _classic((0.0, 0.0, 0.0))
+    ds = classic_slice((0.0, 0.0, 0.0))
     del ds.PixelData
     del ds.HighBit, ds.BitsStored, ds.PixelRepresentation
     ds.BitsAllocated = 32
     values = np.ones((ds.Rows, ds.Columns), np.float32)
     values[1, 1] = np.nan
     ds.FloatPixelData = values.tobytes()
-    _write(tmp_path, [ds])
+    write_series(tmp_path, [ds])
     _assert_error(tmp_path, "NaN")
 
 
 def test_colour_unsupported(tmp_path: Path) -> None:
-    ds = _classic((0.0, 0.0, 0.0))
+    ds = classic_slice((0.0, 0.0, 0.0))
     ds.SamplesPerPixel = 3
-    _write(tmp_path, [ds])
+    write_series(tmp_path, [ds])
     _assert_error(tmp_path, "unsupported", tmp_path / "000.dcm")
 
 
@@ -411,22 +319,22 @@ def test_folder_of_folders(tmp_path: Path) -> None:
     [("1.2.840.10008.5.1.4.1.1.2", "CT Image Storage"), ("1.2.840.10008.5.1.4.1.1.7", "Secondary Capture Image Storage")],
 )
 def test_mr_modality_in_a_non_mr_object_is_refused(tmp_path: Path, sop_class: str, name: str) -> None:
-    datasets = _stack([0.0, 1.0, 2.0])
+    datasets = stack([0.0, 1.0, 2.0])
     datasets[2].SOPClassUID = sop_class
     datasets[2].file_meta.MediaStorageSOPClassUID = sop_class
-    _write(tmp_path, datasets)
+    write_series(tmp_path, datasets)
     _assert_error(tmp_path, f"SOP class {name} is not an MR image object", tmp_path / "002.dcm")
 
 
 def test_an_error_names_the_files_that_were_skipped_as_not_dicom(tmp_path: Path) -> None:
     """A slice file damaged into garbage is skipped like any stray file; the gap it leaves is then
     reported with the skipped file named, so the user sees why a slice is missing."""
-    _write(tmp_path, _stack([0.0, 1.0, 2.0, 3.0]))
+    write_series(tmp_path, stack([0.0, 1.0, 2.0, 3.0]))
     (tmp_path / "002.dcm").write_bytes(b"\x00" * 150)  # truncated to garbage
     with pytest.raises(MRDeepReconError, match="non-uniform slice spacing") as info:
         load_volume(tmp_path)
     assert "(1 file(s) of the folder are not DICOM and were skipped: 002.dcm)" in str(info.value)
     (tmp_path / "notes.txt").write_text("a stray file")
     (tmp_path / "002.dcm").unlink()
-    _write(tmp_path, [_classic((10.0, -20.0, 2.0), value=3)], names=["002.dcm"])
+    write_series(tmp_path, [classic_slice((10.0, -20.0, 2.0), value=3)], names=["002.dcm"])
     assert load_volume(tmp_path).shape[0] == 4  # stray files alone change nothing

@@ -179,7 +179,7 @@ def test_truncated_nifti_is_refused_not_zero_filled(tmp_path: Path, suffix: str)
     data = complete.read_bytes()
     truncated = tmp_path / f"truncated{suffix}"
     truncated.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(MRDeepReconError, match="truncated NIfTI file") as info:
+    with pytest.raises(MRDeepReconError, match="truncated or damaged NIfTI file") as info:
         load_volume(truncated)
     assert str(truncated) in str(info.value)
     assert load_volume(complete).shape == (20, 30, 40)

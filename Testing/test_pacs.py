@@ -299,8 +299,9 @@ def test_cli_enhances_writes_and_sends_a_derived_series(orthanc, tmp_path, capsy
         _assert_same_instance(received[uid], ds)
 
 
-def test_cli_reports_a_refused_association_after_writing(orthanc, tmp_path, capsys, tiny_models):
-    """The series stays written; the send error is one line naming the PACS."""
+def test_cli_checks_the_pacs_before_any_work(orthanc, tmp_path, capsys, tiny_models):
+    """A PACS that refuses our association (a wrong called AE title) is found by a C-ECHO before
+    the series is enhanced: one line naming the PACS, nothing written."""
     from mrdeeprecon.cli import main
 
     source = shared_path("dicom/philips_phantom/201_T1W_TSE_Sno_CSno_CSAIno")
@@ -309,5 +310,5 @@ def test_cli_reports_a_refused_association_after_writing(orthanc, tmp_path, caps
             "--noise-reduction", "1", "--send", f"{HOST}:{orthanc.dicom_port}", "--called-aet", "WRONG-AET"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and f"{HOST}:{orthanc.dicom_port}" in err
-    assert len(list(out.iterdir())) == 12 and orthanc.get_json("/instances") == []
+    assert len(err.splitlines()) == 1 and f"{HOST}:{orthanc.dicom_port}" in err and "rejected" in err
+    assert not out.exists() and orthanc.get_json("/instances") == []

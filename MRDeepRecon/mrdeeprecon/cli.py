@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -121,6 +124,9 @@ def _read_context_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MRDeepReconError("not a scan context: the JSON must be an object of scan-context fields", path)
     fields = set(ScanContext.__dataclass_fields__) - {"sources"}
+    unknown = sorted(set(data) - fields - {"sources", *ScanContext.DERIVED_KEYS})  # written by `info --json`, not read
+    if unknown:
+        raise MRDeepReconError(f"unknown scan-context field(s): {', '.join(unknown)}", path)
     out = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in fields}
     try:
         ScanContext().with_overrides(out)  # its values, checked now and named with the file
@@ -134,6 +140,10 @@ def _load(args: argparse.Namespace):
     from .io import load_context, load_volume
 
     volume = load_volume(args.input, series_uid=args.series, echo=args.echo, image_type=args.image_type)
+    skipped = volume.metadata.get("skipped_files") or []
+    if skipped:
+        names = ", ".join(Path(p).name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        print(f"warning: {args.input}: skipped {len(skipped)} file(s) that are not DICOM: {names}", file=sys.stderr)
     context = load_context(volume)
     if args.context is not None:
         context = context.with_overrides(_read_context_json(args.context))
@@ -329,7 +339,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         raise MRDeepReconError("--send needs --format dicom")
     target = None
     if args.send is not None:
-        from .io.pacs import PacsTarget
+        from .io.pacs import PacsTarget, check_reachable
 
         target = PacsTarget.parse(args.send, called_aet=args.called_aet, calling_aet=args.calling_aet)
     settings = EnhanceSettings(
@@ -354,6 +364,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 
         options = _dicom_options(args)
         check_derived_target(volume, args.output, options)
+        if target is not None:
+            check_reachable(target)  # a wrong address is said now, not after the work
     progress = _Progress.of(args)
     result = enhance(volume, settings, context=context, progress=progress)
     _report_noise_reduction(
@@ -667,9 +679,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001 - warnings.showwarning's signature
+    """Show a Python warning as one ``warning: ...`` line on stderr (not a source location)."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _terminated(signum, frame) -> None:  # noqa: ARG001 - a signal handler's signature
+    """SIGTERM (a job scheduler, ``kill``, the Slicer panel's Cancel) ends the work like Ctrl-C:
+    through the ``finally`` blocks that remove staged files."""
+    raise Cancelled(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code: 0, 2 for a refused input, 3 for a failed PACS
+    send, 130 when interrupted (SIGINT) and 143 when terminated (SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    shown = warnings.showwarning
+    warnings.showwarning = _warning_line
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
         return args.func(args)
     except MRDeepReconError as exc:
@@ -677,9 +706,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{source}: " if exc.path is None and source is not None else ""
         print(f"mrdeeprecon: error: {where}{exc}", file=sys.stderr)
         return 2
-    except (Cancelled, KeyboardInterrupt):
+    except KeyboardInterrupt:
         print("mrdeeprecon: cancelled", file=sys.stderr)
         return 130
+    except Cancelled as exc:
+        print("mrdeeprecon: cancelled", file=sys.stderr)
+        return 143 if str(exc) == f"signal {signal.SIGTERM}" else 130
+    finally:
+        warnings.showwarning = shown
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

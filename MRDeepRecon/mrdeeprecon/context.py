@@ -92,8 +92,11 @@ class ScanContext:
                 f"undersampling must be one of {UNDERSAMPLING_PATTERNS}, got {self.undersampling!r}"
             )
 
+    #: Keys :meth:`to_dict` writes that are derived from the fields, not fields (ignored on reading).
+    DERIVED_KEYS = ("frequency_axis",)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (tuples become lists)."""
+        """JSON-ready dictionary (tuples become lists), with :data:`DERIVED_KEYS` added."""
         out = dataclasses.asdict(self)
         out["frequency_axis"] = self.frequency_axis
         return out

@@ -18,5 +18,10 @@ class MRDeepReconError(Exception):
         super().__init__(problem if path is None else f"{path}: {problem}")
 
 
-class Cancelled(Exception):
-    """Raised inside long work when its :class:`~mrdeeprecon.progress.CancelToken` was set."""
+class Cancelled(BaseException):
+    """Raised inside long work when its :class:`~mrdeeprecon.progress.CancelToken` was set, or
+    by the CLI on SIGTERM.
+
+    A ``BaseException`` like ``KeyboardInterrupt``: code that turns a library's ``Exception`` into
+    a one-line error must not swallow a cancel.
+    """

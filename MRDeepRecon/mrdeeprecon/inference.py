@@ -34,6 +34,9 @@ from .volume import Volume
 
 #: Smallest overlap (pixels) between neighbouring tiles, unless the tile itself is under 64 px.
 MIN_TILE_OVERLAP = 32
+#: Smallest in-plane size (rows and columns, pixels) that :func:`enhance` accepts: a smaller
+#: image has no neighbourhood for the network to use.
+MIN_IN_PLANE = 8
 
 
 def select_device(name: str) -> torch.device:
@@ -305,9 +308,12 @@ def enhance(
         factor the model reached, median over tissue, :mod:`mrdeeprecon.noise_reduction`).
 
     Raises:
-        MRDeepReconError: bad settings, context, voxels or model (one without a noise-reduction
-            calibration in its card included), or a DICOM image set that is not magnitude
-            (phase, real, imaginary, a map). A magnitude input gives an output clipped at 0.
+        MRDeepReconError: bad settings, context, progress or cancel arguments, voxels (NaN/Inf,
+            fewer than :data:`MIN_IN_PLANE` pixels in-plane) or model (one without a
+            noise-reduction calibration in its card included), or a DICOM image set that is not
+            magnitude (phase, real, imaginary, a map); a problem of the image names its file
+            (``metadata["source_path"]``) where it came from one. A magnitude input gives an
+            output clipped at 0.
     """
     if not isinstance(volume, Volume):
         raise MRDeepReconError(f"volume must be a mrdeeprecon.Volume, got {type(volume).__name__}")
@@ -318,9 +324,35 @@ def enhance(
         context = volume.metadata.get("scan_context") or ScanContext()
     if not isinstance(context, ScanContext):
         raise MRDeepReconError(f"scan context must be a ScanContext, got {type(context).__name__}")
+    if progress is not None and not callable(progress):
+        raise MRDeepReconError(f"progress must be a callable(fraction, message), got {type(progress).__name__}")
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise MRDeepReconError(f"cancel must be a CancelToken, got {type(cancel).__name__}")
+    try:
+        return _enhance(volume, settings, context, progress, cancel)
+    except MRDeepReconError as exc:  # a problem of the image: name its file where it came from one
+        source = volume.metadata.get("source_path")
+        if exc.path is None and source:
+            raise MRDeepReconError(exc.problem, source) from None
+        raise
+
+
+def _enhance(
+    volume: Volume,
+    settings: EnhanceSettings,
+    context: ScanContext,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> Volume:
+    """:func:`enhance` after its arguments' types were checked."""
     data = volume.data
     if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
         raise MRDeepReconError(f"cannot enhance voxel type {data.dtype}; a real image is needed")
+    if min(data.shape[1:]) < MIN_IN_PLANE:
+        raise MRDeepReconError(
+            f"the image is {data.shape[1]} x {data.shape[2]} pixels in-plane; at least "
+            f"{MIN_IN_PLANE} x {MIN_IN_PLANE} are needed"
+        )
     if not np.isfinite(data).all():
         raise MRDeepReconError("the image contains NaN or infinite values")
     magnitude = _is_magnitude(volume)

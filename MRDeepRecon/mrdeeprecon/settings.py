@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .errors import MRDeepReconError
 
@@ -53,6 +56,14 @@ class EnhanceSettings:
                 "noise reduction must be a number and super-resolution three numbers, got "
                 f"{self.noise_reduction!r} and {self.super_resolution!r}"
             ) from None
+        for name in ("batch_size", "tile_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise MRDeepReconError(f"{name.replace('_', ' ')} must be a whole number, got {value!r}")
+        if self.model_path is not None:
+            if not isinstance(self.model_path, (str, os.PathLike)):
+                raise MRDeepReconError(f"model path must be a str or os.PathLike, got {type(self.model_path).__name__}")
+            self.model_path = Path(self.model_path)
         self.validate()
 
     def validate(self) -> None:

@@ -19,6 +19,10 @@ from typing import Any
 
 import numpy as np
 
+#: Largest voxel spacing accepted from a file (mm): MR voxels are well below 1 cm in-plane and
+#: slices are under 10 cm apart; larger is a damaged header.
+MAX_SPACING_MM = 100.0
+
 
 @dataclass
 class Volume:

@@ -52,6 +52,10 @@ def save_volume(volume: Volume, path: str | Path) -> Path:
 
     Voxels are stored as float32 (int16 data stay int16); see :func:`.itk.write_itk`.
     """
+    if not isinstance(volume, Volume):
+        raise MRDeepReconError(f"volume must be a mrdeeprecon.Volume, got {type(volume).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise MRDeepReconError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     return write_itk(volume, path)
 
 

@@ -33,6 +33,7 @@ from the Pixel Value Transformation group), as float32. Vendor-private scalings 
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,10 +44,11 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from ..errors import MRDeepReconError
-from ..volume import Volume
+from ..volume import MAX_SPACING_MM, Volume
 from .dicom_context import context_from_dicom
 from .dicom_image_type import COMPONENTS, ImageSet, image_set_of, number_echoes
 from .dicom_mosaic import Mosaic, is_mosaic, mosaic_of
+from .dicom_values import as_list, as_number
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
@@ -74,8 +76,6 @@ POSITION_TOLERANCE_REL = 1e-3
 #: Largest Rows or Columns accepted: larger is a damaged header, not an MR image (and would ask
 #: for gigabytes before the pixel data are even read).
 MAX_MATRIX = 8192
-#: Largest PixelSpacing accepted (mm): MR pixels are well below 1 cm.
-MAX_PIXEL_SPACING_MM = 100.0
 
 
 @dataclass(frozen=True)
@@ -124,16 +124,46 @@ class _Slice:
         return "" if self.frame is None else f" (frame {self.frame + 1})"
 
 
+#: Bytes 128-131 of a DICOM Part 10 file: a file with them that cannot be read is a damaged
+#: DICOM file (refused), one without them in a folder is some other file (skipped, and named).
+DICOM_MAGIC = b"DICM"
+
+
+def _has_dicom_magic(path: Path) -> bool:
+    with open(path, "rb") as stream:
+        stream.seek(128)
+        return stream.read(4) == DICOM_MAGIC
+
+
 def _read(path: Path, in_folder: bool) -> pydicom.Dataset | None:
-    """The dataset (large elements deferred), or ``None`` for a non-DICOM file inside a folder."""
+    """The dataset (large elements deferred, every other element decoded), or ``None`` for a file
+    in a folder that is not DICOM.
+
+    pydicom's warnings about values that break their VR or character set are silenced: the values
+    this reader uses are checked where they are used, and one error names what is wrong.
+    """
+    if not path.is_file():
+        raise MRDeepReconError("not a regular file (a pipe, device or broken link?)", path)
     try:
-        return pydicom.dcmread(path, defer_size=DEFER_SIZE)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="pydicom")
+            ds = pydicom.dcmread(path, defer_size=DEFER_SIZE)
+            for part in (ds.get("file_meta"), ds):  # decode every element now, under this filter
+                if part is not None:
+                    part.walk(lambda dataset, element: None)
+            return ds
     except InvalidDicomError:
-        if in_folder:
+        if in_folder and not _has_dicom_magic(path):
             return None
-        raise MRDeepReconError("not a DICOM file", path) from None
+        raise MRDeepReconError("not a DICOM file" if not in_folder else "damaged DICOM file", path) from None
     except Exception as exc:  # pydicom raises many types for damaged files
-        raise MRDeepReconError(f"unreadable DICOM file ({exc})", path) from exc
+        raise MRDeepReconError(f"unreadable DICOM file ({_one_line(exc)})", path) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 200 characters."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def _is_image(ds: pydicom.Dataset) -> bool:
@@ -151,6 +181,7 @@ def _image_datasets(path: Path, skipped: list[Path] | None = None) -> list[pydic
         raise MRDeepReconError("no such file or folder", path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file())
+        skipped_entries = sorted(p for p in path.iterdir() if not p.is_file() and not p.is_dir())
         if not files:
             if any(p.is_dir() for p in path.iterdir()):
                 problem = "no files directly in the folder (sub-folders are not searched)"
@@ -159,11 +190,17 @@ def _image_datasets(path: Path, skipped: list[Path] | None = None) -> list[pydic
         read = [(p, _read(p, in_folder=True)) for p in files]
         datasets = [ds for _, ds in read if ds is not None]
         if skipped is not None:
-            skipped.extend(p for p, ds in read if ds is None)
+            skipped.extend(sorted([p for p, ds in read if ds is None] + skipped_entries))
         if not datasets:
             raise MRDeepReconError("the folder contains no DICOM files", path)
     else:
         datasets = [_read(path, in_folder=False)]  # type: ignore[list-item]
+    for ds in datasets:
+        classes = {str(ds.get("SOPClassUID", "") or ""), str(getattr(ds.get("file_meta"), "MediaStorageSOPClassUID", "") or "")} - {""}
+        if not classes:
+            raise MRDeepReconError("damaged DICOM file: no SOP Class UID", ds.filename)
+        if classes & set(MR_IMAGE_SOP_CLASSES) and not any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS):
+            raise MRDeepReconError("damaged DICOM file: an MR image without pixel data (truncated?)", ds.filename)
     images = [ds for ds in datasets if _is_image(ds)]
     if not images:
         kinds = sorted({str(getattr(ds.get("SOPClassUID"), "name", "unknown")) for ds in datasets})
@@ -172,7 +209,15 @@ def _image_datasets(path: Path, skipped: list[Path] | None = None) -> list[pydic
 
 
 def _n_frames(ds: pydicom.Dataset) -> int:
-    return int(ds.get("NumberOfFrames") or 1)
+    """``NumberOfFrames`` (1 where absent); raises naming the file for a value that is not a
+    positive whole number."""
+    value = ds.get("NumberOfFrames")
+    if value is None or value == "":
+        return 1
+    number = as_number(value)
+    if number is None or number < 1 or number != int(number):
+        raise MRDeepReconError(f"invalid NumberOfFrames {value!r}", ds.filename)
+    return int(number)
 
 
 def _group_by_series(datasets: Iterable[pydicom.Dataset]) -> dict[str, list[pydicom.Dataset]]:
@@ -279,32 +324,33 @@ def _required(
     ds: pydicom.Dataset, frame: int | None, sequence: str, keyword: str, n: int
 ) -> np.ndarray:
     """A geometry attribute as ``n`` floats; raises naming the file when it is missing."""
-    value = _value(ds, frame, sequence, keyword)
+    raw = _value(ds, frame, sequence, keyword)
+    values = as_list(raw)
     where = "" if frame is None else f" (frame {frame + 1})"
-    if value is None or len(value) != n:
+    if raw is None or raw == "":
         raise MRDeepReconError(f"missing geometry: no {keyword}{where}", ds.filename)
-    try:
-        numbers = np.asarray([float(v) for v in value], dtype=np.float64)
-    except (TypeError, ValueError):
-        numbers = np.full(n, np.nan)
-    if not np.all(np.isfinite(numbers)):
-        raise MRDeepReconError(f"invalid {keyword} {list(value)}{where}", ds.filename)
-    return numbers
-
-
-def _float_or(value: Any, default: float) -> float:
-    return default if value is None or value == "" else float(value)
+    numbers = [as_number(v) for v in values]
+    if len(values) != n or None in numbers:
+        raise MRDeepReconError(f"invalid {keyword} {values} (expected {n} numbers){where}", ds.filename)
+    return np.asarray(numbers, dtype=np.float64)
 
 
 def _rescale(ds: pydicom.Dataset, frame: int | None) -> tuple[float, float]:
-    """(slope, intercept): the frame's Pixel Value Transformation group, else the top level."""
+    """(slope, intercept): the frame's Pixel Value Transformation group, else the top level;
+    (1, 0) where absent."""
     source = ds
     if frame is not None:
         item = _functional_item(ds, frame, "PixelValueTransformationSequence")
         if item is not None and "RescaleSlope" in item:
             source = item
-    slope = _float_or(source.get("RescaleSlope"), 1.0)
-    return slope, _float_or(source.get("RescaleIntercept"), 0.0)
+    out = []
+    for keyword, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)):
+        value = source.get(keyword)
+        number = default if value is None or value == "" else as_number(value)
+        if number is None:
+            raise MRDeepReconError(f"invalid {keyword} {value!r}", ds.filename)
+        out.append(number)
+    return out[0], out[1]
 
 
 def _check_supported(ds: pydicom.Dataset) -> None:
@@ -341,11 +387,11 @@ def _slices(datasets: list[pydicom.Dataset]) -> list[_Slice]:
                 ds, frame, "PlaneOrientationSequence", "ImageOrientationPatient", 6
             )
             spacing = _required(ds, frame, "PixelMeasuresSequence", "PixelSpacing", 2)
-            if not np.all((spacing > 0) & (spacing <= MAX_PIXEL_SPACING_MM)):
+            if not np.all((spacing > 0) & (spacing <= MAX_SPACING_MM)):
                 where = "" if frame is None else f" (frame {frame + 1})"
                 raise MRDeepReconError(
                     f"invalid PixelSpacing {spacing.tolist()}{where} (above 0 and up to "
-                    f"{MAX_PIXEL_SPACING_MM:g} mm accepted)",
+                    f"{MAX_SPACING_MM:g} mm accepted)",
                     ds.filename,
                 )
             image_set = image_set_of(
@@ -447,8 +493,9 @@ def _slice_distance(s: _Slice) -> float | None:
         value = _value(s.dataset, s.frame, "PixelMeasuresSequence", keyword)
         if value is None and s.frame is not None:
             value = s.dataset.get(keyword)
-        if _float_or(value, 0.0) > 0:
-            return float(value)
+        number = as_number(value)
+        if number is not None and number > 0:
+            return number
     return None
 
 
@@ -508,7 +555,9 @@ def _pixels(slices: list[_Slice]) -> np.ndarray:
         key = id(s.dataset)
         if key not in frames:
             try:
-                array = s.dataset.pixel_array
+                with warnings.catch_warnings():  # pydicom's doubts about the data: checked below
+                    warnings.filterwarnings("ignore", module="pydicom")
+                    array = s.dataset.pixel_array
             except Exception as exc:  # missing decoder plugins, truncated data, ...
                 uid = s.dataset.file_meta.get("TransferSyntaxUID")
                 syntax = f"{getattr(uid, 'name', 'unknown')} ({uid})"
@@ -516,8 +565,14 @@ def _pixels(slices: list[_Slice]) -> np.ndarray:
                 raise MRDeepReconError(
                     f"cannot decode pixel data of transfer syntax {syntax}: {reason}", s.path
                 ) from exc
-            rows, columns = int(s.dataset.Rows), int(s.dataset.Columns)
-            frames[key] = array.reshape((_n_frames(s.dataset), rows, columns))
+            shape = (_n_frames(s.dataset), int(s.dataset.Rows), int(s.dataset.Columns))
+            if array.size != int(np.prod(shape)):
+                raise MRDeepReconError(
+                    f"the pixel data hold {array.size} values, not the {' x '.join(map(str, shape))} "
+                    "(frames x rows x columns) of the header",
+                    s.path,
+                )
+            frames[key] = array.reshape(shape)
         stored = frames[key][0 if s.frame is None else s.frame]
         if s.mosaic is not None:
             stored = s.mosaic.tile(stored, s.tile)  # type: ignore[arg-type]
@@ -550,8 +605,10 @@ def read_dicom(
         ``image_set`` (:class:`~.dicom_image_type.ImageSet`: echo, component, image type),
         ``image_sets_in_series`` (how many the series holds),
         ``series_description``,
-        ``modality``, ``manufacturer``, ``scan_context`` (:class:`~mrdeeprecon.context.ScanContext`)
-        and ``dicom_header`` (the first sorted slice's object without pixel data).
+        ``modality``, ``manufacturer``, ``scan_context`` (:class:`~mrdeeprecon.context.ScanContext`),
+        ``dicom_header`` (the first sorted slice's object without pixel data) and
+        ``skipped_files`` (paths of the folder's entries that are not DICOM files and were
+        skipped: a caller tells the user, since a damaged slice file may be among them).
 
     Raises:
         MRDeepReconError: naming the file or folder and the problem (not DICOM, empty, no image
@@ -565,7 +622,9 @@ def read_dicom(
     skipped: list[Path] = []
     datasets = _select_series(_group_by_series(_image_datasets(path, skipped)), series_uid, path)
     try:
-        return _volume_of(datasets, path, echo, image_type)
+        volume = _volume_of(datasets, path, echo, image_type)
+        volume.metadata["skipped_files"] = [str(p) for p in skipped]
+        return volume
     except MRDeepReconError as exc:
         if not skipped:
             raise

@@ -73,6 +73,7 @@ from typing import Any
 import pydicom
 
 from ..context import ScanContext
+from .dicom_values import as_number
 
 DEFAULT = "default"
 COMPRESSED_SENSING_TECHNIQUES = frozenset({"CSENSE", "CS", "COMPRESSED_SENSING", "HYPERSENSE"})
@@ -117,11 +118,7 @@ def _text(ds: pydicom.Dataset, keyword: str) -> str | None:
 
 
 def _number(ds: pydicom.Dataset, keyword: str) -> float | None:
-    value = find_attribute(ds, keyword)
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
+    return as_number(find_attribute(ds, keyword))
 
 
 def _acquired_matrix(ds: pydicom.Dataset) -> tuple[tuple[int, int] | None, str]:

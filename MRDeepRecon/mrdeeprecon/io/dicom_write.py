@@ -96,6 +96,7 @@ from ..volume import Volume
 from .dicom import ENHANCED_MR_IMAGE_STORAGE, MR_IMAGE_STORAGE, _functional_item
 from .dicom_context import find_attribute
 from .dicom_encoding import Quantised, format_ds, quantise
+from .dicom_values import as_list, as_number
 from .itk import ITK_SUFFIXES
 
 RESEARCH_PATIENT_NAME = "RESEARCH^PLACEHOLDER"
@@ -692,28 +693,24 @@ def _window(plan: _Plan) -> tuple[list[str], list[str], list[str]]:
         center = source.group_value("FrameVOILUTSequence", "WindowCenter")
         width = source.group_value("FrameVOILUTSequence", "WindowWidth")
         explanation = source.group_value("FrameVOILUTSequence", "WindowCenterWidthExplanation")
-    if _filled(center) and _filled(width):
-        centers = [format_ds(float(c)) for c in _as_list(center)]
-        widths = [format_ds(max(1.0, float(w))) for w in _as_list(width)]
+    centers_read = [as_number(c) for c in as_list(center)]
+    widths_read = [as_number(w) for w in as_list(width)]
+    if centers_read and None not in centers_read + widths_read and len(centers_read) == len(widths_read):
+        centers = [format_ds(c) for c in centers_read]  # type: ignore[arg-type]
+        widths = [format_ds(max(1.0, w)) for w in widths_read]  # type: ignore[type-var]
         if len(centers) == len(widths):
-            explanations = [str(e) for e in _as_list(explanation)] if explanation else []
+            explanations = [str(e) for e in as_list(explanation)] if explanation else []
             return centers, widths, explanations if len(explanations) == len(centers) else []
     low, high = np.percentile(plan.volume.data, [1.0, 99.0])
     return [format_ds((low + high) / 2)], [format_ds(max(1.0, float(high - low)))], []
 
 
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
-        return list(value)
-    return [value]
-
-
 def _slice_thickness(plan: _Plan) -> str:
     source = plan.source
     if source.is_dicom:
-        thickness = source.group_value("PixelMeasuresSequence", "SliceThickness")
-        if _filled(thickness) and float(thickness) > 0:
-            return format_ds(float(thickness))
+        thickness = as_number(source.group_value("PixelMeasuresSequence", "SliceThickness"))
+        if thickness is not None and thickness > 0:
+            return format_ds(thickness)
     _, sr = _factors(_enhancement(plan.volume))
     return format_ds(plan.volume.spacing[2] * sr[2])
 
@@ -871,8 +868,10 @@ def _pixel_bytes(plan: _Plan, k: int | slice) -> bytes:
 
 
 def _save(ds: Dataset, path: Path) -> None:
+    """Write ``ds`` as explicit VR little endian, whatever the source's encoding (a big-endian
+    source's copied attributes are re-encoded)."""
     ds.file_meta = _file_meta(ds.SOPClassUID, ds.SOPInstanceUID)
-    ds.save_as(path, enforce_file_format=True)
+    pydicom.dcmwrite(path, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
 
 
 # ------------------------------------------------------------------------------ classic output
@@ -960,8 +959,8 @@ def _classic_from_enhanced(ds: Dataset, source: _Source) -> None:
     inversion_times = source.group_value("MRModifierSequence", "InversionTimes")
     if "IR" not in ds.ScanningSequence:
         ds.pop("InversionTime", None)  # the classic IOD allows it only with IR
-    elif _filled(inversion_times):
-        ds.InversionTime = format_ds(float(_as_list(inversion_times)[0]))
+    elif as_number(next(iter(as_list(inversion_times)), None)) is not None:
+        ds.InversionTime = format_ds(as_number(as_list(inversion_times)[0]))  # type: ignore[arg-type]
     frequency_steps = source.group_value(
         "MRFOVGeometrySequence", "MRAcquisitionFrequencyEncodingSteps"
     )
@@ -982,7 +981,7 @@ def _classic_from_enhanced(ds: Dataset, source: _Source) -> None:
 def _classic_image_type(source: _Source) -> list[str]:
     """DERIVED\\SECONDARY plus the source's value 3 (the image flavour), else OTHER (the MR
     Image module requires a value 3)."""
-    values = _as_list(source.header.get("ImageType", [])) if source.is_dicom else []  # type: ignore[union-attr]
+    values = as_list(source.header.get("ImageType", [])) if source.is_dicom else []  # type: ignore[union-attr]
     flavour = str(values[2]) if len(values) > 2 and values[2] else "OTHER"
     return ["DERIVED", "SECONDARY", flavour]
 
@@ -1077,7 +1076,7 @@ def _groups_from_classic(ds: Dataset) -> list[tuple[str, Dataset]]:
     averages = _pop_filled(ds, "NumberOfAverages")
     if averages:
         groups.append(("MRAveragesSequence", _item(NumberOfAverages=format_ds(float(averages[0])))))
-    matrix = [int(v) for v in _as_list(ds.get("AcquisitionMatrix") or [])]
+    matrix = [int(v) for v in as_list(ds.get("AcquisitionMatrix") or [])]
     direction = ds.get("InPlanePhaseEncodingDirection")
     if len(matrix) == 4 and direction in ("ROW", "COL"):
         fov = _pop_filled(
@@ -1150,7 +1149,7 @@ def _frame_type_item(plan: _Plan) -> Dataset:
             return None
         return source.group_value("MRImageFrameTypeSequence", keyword)
 
-    frame_type = _as_list(from_source("FrameType") or [])
+    frame_type = as_list(from_source("FrameType") or [])
     flavour = str(frame_type[2]) if len(frame_type) > 2 and frame_type[2] else "VOLUME"
     _, sr = _factors(_enhancement(plan.volume))
     # Value 4, derived pixel contrast: denoising keeps the contrast (NONE); a refined grid is
@@ -1384,9 +1383,12 @@ def write_derived_series(
     _check_target(out_dir, source)
     plan = _plan(enhanced, source, options)
 
-    target = out_dir.resolve()
+    target = Path(os.path.realpath(out_dir))
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.partial"
-    temporary.mkdir()
+    try:
+        temporary.mkdir()
+    except OSError as exc:
+        raise MRDeepReconError(f"cannot write in the output's folder ({exc.strerror or exc})", out_dir) from exc
     try:
         writer = _write_enhanced if options.enhanced else _write_classic
         files, uids = writer(plan, temporary, progress, cancel)
@@ -1394,6 +1396,9 @@ def write_derived_series(
         if target.exists():
             target.rmdir()
         os.replace(temporary, target)
+    except OSError as exc:  # disk full, permissions changed under us ...: nothing is left
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise MRDeepReconError(f"could not write the series ({exc.strerror or exc})", out_dir) from exc
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

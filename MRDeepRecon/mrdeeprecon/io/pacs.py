@@ -344,6 +344,38 @@ def _store(assoc: Association, header: _Header, message_id: int) -> InstanceResu
     return result(status, _status_message(status, response))
 
 
+#: Verification SOP Class (C-ECHO).
+VERIFICATION = "1.2.840.10008.1.1"
+
+
+def check_reachable(target: PacsTarget, timeout_s: float = 10) -> None:
+    """Associate with the peer and send a C-ECHO, so that a wrong host, port or AE title is
+    reported before any work is done (rather than after a series was enhanced and written).
+
+    A peer that accepts the association but not the Verification service counts as reachable.
+
+    Raises:
+        MRDeepReconError: naming the target and the reason when no association could be made.
+    """
+    ae = AE(ae_title=target.calling_aet)
+    ae.add_requested_context(VERIFICATION)
+    ae.connection_timeout = ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout_s
+    watch = _Watch()
+    started = time.monotonic()
+    try:
+        assoc = ae.associate(target.host, target.port, ae_title=target.called_aet, evt_handlers=watch.handlers())
+    except socket.gaierror as exc:
+        raise MRDeepReconError(f"cannot send to {target}: unknown host ({exc.strerror or exc})") from None
+    if assoc.is_established:
+        if assoc.accepted_contexts:
+            assoc.send_c_echo()
+        assoc.release()
+        return
+    if isinstance(watch.answer, A_ASSOCIATE_AC):
+        return
+    raise _association_failure(target, ae.requested_contexts, watch, time.monotonic() - started, timeout_s)
+
+
 def send_files(
     files: Sequence[Path],
     target: PacsTarget,

@@ -141,8 +141,9 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, 
     try:
         model.load_state_dict(load_safetensors_bytes(payload), strict=True)
     except (SafetensorError, RuntimeError) as error:
+        first = " ".join(str(error).split())[:160]  # torch lists every mismatched tensor on its own line
         raise MRDeepReconError(
-            f"weights do not fit the card's architecture: {error}", weights_path
+            f"weights do not fit the card's architecture ({first} ...)", weights_path
         ) from error
     return model.to(device).eval(), card
 
