@@ -57,3 +57,28 @@ def test_a_signal_cancels_cleanly(series, tmp_path, signum, code, output_format)
     with pytest.raises(ProcessLookupError):  # nothing of its process group is left
         os.killpg(process.pid, 0)
     assert _digest(series) == before
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_cancels_a_batch_cleanly(series, tmp_path, signum, code) -> None:
+    out, temporary = tmp_path / "out", tmp_path / "tmp"
+    temporary.mkdir()
+    command = [sys.executable, "-m", "mrdeeprecon.cli", "batch", str(series.parent), "--out", str(out), "--device", "cpu",
+               "--progress", "lines"]
+    env = dict(os.environ, TMPDIR=str(temporary), PYTHONPATH=str(REPO / "MRDeepRecon"), OMP_NUM_THREADS="1")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    for line in process.stdout:  # type: ignore[union-attr]
+        if line.startswith("PROGRESS") and float(line.split()[1]) > 0.0:
+            break
+    else:
+        pytest.fail(f"the batch ended before it could be cancelled: {process.stderr.read()}")  # type: ignore[union-attr]
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert stderr.strip().splitlines()[-1] == "mrdeeprecon: cancelled" and "Traceback" not in stderr
+    # the report says where it stopped; no output, nothing staged, nothing in the temporary folder
+    assert sorted(p.name for p in out.iterdir()) == ["batch_report.csv", "batch_report.html"]
+    assert "not started" in (out / "batch_report.csv").read_text()
+    assert list(temporary.iterdir()) == []
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)

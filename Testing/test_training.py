@@ -369,3 +369,33 @@ def test_every_train_config_field_has_a_flag_and_min_noise_reaches_the_pairs(tmp
     assert main(args) == 0
     card = json.loads((out / "ce_unet_2d.json").read_text())
     assert card["training"]["pair_config"]["min_noise"] == 0.001
+
+
+def test_two_torchrun_processes_train_like_one(tmp_path):
+    """DistributedDataParallel over 2 CPU processes (gloo), the same seed and global batch: the
+    same initial weights, each process its own pairs for half the batch; the logged loss (the
+    whole batch's) follows the one-process curve, and rank 0 alone writes the model."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO, shared_path
+
+    args = ["train", "--kind", "2d", "--data", str(shared_path("volumes/stroke_T1.nii.gz")), "--steps", "40", "--batch-size", "8",
+            "--patch", "48", "--base-channels", "8", "--depth", "2", "--device", "cpu", "--log-every", "10",
+            "--checkpoint-every", "1000", "--no-calibrate", "--threads", "1"]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "MRDeepRecon"), OMP_NUM_THREADS="1")
+    one = subprocess.run([sys.executable, "-m", "mrdeeprecon.cli", *args, "--out", str(tmp_path / "one")], env=env, capture_output=True, text=True)
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "mrdeeprecon.cli",
+                          *args, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("wrote ") == 1 and sorted(p.name for p in (tmp_path / "two").iterdir()) == ["ce_unet_2d.json", "ce_unet_2d.safetensors"]
+    cards = [json.loads((tmp_path / name / "ce_unet_2d.json").read_text()) for name in ("one", "two")]
+    curves = [[point["l1"] for point in card["training"]["loss_history"] if "l1" in point] for card in cards]
+    assert len(curves[0]) == len(curves[1]) == 4
+    assert curves[1][0] == pytest.approx(curves[0][0], rel=0.1)  # the same start
+    for a, b in zip(*curves):
+        assert b == pytest.approx(a, rel=0.4)
+    assert curves[1][-1] < 0.5 * curves[1][0]  # it learns
+    assert cards[1]["lineage"][-1]["processes"] == 2 and cards[0]["lineage"][-1]["processes"] == 1

@@ -1,4 +1,4 @@
-"""``mrdeeprecon`` command line: info, degrade, enhance, qa, evaluate, train, demo.
+"""``mrdeeprecon`` command line: info, degrade, enhance, batch, qa, evaluate, train, demo.
 
 Every user-facing problem is one line on stderr (``mrdeeprecon: error: FILE: problem``) and a
 non-zero exit code; outputs are written atomically, so a failure leaves no file behind.
@@ -46,6 +46,36 @@ def _add_selection_flags(parser: argparse.ArgumentParser, whose: str = "") -> No
     parser.add_argument("--series", metavar="UID", help=f"SeriesInstanceUID {whose}when a folder holds several series")
     parser.add_argument("--echo", type=int, metavar="N", help=f"echo number {whose}when the series holds several echoes (see `info`)")
     parser.add_argument("--image-type", metavar="TYPE", help=f"image type {whose}when the series holds several: a component (magnitude, phase ...) or an ImageType value such as M, M_FFE or W; `info` lists them")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """The enhancement settings (:class:`~mrdeeprecon.settings.EnhanceSettings`) and progress
+    flags of ``enhance`` and ``batch``."""
+    parser.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help=f"noise reduction factor, {NOISE_REDUCTION_RANGE[0]:g}-{NOISE_REDUCTION_RANGE[1]:g} (default 2; the Slicer panel offers 1-5)")
+    for axis in ("frequency", "phase", "slice"):
+        parser.add_argument(f"--sr-{axis}", type=float, default=1.0, metavar="F", help=f"refine the output grid along {axis} by F, {SUPER_RESOLUTION_RANGE[0]:g}-{SUPER_RESOLUTION_RANGE[1]:g}")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights with a model card beside them (default: bundled)")
+    parser.add_argument("--model-kind", choices=("auto", "2d", "3d"), default="auto")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="slices per network call (default: 2 on CPU, 8 on GPU)")
+    parser.add_argument("--tile-size", type=int, default=256, metavar="N", help="in-plane tile edge in pixels; larger images run in overlapping tiles of N x N to bound memory (default 256)")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
+
+
+def _settings(args: argparse.Namespace):
+    """The :class:`~mrdeeprecon.settings.EnhanceSettings` of :func:`_add_settings_flags`."""
+    from .settings import EnhanceSettings
+
+    return EnhanceSettings(
+        noise_reduction=args.noise_reduction,
+        super_resolution=(args.sr_frequency, args.sr_phase, args.sr_slice),
+        device=args.device,
+        model_kind=args.model_kind,
+        model_path=args.model,
+        batch_size=args.batch_size,
+        tile_size=args.tile_size,
+    )
 
 
 def _add_dicom_flags(parser: argparse.ArgumentParser) -> None:
@@ -135,21 +165,26 @@ def _read_context_json(path: Path) -> dict[str, Any]:
     return out
 
 
-def _load(args: argparse.Namespace):
-    """Load the input volume and its scan context with the command line's overrides applied."""
-    from .io import load_context, load_volume
+def _adjusted_context(args: argparse.Namespace, context: ScanContext) -> ScanContext:
+    """``context`` with the ``--context`` JSON and the ``--acq-*`` flags applied."""
+    if args.context is not None:
+        context = context.with_overrides(_read_context_json(args.context))
+    return context.with_overrides(_context_overrides(args, context))
 
-    volume = load_volume(args.input, series_uid=args.series, echo=args.echo, image_type=args.image_type)
-    skipped = volume.metadata.get("skipped_files") or []
+
+def _warn_skipped(args: argparse.Namespace, skipped: list[str]) -> None:
     if skipped:
         names = ", ".join(Path(p).name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         print(f"warning: {args.input}: skipped {len(skipped)} file(s) that are not DICOM: {names}", file=sys.stderr)
-    context = load_context(volume)
-    if args.context is not None:
-        context = context.with_overrides(_read_context_json(args.context))
-    context = context.with_overrides(_context_overrides(args, context))
-    volume.metadata["scan_context"] = context
-    return volume, context
+
+
+def _load(args: argparse.Namespace):
+    """Load the input volume and its scan context with the command line's overrides applied."""
+    from .job import Selection, load_input
+
+    volume = load_input(args.input, Selection(args.series, args.echo, args.image_type), lambda context: _adjusted_context(args, context))
+    _warn_skipped(args, volume.metadata.get("skipped_files") or [])
+    return volume, volume.metadata["scan_context"]
 
 
 #: Prefix of a machine-readable progress line (``--progress lines``), read by the Slicer module.
@@ -275,28 +310,6 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_format(args: argparse.Namespace) -> str:
-    """``dicom``, ``nifti`` or ``nrrd``: ``--format``, else the output name's suffix."""
-    from .io.itk import itk_format
-
-    if args.format == "dicom":
-        return args.format
-    kind = itk_format(args.output)
-    if args.format != "auto":
-        if kind != args.format:
-            raise MRDeepReconError(
-                f"--format {args.format} needs a {'.nii/.nii.gz' if args.format == 'nifti' else '.nrrd/.nhdr'} name",
-                args.output,
-            )
-        return kind
-    if kind is None:
-        raise MRDeepReconError(
-            "not a NIfTI/NRRD file name; add --format dicom to write a DICOM series into this folder",
-            args.output,
-        )
-    return kind
-
-
 def _dicom_options(args: argparse.Namespace):
     """The derived-series options of the command line (``--series-description`` ...)."""
     from .io.dicom_write import DerivedSeriesOptions, PatientStudy
@@ -321,112 +334,112 @@ def _dicom_options(args: argparse.Namespace):
     )
 
 
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    """Write ``content`` as JSON atomically (temporary file beside it, then rename)."""
-    path = Path(path)
-    staged = path.with_name(f".{path.name}.tmp")
-    staged.write_text(json.dumps(content, indent=2))
-    staged.replace(path)
+def _enhance_job(args: argparse.Namespace):
+    """The :class:`~mrdeeprecon.job.EnhanceJob` of the ``enhance`` flags."""
+    from .job import EnhanceJob, Selection, output_format_of
+
+    kind = output_format_of(args.output, args.format)
+    return EnhanceJob(
+        input=args.input,
+        output=args.output,
+        output_format=kind,
+        settings=_settings(args),
+        selection=Selection(args.series, args.echo, args.image_type),
+        adjust_context=lambda context: _adjusted_context(args, context),
+        dicom_options=_dicom_options(args) if kind == "dicom" else None,
+        record=args.record,
+    )
 
 
 def _cmd_enhance(args: argparse.Namespace) -> int:
-    from .inference import enhance
-    from .io import save_volume
-    from .settings import EnhanceSettings
+    from .job import check_job, run_job
 
-    kind = _output_format(args)
-    if args.send is not None and kind != "dicom":
+    job = _enhance_job(args)
+    if args.send is not None and job.output_format != "dicom":
         raise MRDeepReconError("--send needs --format dicom")
     target = None
     if args.send is not None:
         from .io.pacs import PacsTarget, check_reachable
 
         target = PacsTarget.parse(args.send, called_aet=args.called_aet, calling_aet=args.calling_aet)
-    settings = EnhanceSettings(
-        noise_reduction=args.noise_reduction,
-        super_resolution=(args.sr_frequency, args.sr_phase, args.sr_slice),
-        device=args.device,
-        model_kind=args.model_kind,
-        model_path=args.model,
-        batch_size=args.batch_size,
-        tile_size=args.tile_size,
-    )
-    if args.record is not None and not args.record.parent.is_dir():
-        raise MRDeepReconError("the folder of --record does not exist", args.record)
-    if kind != "dicom":
-        from .io.itk import check_itk_target
+    if args.context is not None:
+        _read_context_json(args.context)  # refused now, before the input is read
+    check_job(job)
 
-        check_itk_target(args.output, args.input)
-    volume, context = _load(args)
-    options = None
-    if kind == "dicom":
-        from .io.dicom_write import check_derived_target
-
-        options = _dicom_options(args)
-        check_derived_target(volume, args.output, options)
+    def before_enhance(volume) -> None:
+        _warn_skipped(args, volume.metadata.get("skipped_files") or [])
         if target is not None:
             check_reachable(target)  # a wrong address is said now, not after the work
-    progress = _Progress.of(args)
-    result = enhance(volume, settings, context=context, progress=progress)
-    _report_noise_reduction(
-        args,
-        settings.noise_reduction,
-        result.metadata["enhancement"]["noise_reduction_achieved"],
-        _measured_noise_reduction(volume, result),
-    )
-    shape = f"shape (z, y, x) {result.shape}, spacing {tuple(round(s, 4) for s in result.spacing)} mm"
-    if kind != "dicom":
-        save_volume(result, args.output)
-        _say(args, f"wrote {args.output}: {shape}")
-        if args.record is not None:
-            _write_json(args.record, {"enhancement": result.metadata["enhancement"]})
-        return 0
-    from .io.dicom_write import write_derived_series
 
-    series = write_derived_series(result, args.output, options, progress=progress)
-    _say(args, f"wrote {len(series.files)} DICOM file(s) to {series.folder}: {shape}, series {series.series_instance_uid}")
+    result = run_job(job, progress=_Progress.of(args), before_enhance=before_enhance)
+    _report_noise_reduction(args, result)
+    shape = f"shape (z, y, x) {result.shape}, spacing {result.spacing} mm"
+    if job.output_format != "dicom":
+        _say(args, f"wrote {args.output}: {shape}")
+        return 0
+    _say(args, f"wrote {len(result.files)} DICOM file(s) to {result.output}: {shape}, series {result.series_instance_uid}")
     if target is None:
         return 0
     from .io.pacs import send_files
 
-    summary = send_files(series.files, target, progress=progress)
+    summary = send_files(result.files, target, progress=_Progress.of(args))
     print(summary.summary_line())
     for failed in (r for r in summary.results if r.status != 0):
         print(f"  {failed.path.name}: {failed.message}", file=sys.stderr)
     return 0 if summary.ok else 3
 
 
-#: Relative difference between the measured (QA) and the requested noise reduction above which
-#: ``enhance`` warns.
-MEASURED_NR_WARNING = 0.25
+#: Exit code of a batch in which some items were refused or failed (the others are done).
+BATCH_INCOMPLETE = 4
 
 
-def _measured_noise_reduction(original, enhanced) -> float | None:
-    """The QA's estimate of the noise reduction: noise SD (planar-detrended) in the automatic
-    homogeneous ROI of the original, before / after (:mod:`mrdeeprecon.qa.roi`); ``None`` where
-    no such ROI fits in the object."""
-    from .qa.roi import compare_roi, find_homogeneous_roi
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import REPORT_NAME, find_items, merge_reports, run_batch, shard
+    from .distributed import Rank, barrier, device_for, process_group
+    from .inference import select_device
 
-    try:
-        return compare_roi(find_homogeneous_roi(original), original, enhanced).measured_noise_reduction
-    except MRDeepReconError:
-        return None
+    settings = _settings(args)
+    if args.out.exists() and not args.out.is_dir():
+        raise MRDeepReconError("the output is a file, not a folder", args.out)
+    options = None
+    if args.format == "dicom":
+        from .io.dicom_write import DerivedSeriesOptions
+
+        options = DerivedSeriesOptions(series_number_offset=args.series_number_offset, uid_prefix=args.uid_prefix, enhanced=args.enhanced_multiframe)
+    items = find_items(args.input, settings, args.out)
+    rank = Rank.from_environment()
+    mine = shard(items, rank.rank, rank.world_size)
+    device = select_device(settings.device)
+    with process_group(rank, device_for(rank, device)):
+        where = f", {len(mine)} on rank {rank.rank} of {rank.world_size}" if rank.distributed else ""
+        _say(args, f"batch: {len(items)} item(s){where} into {args.out}")
+        rows = run_batch(mine, args.out, args.format, options, progress=_Progress.of(args), log=lambda line: _say(args, line),
+                         report_name=f"{REPORT_NAME}.rank{rank.rank}" if rank.distributed else REPORT_NAME)
+        barrier(rank)
+        if rank.distributed and rank.leader:
+            merge_reports(args.out, rank.world_size)
+    counts = {s: sum(r.status == s for r in rows) for s in ("done", "done earlier", "refused", "failed")}
+    _say(args, "batch: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; report {args.out / (REPORT_NAME + '.html')}")
+    return BATCH_INCOMPLETE if counts["refused"] or counts["failed"] else 0
 
 
-def _report_noise_reduction(args: argparse.Namespace, requested: float, achieved: float, measured: float | None) -> None:
-    """The achieved (calibration) and measured (QA) factors beside the requested one; warnings on
-    stderr when the model could not reach the request in most of the tissue, or when the QA's
-    measure differs from the request by more than :data:`MEASURED_NR_WARNING`."""
+def _report_noise_reduction(args: argparse.Namespace, result) -> None:
+    """The achieved (calibration) and measured (QA) factors beside the requested one; a warning
+    on stderr for each of the result's flags (:func:`~mrdeeprecon.job.noise_reduction_flags`)."""
+    from .job import MEASURED_NR_WARNING
+
+    requested, achieved, measured = result.noise_reduction_requested, result.noise_reduction_achieved, result.noise_reduction_measured
     shown = "not measurable (no homogeneous region)" if measured is None else f"{measured:.2f}"
     _say(args, f"noise reduction: requested {requested:g}, achieved {achieved:.2f} (model calibration, median over tissue), "
                f"measured {shown} (QA, automatic homogeneous ROI)")
-    if achieved < 0.99 * requested:
+    flags = result.flags
+    if "model-limit" in flags:
         print(
             f"warning: the model reaches noise reduction {achieved:.2f}, not the requested {requested:g}; "
             "the output carries the least noise this model leaves",
             file=sys.stderr,
         )
-    if measured is not None and abs(measured / requested - 1.0) > MEASURED_NR_WARNING:
+    if "nr-differs" in flags:
         print(
             f"warning: the measured noise reduction {measured:.2f} differs from the requested {requested:g} by more "
             f"than {MEASURED_NR_WARNING:.0%} (below 1: the output is noisier than the input there); "
@@ -550,7 +563,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     values = {name: getattr(args, name) for name in _TRAIN_FLAGS if getattr(args, name) is not None}
     config = TrainConfig(**values)
     out = train(config)
-    print(f"wrote {out} and {out.with_suffix('.json')}")
+    from .distributed import Rank
+
+    if Rank.from_environment().leader:
+        print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
 
 
@@ -622,20 +638,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file, or with --format dicom a new folder")
     p.add_argument("--format", choices=("auto", "nifti", "nrrd", "dicom"), default="auto", help="output format (auto: from the file name)")
     _add_selection_flags(p)
-    p.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help=f"noise reduction factor, {NOISE_REDUCTION_RANGE[0]:g}-{NOISE_REDUCTION_RANGE[1]:g} (default 2; the Slicer panel offers 1-5)")
-    for axis in ("frequency", "phase", "slice"):
-        p.add_argument(f"--sr-{axis}", type=float, default=1.0, metavar="F", help=f"refine the output grid along {axis} by F, {SUPER_RESOLUTION_RANGE[0]:g}-{SUPER_RESOLUTION_RANGE[1]:g}")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights with a model card beside them (default: bundled)")
-    p.add_argument("--model-kind", choices=("auto", "2d", "3d"), default="auto")
-    p.add_argument("--batch-size", type=int, metavar="N", help="slices per network call (default: 2 on CPU, 8 on GPU)")
-    p.add_argument("--tile-size", type=int, default=256, metavar="N", help="in-plane tile edge in pixels; larger images run in overlapping tiles of N x N to bound memory (default 256)")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
+    _add_settings_flags(p)
     p.add_argument("--record", type=Path, metavar="JSON", help="NIfTI/NRRD output: also write the enhancement record (settings, model name and SHA-256, device) as JSON")
     _add_dicom_flags(p)
     _add_context_flags(p)
     p.set_defaults(func=_cmd_enhance)
+
+    p = sub.add_parser("batch", help="enhance many series: a manifest (.csv), a DICOMDIR or a folder; resumable, with a CSV/HTML report")
+    p.add_argument("input", type=Path, metavar="SOURCE", help="MANIFEST.csv (columns input, name, series, echo, image_type, noise_reduction, sr_frequency, sr_phase, sr_slice, model_kind), a DICOMDIR, or a folder searched with its sub-folders")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder: <name>.nii.gz (or .nrrd, or a DICOM series folder) per item, batch_report.csv/.html; rerun to resume")
+    p.add_argument("--format", choices=("nifti", "nrrd", "dicom"), default="nifti", help="output format (default nifti)")
+    _add_settings_flags(p)
+    group = p.add_argument_group("DICOM output", "with --format dicom: a derived MR series per item")
+    group.add_argument("--series-number-offset", type=int, default=1000, metavar="N", help="added to the source SeriesNumber (default 1000)")
+    group.add_argument("--uid-prefix", metavar="PREFIX", help="root for the new UIDs (default: pydicom's)")
+    group.add_argument("--enhanced-multiframe", action="store_true", help="one Enhanced MR multi-frame file per series")
+    p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("qa", help="quality assurance of an enhancement: ROI noise, edge sharpness, change map, k-space consistency")
     p.add_argument("input", type=Path, metavar="ORIGINAL", help="the original DICOM series or NIfTI/NRRD volume")
@@ -692,7 +710,8 @@ def _terminated(signum, frame) -> None:  # noqa: ARG001 - a signal handler's sig
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code: 0, 2 for a refused input, 3 for a failed PACS
-    send, 130 when interrupted (SIGINT) and 143 when terminated (SIGTERM)."""
+    send, 4 for a batch with refused or failed items, 130 when interrupted (SIGINT) and 143 when
+    terminated (SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     shown = warnings.showwarning

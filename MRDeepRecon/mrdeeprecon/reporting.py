@@ -1,7 +1,8 @@
-"""What the QA and evaluation reports share: matplotlib on first use, and strict-JSON values."""
+"""What the reports share: matplotlib on first use, strict-JSON values, atomic JSON files."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,13 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def write_json_atomically(path: str | Path, content: dict[str, Any]) -> Path:
+    """Write ``content`` as indented JSON: a temporary file beside ``path``, then renamed, so a
+    reader never sees half a file."""
+    path = Path(path)
+    staged = path.with_name(f".{path.name}.tmp")
+    staged.write_text(json.dumps(json_safe(content), indent=2))
+    staged.replace(path)
+    return path

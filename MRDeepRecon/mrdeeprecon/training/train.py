@@ -10,7 +10,12 @@ generator), and ``stop_at`` ends a session early, writing the model and card of 
 keeping the checkpoint for the next one (``time_budget_s`` does the same after a wall time). On
 CUDA the forward pass runs under bf16 autocast; a checkpoint moves between CPU and GPU sessions
 (the pair stream restarts from a stated seed, as the two generators' states differ). The card's ``lineage`` lists every session (steps,
-patches, pixels, wall time, device) and carries over the lineage of ``init_from``.
+patches, pixels, wall time, device, processes) and carries over the lineage of ``init_from``.
+
+Under ``torchrun`` (:mod:`mrdeeprecon.distributed`) the model trains with DistributedDataParallel:
+each process draws its own pairs (seed + 1 000 003 × rank) for its share of ``batch_size`` (the
+global batch), the gradients are averaged, the logged loss is that of the whole batch, and rank 0
+alone measures the curve and writes checkpoints, the model and its card.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from ..distributed import Rank, barrier, device_for, mean_over_ranks, process_group
 from ..errors import MRDeepReconError
 from ..inference import select_device
 from ..model.ce_unet import CEUNet, CEUNetConfig
@@ -210,10 +216,11 @@ def clean_volume(data: np.ndarray) -> np.ndarray:
     ]).astype(np.float32)
 
 
-def _segment(config: TrainConfig, device: torch.device, first: int, last: int, wall: float, volumes) -> dict[str, Any]:
+def _segment(config: TrainConfig, device: torch.device, first: int, last: int, wall: float, volumes, processes: int = 1) -> dict[str, Any]:
     patches = (last - first) * config.batch_size
     return {
         "steps": [first, last],
+        "processes": processes,
         "schedule_steps": config.steps,
         "patches": patches,
         "pixels": patches * config.patch**2,
@@ -253,10 +260,28 @@ def train(
 ) -> Path:
     """Train, write ``<out_dir>/ce_unet_<kind>.safetensors`` + model card, return its path."""
     config.validate()
+    rank = Rank.from_environment()
+    if config.batch_size % rank.world_size:
+        raise MRDeepReconError(f"the batch size {config.batch_size} must be a multiple of the {rank.world_size} torchrun processes")
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    device = select_device(config.device)
+    device = device_for(rank, select_device(config.device))
+    with process_group(rank, device):
+        return _train(config, rank, device, progress, cancel, log if rank.leader else (lambda message: None))
+
+
+def _train(
+    config: TrainConfig,
+    rank: Rank,
+    device: torch.device,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    log,
+) -> Path:
+    """:func:`train` in one process (one of ``rank.world_size``: each draws its own pairs for its
+    share of the batch; DistributedDataParallel averages the gradients; rank 0 logs, measures the
+    curve and writes checkpoints and the model)."""
+    torch.manual_seed(config.seed)  # the same initial weights in every process
     torch.backends.cudnn.benchmark = device.type == "cuda"
     volumes = load_training_volumes(config.data)
     arrays = [v.data for v in volumes]
@@ -273,7 +298,8 @@ def train(
         group=config.group,
         min_noise=config.min_noise,
     )
-    sampler = PairSampler(arrays, pair_config, config.seed, device)
+    sampler = PairSampler(arrays, pair_config, _pair_seed(config.seed, rank), device)
+    per_process_batch = config.batch_size // rank.world_size
     net_config = CEUNetConfig(
         in_slices=pair_config.in_slices,
         base_channels=config.base_channels,
@@ -291,6 +317,11 @@ def train(
         ]
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    trained = model
+    if rank.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     loss_function = LOSSES[config.loss]
     checkpoint = Path(config.checkpoint_dir or config.out_dir) / f"{config.name}.checkpoint"
     start, elapsed, history = 0, 0.0, []
@@ -301,11 +332,12 @@ def train(
         _require_same_recipe(state.get("recipe", recipe), recipe, checkpoint)
         start, elapsed, history = state["step"], state["elapsed_s"], state["history"]
         lineage = state.get("lineage", lineage)
-        if state.get("sampler_device", "cpu") == device.type:
+        if state.get("sampler_device", "cpu") == device.type and state.get("world_size", 1) == rank.world_size == 1:
             sampler.generator.set_state(extra["sampler_generator"])
-        else:  # a CPU and a CUDA generator keep incompatible states: continue with a fresh stream
-            sampler.generator.manual_seed(config.seed + start)
-            log(f"pairs continue from seed {config.seed + start}: the checkpoint's came from {state['sampler_device']}")
+        else:  # CPU and CUDA generators keep incompatible states, and a checkpoint keeps one stream
+            sampler.generator.manual_seed(_pair_seed(config.seed + start, rank))
+            log(f"pairs continue from seed {config.seed + start}: the checkpoint's came from {state.get('world_size', 1)} "
+                f"process(es) on {state['sampler_device']}")
         log(f"resumed {checkpoint} at step {start}")
     stop = config.stop_at or config.steps
     curve = HeldOutCurve(config.curve_volume) if config.curve_every else None
@@ -314,7 +346,9 @@ def train(
     pair_seconds = 0.0
 
     def save(step: int) -> None:
-        session = _segment(config, device, start, step, time.perf_counter() - t0, volumes)
+        if not rank.leader:
+            return
+        session = _segment(config, device, start, step, time.perf_counter() - t0, volumes, rank.world_size)
         save_checkpoint(
             checkpoint,
             model,
@@ -325,6 +359,7 @@ def train(
                 "history": history,
                 "lineage": [*lineage, session],
                 "sampler_device": device.type,
+                "world_size": rank.world_size,
                 "recipe": recipe,
             },
             {"sampler_generator": sampler.generator.get_state()},
@@ -336,10 +371,10 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config, step)
         tick = time.perf_counter()
-        batch = sampler.batch(config.batch_size)
+        batch = sampler.batch(per_process_batch)
         pair_seconds += time.perf_counter() - tick
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = loss_function(model(batch.inputs, batch.context).float(), batch.targets)
+            loss = loss_function(trained(batch.inputs, batch.context).float(), batch.targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -349,14 +384,15 @@ def train(
             stop = done
         if done % config.log_every == 0 or done == stop:
             now = time.perf_counter() - t0
-            history.append({"step": done, config.loss: float(np.mean(running)), "elapsed_s": round(elapsed + now, 1)})
+            mean_loss = mean_over_ranks(float(np.mean(running)), rank)  # the loss of the whole batch
+            history.append({"step": done, config.loss: mean_loss, "elapsed_s": round(elapsed + now, 1)})
             log(
-                f"step {done}/{config.steps}  {config.loss} {np.mean(running):.5f}  "
+                f"step {done}/{config.steps}  {config.loss} {mean_loss:.5f}  "
                 f"{(done - start) * config.batch_size / max(now, 1e-9):.1f} patches/s  "
                 f"pairs {100 * pair_seconds / max(now, 1e-9):.0f} % of the time"
             )
             running = []
-        if curve is not None and (done % config.curve_every == 0 or done == stop):
+        if curve is not None and rank.leader and (done % config.curve_every == 0 or done == stop):
             point = curve(model)
             model.train()
             history.append({"step": done, "tissue_psnr_db": round(point, 3), "curve": curve.name})
@@ -368,8 +404,12 @@ def train(
             break
     if stop < config.steps:
         save(stop)
+    out = Path(config.out_dir) / f"{config.name}.safetensors"
+    if not rank.leader:
+        barrier(rank)  # rank 0 writes the model
+        return out
     wall = time.perf_counter() - t0
-    lineage = [*lineage, _segment(config, device, start, stop, wall, volumes)]
+    lineage = [*lineage, _segment(config, device, start, stop, wall, volumes, rank.world_size)]
     model.eval()
     card = {
         "name": config.name,
@@ -404,7 +444,6 @@ def train(
         "lineage": lineage,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    out = Path(config.out_dir) / f"{config.name}.safetensors"
     save_model(model.cpu(), out, card)
     if config.calibrate:
         log("measuring the noise-reduction calibration on the training volumes ...")
@@ -413,4 +452,10 @@ def train(
     if stop == config.steps:
         for path in checkpoint_files(checkpoint):
             path.unlink(missing_ok=True)
+    barrier(rank)
     return out
+
+
+def _pair_seed(seed: int, rank: Rank) -> int:
+    """The pair stream of process ``rank``: its own under torchrun, ``seed`` itself alone."""
+    return seed + 1_000_003 * rank.rank
