@@ -465,7 +465,10 @@ def test_classic_source_written_as_enhanced_gets_functional_groups(written) -> N
     assert shared.FrameAnatomySequence[0].AnatomicRegionSequence[0].CodeMeaning  # from GE's region
     assert list(ds.ImageType) == ["DERIVED", "PRIMARY", "VOLUME", "RESAMPLED"]
     assert list(shared.MRImageFrameTypeSequence[0].FrameType) == list(ds.ImageType)
-    assert float(ds.RepetitionTime) == pytest.approx(2217.66)  # kept at the top level
+    for keyword in ("RepetitionTime", "FlipAngle", "ScanningSequence", "AcquisitionDate", "ReceiveCoilName"):
+        assert keyword not in ds  # classic-only attributes (dciodvfy: not in the Enhanced MR IOD)
+    ge_header = next(iter(source_instances("ge_oblique").values()))[1]
+    assert str(ds.AcquisitionDateTime).startswith(str(ge_header.AcquisitionDate))  # the date moved, not lost
     assert ds.ContentQualification == "RESEARCH"
     siemens = pydicom.dcmread(written[("siemens", True)].files[0], stop_before_pixels=True)
     region = siemens.SharedFunctionalGroupsSequence[0].FrameAnatomySequence[0]

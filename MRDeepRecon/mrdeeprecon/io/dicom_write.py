@@ -205,6 +205,24 @@ ORIGINAL_ONLY_KEYWORDS = (
 )  # fmt: skip
 
 
+#: Enhanced MR top-level attributes that the classic MR Image IOD does not have: a classic series
+#: written from an enhanced source leaves them out (dciodvfy: "not present in standard DICOM
+#: IOD"), with :data:`ORIGINAL_ONLY_KEYWORDS` (the pulse sequence is translated into
+#: ScanningSequence, SequenceVariant ... by :func:`_classic_from_enhanced`).
+ENHANCED_ONLY_KEYWORDS = (
+    "PixelPresentation", "VolumetricProperties", "VolumeBasedCalculationTechnique", "ComplexImageComponent",
+    "AcquisitionContrast", "SynchronizationTrigger", "AcquisitionTimeSynchronized", "TimeDistributionProtocol",
+    "SynchronizationFrameOfReferenceUID", "RespiratoryTriggerDelayThreshold", "AcquisitionContextSequence",
+    "ApplicableSafetyStandardAgency", "ApplicableSafetyStandardDescription", "RespiratoryMotionCompensationTechnique",
+    "CardiacSynchronizationTechnique", "KSpaceFiltering", "AcquisitionDuration", "ResonantNucleus",
+)  # fmt: skip
+#: The defined terms of a classic MR image's ImageType value 3 (PS3.3 C.8.3.1.1.1).
+CLASSIC_MR_IMAGE_FLAVOURS = (
+    "DENSITY MAP", "DIFFUSION MAP", "IMAGE ADDITION", "MODULUS SUBTRACT", "MPR", "OTHER", "PHASE MAP",
+    "PHASE SUBTRACT", "PROJECTION IMAGE", "T1 MAP", "T2 MAP", "VELOCITY MAP",
+)  # fmt: skip
+
+
 @dataclass
 class PatientStudy:
     """Patient and study for a series made from NIfTI/NRRD input (DICOM input has its own).
@@ -980,9 +998,12 @@ def _classic_from_enhanced(ds: Dataset, source: _Source) -> None:
 
 def _classic_image_type(source: _Source) -> list[str]:
     """DERIVED\\SECONDARY plus the source's value 3 (the image flavour), else OTHER (the MR
-    Image module requires a value 3)."""
+    Image module requires a value 3). An enhanced source's flavour (``T1``, ``PROTON_DENSITY``
+    ...) is not a classic MR term (:data:`CLASSIC_MR_IMAGE_FLAVOURS`): OTHER then."""
     values = as_list(source.header.get("ImageType", [])) if source.is_dicom else []  # type: ignore[union-attr]
     flavour = str(values[2]) if len(values) > 2 and values[2] else "OTHER"
+    if source.is_enhanced and flavour not in CLASSIC_MR_IMAGE_FLAVOURS:
+        flavour = "OTHER"
     return ["DERIVED", "SECONDARY", flavour]
 
 
@@ -991,6 +1012,9 @@ def _classic_base(plan: _Plan) -> Dataset:
     ds = _base_header(plan)
     if source.is_enhanced:
         _classic_from_enhanced(ds, source)
+        for keyword in (*ENHANCED_ONLY_KEYWORDS, *ORIGINAL_ONLY_KEYWORDS):
+            if keyword != "MRAcquisitionType":  # also a classic MR Image attribute
+                ds.pop(keyword, None)
     elif not source.is_dicom:
         ds.ScanningSequence = "RM"  # research mode: the sequence is unknown
         ds.SequenceVariant = "NONE"
@@ -1064,11 +1088,29 @@ def _pop_filled(ds: Dataset, *keywords: str) -> list[Any] | None:
     return values
 
 
+#: Attributes of a classic MR header that the Enhanced MR IOD does not have at its top level
+#: (per-frame acquisition facts, classic pulse-sequence words): an enhanced object written from
+#: a classic source leaves them out (dciodvfy: "not present in standard DICOM IOD"). TE, the
+#: averages and the FOV move into functional groups first (:func:`_groups_from_classic`).
+CLASSIC_ONLY_KEYWORDS = (
+    "AcquisitionDate", "AcquisitionTime", "ScanningSequence", "SequenceVariant", "ScanOptions", "SequenceName",
+    "AngioFlag", "RepetitionTime", "InversionTime", "ImagingFrequency", "EchoNumbers", "EchoTrainLength",
+    "NumberOfPhaseEncodingSteps", "PixelBandwidth", "BeatRejectionFlag", "HeartRate", "CardiacNumberOfImages",
+    "TriggerWindow", "TriggerTime", "ReconstructionDiameter", "ReceiveCoilName", "TransmitCoilName", "FlipAngle",
+    "VariableFlipAngleFlag", "SAR", "dBdt", "TemporalPositionIdentifier", "NumberOfTemporalPositions",
+    "ContrastBolusAgent", "ContrastBolusVolume", "AnatomicRegionSequence", "SliceLocation", "SpacingBetweenSlices",
+    "LowRRValue", "HighRRValue", "IntervalsAcquired", "IntervalsRejected",
+    "PVCRejection", "SkipBeats", "NumberOfAverages", "EchoTime", "PercentSampling", "PercentPhaseFieldOfView",
+    "AcquisitionMatrix", "InPlanePhaseEncodingDirection",
+)
+
+
 def _groups_from_classic(ds: Dataset) -> list[tuple[str, Dataset]]:
     """The MR functional groups a classic header fills completely (MR Echo, MR Averages, MR
-    FOV/Geometry); their classic attributes leave the top level. Groups that would need values a
-    classic header lacks (timing: SAR and operating modes; modifiers; coils) are not made: the
-    classic attributes then stay at the top level (TR, flip angle, ...)."""
+    FOV/Geometry); their classic attributes leave the top level. MR Timing is not made: dciodvfy
+    requires its SAR, operating modes and RF / gradient echo train lengths, which a classic header
+    lacks, so TR and flip angle are not carried into an enhanced object written from a classic
+    source (its classic output keeps them; both reference the source images)."""
     groups = []
     echo = _pop_filled(ds, "EchoTime")
     if echo:
@@ -1222,6 +1264,8 @@ def _enhanced_base(plan: _Plan) -> tuple[Dataset, Dataset]:
             del ds.ImagedNucleus
         if "AcquisitionDate" in ds and "AcquisitionTime" in ds and "AcquisitionDateTime" not in ds:
             ds.AcquisitionDateTime = f"{ds.AcquisitionDate}{ds.AcquisitionTime}"
+        for keyword in CLASSIC_ONLY_KEYWORDS:
+            ds.pop(keyword, None)
     else:
         groups = []
     if "FrameAnatomySequence" not in (name for name, _ in groups):
