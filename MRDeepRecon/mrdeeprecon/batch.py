@@ -296,7 +296,7 @@ def _row(item: BatchItem, output: Path) -> ItemReport:
 
 def _finished(row: ItemReport, result: JobResult) -> None:
     row.status = "done"
-    row.seconds = f"{result.seconds:.1f}"
+    row.seconds = f"{result.seconds:.2f}"
     row.noise_reduction_achieved = f"{result.noise_reduction_achieved:.2f}"
     row.noise_reduction_measured = "" if result.noise_reduction_measured is None else f"{result.noise_reduction_measured:.2f}"
     row.qa_flags = " ".join(result.flags)
