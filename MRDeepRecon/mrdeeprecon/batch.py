@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import Cancelled, MRDeepReconError
+from .errors import Cancelled, MRDeepReconError, one_line
 from .job import EnhanceJob, JobResult, Selection, run_job
 from .progress import CancelToken, ProgressCallback, check, report
 from .settings import EnhanceSettings
@@ -227,7 +227,7 @@ def _dicomdir_items(dicomdir: Path, defaults: EnhanceSettings) -> list[BatchItem
     try:
         fileset = FileSet(pydicom.dcmread(dicomdir))
     except Exception as exc:  # pydicom raises many types for a damaged DICOMDIR
-        raise MRDeepReconError(f"unreadable DICOMDIR ({' '.join(str(exc).split())[:200]})", dicomdir) from exc
+        raise MRDeepReconError(f"unreadable DICOMDIR ({one_line(exc)})", dicomdir) from exc
     series: dict[str, set[Path]] = {}
     descriptions: dict[str, str] = {}
     for instance in fileset:
@@ -373,7 +373,7 @@ def run_batch(
         except MRDeepReconError as exc:
             row.status, row.message = "refused", str(exc)
         except Exception as exc:  # noqa: BLE001 - one broken item must not stop the others
-            row.status, row.message = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            row.status, row.message = "failed", f"{type(exc).__name__}: {one_line(exc, 300)}"
         else:
             _finished(row, result)
         say(f"{head}: {row.status}" + (f" in {row.seconds} s, noise reduction measured {row.noise_reduction_measured or '-'}"

@@ -352,7 +352,7 @@ def _enhance_job(args: argparse.Namespace):
 
 
 def _cmd_enhance(args: argparse.Namespace) -> int:
-    from .job import check_job, run_job
+    from .job import run_job
 
     job = _enhance_job(args)
     if args.send is not None and job.output_format != "dicom":
@@ -363,8 +363,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 
         target = PacsTarget.parse(args.send, called_aet=args.called_aet, calling_aet=args.calling_aet)
     if args.context is not None:
-        _read_context_json(args.context)  # refused now, before the input is read
-    check_job(job)
+        _read_context_json(args.context)  # refused now, before the input is read (run_job checks the rest first)
 
     def before_enhance(volume) -> None:
         _warn_skipped(args, volume.metadata.get("skipped_files") or [])

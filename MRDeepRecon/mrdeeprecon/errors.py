@@ -18,6 +18,13 @@ class MRDeepReconError(Exception):
         super().__init__(problem if path is None else f"{path}: {problem}")
 
 
+def one_line(exc: BaseException, limit: int | None = 200) -> str:
+    """An exception's message on one line (whitespace runs, newlines included, become one
+    space), at most ``limit`` characters: libraries spread their reasons over several lines."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if limit is None else text[:limit]
+
+
 class Cancelled(BaseException):
     """Raised inside long work when its :class:`~mrdeeprecon.progress.CancelToken` was set, or
     by the CLI on SIGTERM.

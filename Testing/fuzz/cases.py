@@ -136,6 +136,19 @@ COMMANDS: dict[str, Runner] = {
 }
 
 
+def _file_cases(family: str, makers: dict[str, tuple[Callable[[Path], Path], str]], commands: tuple[str, ...]) -> list[Case]:
+    """The cases of damaged single files: label → (``maker(folder)`` writing the file, expectation);
+    a refusal must name the file."""
+    cases = []
+    for label, (maker, expect) in makers.items():
+        def make(folder: Path, maker=maker, expect=expect):
+            path = maker(folder)
+            return path, (path.name,), expect
+
+        cases += _cases(family, label, make, commands)
+    return cases
+
+
 def _cases(family: str, label: str, make: Callable[[Path], Made], commands: tuple[str, ...], needs_shared: bool = False) -> list[Case]:
     """One case per command: ``make(folder)`` builds the damaged input (see :data:`Made`)."""
     out = []
@@ -817,14 +830,11 @@ def _put(array: np.ndarray, value: float) -> np.ndarray:
 
 
 def _nifti_values() -> list[Case]:
-    cases = []
-    for label, (transform, expect) in NIFTI_VALUES.items():
-        def make(folder: Path, transform=transform, expect=expect):
-            path = _volume_file(folder, transform(_base_array()))
-            return path, (path.name,), expect
-
-        cases += _cases("NIfTI: voxel values and shapes", label, make, ("info", "enhance-nifti", "api-enhance", "degrade"))
-    return cases
+    makers = {
+        label: (lambda folder, transform=transform: _volume_file(folder, transform(_base_array())), expect)
+        for label, (transform, expect) in NIFTI_VALUES.items()
+    }
+    return _file_cases("NIfTI: voxel values and shapes", makers, ("info", "enhance-nifti", "api-enhance", "degrade"))
 
 
 def _nifti_headers() -> list[Case]:
@@ -898,14 +908,7 @@ def _nifti_headers() -> list[Case]:
         "sizeof-hdr-wrong": (raw_header(0, struct.pack("<i", 12345)), "refuse"),
         "magic-wrong": (raw_header(344, b"xyz\0"), "refuse"),
     }
-    cases = []
-    for label, (maker, expect) in makers.items():
-        def make(folder: Path, maker=maker, expect=expect):
-            path = maker(folder)
-            return path, (path.name,), expect
-
-        cases += _cases("NIfTI: bad header", label, make, ("info", "enhance-nifti", "api-load"))
-    return cases
+    return _file_cases("NIfTI: bad header", makers, ("info", "enhance-nifti", "api-load"))
 
 
 def _nifti_corruption() -> list[Case]:
@@ -959,17 +962,12 @@ def _nifti_corruption() -> list[Case]:
     makers["nhdr-data-file-missing"] = nrrd(good_nrrd + "data file: missing.raw\n", detached=True)
     makers["nhdr-data-file-is-itself"] = nrrd(good_nrrd + "data file: volume.nhdr\n", detached=True)
     makers["nrrd-huge-sizes"] = nrrd(good_nrrd.replace("sizes: 4 4 4", "sizes: 100000 100000 100000"), b"\0" * 256)
-    cases = []
-    for label, maker in makers.items():
-        # a .nii.gz missing only (part of) its 8-byte gzip trailer still holds every voxel
-        expect = "either" if label.endswith(("last-byte-missing", "few-bytes-missing")) and ".gz" in label else "refuse"
-
-        def make(folder: Path, maker=maker, expect=expect):
-            path = maker(folder)
-            return path, (path.name,), expect
-
-        cases += _cases("NIfTI/NRRD: corrupted file", label, make, ("info", "enhance-nifti", "api-load"))
-    return cases
+    # a .nii.gz missing only (part of) its 8-byte gzip trailer still holds every voxel
+    expectations = {
+        label: (maker, "either" if label.endswith(("last-byte-missing", "few-bytes-missing")) and ".gz" in label else "refuse")
+        for label, maker in makers.items()
+    }
+    return _file_cases("NIfTI/NRRD: corrupted file", expectations, ("info", "enhance-nifti", "api-load"))
 
 
 # ---------------------------------------------------------------- paths

@@ -43,7 +43,7 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from ..errors import MRDeepReconError
+from ..errors import MRDeepReconError, one_line
 from ..volume import MAX_SPACING_MM, Volume
 from .dicom_context import context_from_dicom
 from .dicom_image_type import COMPONENTS, ImageSet, image_set_of, number_echoes
@@ -157,13 +157,7 @@ def _read(path: Path, in_folder: bool) -> pydicom.Dataset | None:
             return None
         raise MRDeepReconError("not a DICOM file" if not in_folder else "damaged DICOM file", path) from None
     except Exception as exc:  # pydicom raises many types for damaged files
-        raise MRDeepReconError(f"unreadable DICOM file ({_one_line(exc)})", path) from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    """The first line of an exception's message, at most 200 characters."""
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
+        raise MRDeepReconError(f"unreadable DICOM file ({one_line(exc)})", path) from exc
 
 
 def _is_image(ds: pydicom.Dataset) -> bool:
@@ -561,7 +555,7 @@ def _pixels(slices: list[_Slice]) -> np.ndarray:
             except Exception as exc:  # missing decoder plugins, truncated data, ...
                 uid = s.dataset.file_meta.get("TransferSyntaxUID")
                 syntax = f"{getattr(uid, 'name', 'unknown')} ({uid})"
-                reason = " ".join(str(exc).split())  # one line: pydicom lists plugins line by line
+                reason = one_line(exc, None)  # pydicom lists plugins line by line
                 raise MRDeepReconError(
                     f"cannot decode pixel data of transfer syntax {syntax}: {reason}", s.path
                 ) from exc

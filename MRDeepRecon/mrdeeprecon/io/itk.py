@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import SimpleITK as sitk
 
-from ..errors import MRDeepReconError
+from ..errors import MRDeepReconError, one_line
 from ..volume import MAX_SPACING_MM, Volume
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -77,7 +77,7 @@ def _nifti_header(path: Path):
         with ImageOpener(str(path)) as stream:
             block = stream.read(540)
     except (OSError, EOFError, zlib.error) as exc:
-        raise MRDeepReconError(f"unreadable NIfTI file ({' '.join(str(exc).split())[:200]})", path) from exc
+        raise MRDeepReconError(f"unreadable NIfTI file ({one_line(exc)})", path) from exc
     sizes = {int.from_bytes(block[:4], order, signed=True) for order in ("little", "big")}
     kind = nibabel.Nifti1Header if 348 in sizes else nibabel.Nifti2Header if 540 in sizes else None
     if kind is None or len(block) < kind.template_dtype.itemsize:
@@ -113,7 +113,7 @@ def _check_nrrd_header(path: Path) -> None:
     try:
         header = nrrd.read_header(str(path))
     except Exception as exc:  # pynrrd raises NRRDError, ValueError, UnicodeDecodeError ...
-        raise MRDeepReconError(f"unreadable NRRD header ({' '.join(str(exc).split())[:200]})", path) from exc
+        raise MRDeepReconError(f"unreadable NRRD header ({one_line(exc)})", path) from exc
     sizes = np.asarray(header.get("sizes", []), dtype=np.float64)
     if sizes.size == 0 or np.any(sizes < 1):
         raise MRDeepReconError(f"damaged NRRD header: sizes {sizes.astype(int).tolist()} are not positive", path)
@@ -171,7 +171,7 @@ def _nifti_voxels(path: Path) -> np.ndarray:
             image = nibabel.load(str(path))
         raw = np.asanyarray(image.dataobj.get_unscaled())
     except Exception as exc:  # short file: "Expected N bytes, got M bytes", gzip EOFError, zlib.error
-        raise MRDeepReconError(f"truncated or damaged NIfTI file ({' '.join(str(exc).split())[:200]})", path) from exc
+        raise MRDeepReconError(f"truncated or damaged NIfTI file ({one_line(exc)})", path) from exc
     slope, inter = float(image.dataobj.slope), float(image.dataobj.inter)
     if (slope, inter) != (1.0, 0.0):
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused as Inf below
@@ -179,7 +179,7 @@ def _nifti_voxels(path: Path) -> np.ndarray:
     return np.ascontiguousarray(raw.T)
 
 
-def _one_line(exc: BaseException) -> str:
+def _itk_reason(exc: BaseException) -> str:
     """The last line of an ITK exception's message (where it puts the reason), at most 200
     characters."""
     text = str(exc).strip().splitlines()
@@ -225,7 +225,7 @@ def read_itk(path: str | Path) -> Volume:
         with _quiet_itk():
             reader.ReadImageInformation()
     except RuntimeError as exc:
-        raise MRDeepReconError(f"unreadable {kind} file ({_one_line(exc)})", path) from exc
+        raise MRDeepReconError(f"unreadable {kind} file ({_itk_reason(exc)})", path) from exc
     if header is not None:
         _warn_if_sheared(header, path)
     if reader.GetDimension() != 3:
@@ -243,7 +243,7 @@ def read_itk(path: str | Path) -> Volume:
             with _quiet_itk():
                 data = sitk.GetArrayFromImage(reader.Execute())
         except RuntimeError as exc:
-            raise MRDeepReconError(f"unreadable {kind} file ({_one_line(exc)})", path) from exc
+            raise MRDeepReconError(f"unreadable {kind} file ({_itk_reason(exc)})", path) from exc
     if data.shape != tuple(reversed(reader.GetSize())):
         raise MRDeepReconError(f"the voxels ({data.shape}) do not match the header's size {reader.GetSize()}", path)
     _check_finite(data, path)

@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
-from ..errors import MRDeepReconError
+from ..errors import MRDeepReconError, one_line
 from . import context_vector
 from .ce_unet import CEUNet, CEUNetConfig
 
@@ -141,9 +141,8 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, 
     try:
         model.load_state_dict(load_safetensors_bytes(payload), strict=True)
     except (SafetensorError, RuntimeError) as error:
-        first = " ".join(str(error).split())[:160]  # torch lists every mismatched tensor on its own line
-        raise MRDeepReconError(
-            f"weights do not fit the card's architecture ({first} ...)", weights_path
+        raise MRDeepReconError(  # torch lists every mismatched tensor on its own line
+            f"weights do not fit the card's architecture ({one_line(error, 160)} ...)", weights_path
         ) from error
     return model.to(device).eval(), card
 
