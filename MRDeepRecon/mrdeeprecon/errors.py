@@ -18,10 +18,14 @@ class MRDeepReconError(Exception):
         super().__init__(problem if path is None else f"{path}: {problem}")
 
 
-def one_line(exc: BaseException, limit: int | None = 200) -> str:
+def one_line(exc: BaseException, limit: int | None = 200, first_line: bool = False) -> str:
     """An exception's message on one line (whitespace runs, newlines included, become one
-    space), at most ``limit`` characters: libraries spread their reasons over several lines."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    space), at most ``limit`` characters: libraries spread their reasons over several lines.
+    ``first_line``: only the message's first line (pydicom appends a traceback after it)."""
+    text = str(exc).strip()
+    if first_line:
+        text = text.splitlines()[0] if text else ""
+    text = " ".join(text.split()) or type(exc).__name__
     return text if limit is None else text[:limit]
 
 

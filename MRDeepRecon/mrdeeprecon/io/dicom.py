@@ -157,7 +157,7 @@ def _read(path: Path, in_folder: bool) -> pydicom.Dataset | None:
             return None
         raise MRDeepReconError("not a DICOM file" if not in_folder else "damaged DICOM file", path) from None
     except Exception as exc:  # pydicom raises many types for damaged files
-        raise MRDeepReconError(f"unreadable DICOM file ({one_line(exc)})", path) from exc
+        raise MRDeepReconError(f"unreadable DICOM file ({one_line(exc, first_line=True)})", path) from exc
 
 
 def _is_image(ds: pydicom.Dataset) -> bool:
