@@ -14,9 +14,10 @@ from mrdeeprecon.context import ScanContext
 from mrdeeprecon.inference import enhance
 from mrdeeprecon.io import load_volume
 from mrdeeprecon.kspace.degrade import DegradationSpec
+from mrdeeprecon.metrics import score
 from mrdeeprecon.model.weights import bundled_model_path, load_model
 from mrdeeprecon.settings import EnhanceSettings
-from mrdeeprecon.simulate import score, simulate_acquisition
+from mrdeeprecon.simulate import simulate_acquisition
 
 
 @pytest.fixture(scope="module")

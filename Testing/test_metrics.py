@@ -50,12 +50,14 @@ def test_ssim_of_constant_images_is_the_luminance_term():
     assert metrics.ssim(ref, image, mask=half) == pytest.approx(expected, rel=1e-9)
 
 
-def test_noise_estimate_recovers_sigma_on_smooth_image():
-    rng = np.random.default_rng(2)
-    yy, xx = np.mgrid[:128, :128]
-    smooth = np.stack([100 + 20 * np.sin(xx / 30.0) + 10 * np.cos(yy / 25.0)] * 2)
-    noisy = smooth + rng.normal(0, 4.0, smooth.shape)
-    assert metrics.estimate_noise_sigma(noisy) == pytest.approx(4.0, rel=0.1)
+def test_score_is_every_metric_in_table_order():
+    ref = _textured()
+    image = ref + np.random.default_rng(3).normal(0.0, 5.0, ref.shape)
+    mask = ref > 100
+    scores = metrics.score(ref, image, mask)
+    assert tuple(scores) == metrics.SCORES
+    for name, metric in zip(metrics.SCORES, (metrics.psnr, metrics.ssim, metrics.nmse, metrics.hfen)):
+        assert scores[name] == metric(ref, image, mask=mask)
 
 
 @pytest.mark.parametrize("a", [0.1, -0.25, 0.5])

@@ -1,6 +1,6 @@
 """The Slicer module's own files agree with each other, checked without Slicer.
 
-MRDeepRecon.py is read with ``ast`` (never imported: qt, ctk and slicer exist only inside the
+MRDeepRecon.py and its self-test (Testing/Python/MRDeepReconSelfTest.py) are read with ``ast`` (never imported: qt, ctk and slicer exist only inside the
 application), the .ui with ``xml.etree``: widget names the code uses exist, each
 ``SlicerParameterName`` is a field of the parameter node and each field has a widget of a kind
 ``connectGui`` can bind, the panel starts at the parameter defaults, the names the widget takes from
@@ -22,6 +22,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MODULE = REPO / "MRDeepRecon"
 SCRIPT = MODULE / "MRDeepRecon.py"
+SELF_TEST = MODULE / "Testing" / "Python" / "MRDeepReconSelfTest.py"
 UI = MODULE / "Resources" / "UI" / "MRDeepRecon.ui"
 ICON = MODULE / "Resources" / "Icons" / "MRDeepRecon.png"
 LIB = MODULE / "MRDeepReconLib"
@@ -58,6 +59,11 @@ QT_CLASSES_PREFIXES = ("Q",)
 @pytest.fixture(scope="module")
 def tree() -> ast.Module:
     return ast.parse(SCRIPT.read_text(encoding="utf-8"), filename=str(SCRIPT))
+
+
+@pytest.fixture(scope="module")
+def self_test() -> ast.Module:
+    return ast.parse(SELF_TEST.read_text(encoding="utf-8"), filename=str(SELF_TEST))
 
 
 @pytest.fixture(scope="module")
@@ -314,8 +320,8 @@ def _ui_references(tree: ast.Module) -> set[str]:
     return names
 
 
-def test_every_widget_the_code_uses_exists_in_the_ui(ui, tree):
-    used = _ui_references(tree)
+def test_every_widget_the_code_uses_exists_in_the_ui(ui, tree, self_test):
+    used = _ui_references(tree) | _ui_references(self_test)
     assert len(used) > 20
     missing = used - set(_widgets(ui))
     assert not missing, f"self.ui.<name> not in the .ui: {sorted(missing)}"
@@ -333,6 +339,7 @@ def test_buttons_are_connected(ui, tree):
 
 def test_module_script_compiles(tmp_path):
     py_compile.compile(str(SCRIPT), cfile=str(tmp_path / "MRDeepRecon.pyc"), doraise=True)
+    py_compile.compile(str(SELF_TEST), cfile=str(tmp_path / "MRDeepReconSelfTest.pyc"), doraise=True)
 
 
 def _module_level_imports(tree: ast.Module) -> set[str]:
@@ -360,15 +367,15 @@ def test_module_level_imports_are_what_slicer_provides(tree):
     assert imported <= set(stdlib) | SLICER_PROVIDED, sorted(imported - set(stdlib) - SLICER_PROVIDED)
 
 
-def test_module_classes_follow_the_template(tree):
+def test_module_classes_follow_the_template(tree, self_test):
     bases = {
-        "MRDeepRecon": {"ScriptedLoadableModule"},
-        "MRDeepReconWidget": {"ScriptedLoadableModuleWidget", "VTKObservationMixin"},
-        "MRDeepReconTest": {"ScriptedLoadableModuleTest"},
+        "MRDeepRecon": (tree, {"ScriptedLoadableModule"}),
+        "MRDeepReconWidget": (tree, {"ScriptedLoadableModuleWidget", "VTKObservationMixin"}),
+        "MRDeepReconTest": (self_test, {"ScriptedLoadableModuleTest"}),
     }
-    for name, expected in bases.items():
-        assert {ast.unparse(b) for b in _class(tree, name).bases} == expected, name
-    test_methods = {n.name for n in _class(tree, "MRDeepReconTest").body if isinstance(n, ast.FunctionDef)}
+    for name, (source, expected) in bases.items():
+        assert {ast.unparse(b) for b in _class(source, name).bases} == expected, name
+    test_methods = {n.name for n in _class(self_test, "MRDeepReconTest").body if isinstance(n, ast.FunctionDef)}
     assert {"setUp", "runTest"} <= test_methods
     widget_methods = {n.name for n in _class(tree, "MRDeepReconWidget").body if isinstance(n, ast.FunctionDef)}
     assert {"setup", "cleanup", "enter", "exit", "ensure_dependencies", "onApplyButton", "cancelJob"} <= widget_methods
@@ -421,10 +428,11 @@ def _lib_class_methods(module: str, cls: str) -> set[str]:
     raise AssertionError(f"MRDeepReconLib/{module}.py has no class {cls}")
 
 
-def test_names_taken_from_the_lib_exist(tree):
-    """``lib("module").name`` and ``from MRDeepReconLib.module import name`` point at real names."""
+def test_names_taken_from_the_lib_exist(tree, self_test):
+    """``lib("module").name`` and ``from MRDeepReconLib.module import name`` (in the module script
+    and its self-test) point at real names."""
     used: set[tuple[str, str]] = set()
-    for node in ast.walk(tree):
+    for node in [*ast.walk(tree), *ast.walk(self_test)]:
         if (
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Call)
@@ -450,17 +458,31 @@ def test_reload_order_names_existing_lib_modules(tree):
     assert set(listed) <= present, sorted(set(listed) - present)
 
 
-def test_comparison_methods_the_widget_calls_exist(tree):
+def test_comparison_methods_the_panel_calls_exist():
+    """The panel drives the comparison through ``MRDeepReconLib.comparison_session``: the
+    ``Comparison`` methods it calls exist."""
     methods = _lib_class_methods("comparison", "Comparison")
     called = set()
-    widget = _class(tree, "MRDeepReconWidget")
-    for node in ast.walk(widget):
+    session = ast.parse((LIB / "comparison_session.py").read_text(encoding="utf-8"))
+    for node in ast.walk(session):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             owner = ast.unparse(node.func.value)
-            if owner in ("comparison", "self._comparison"):
+            if owner == "self.comparison":
                 called.add(node.func.attr)
     assert {"show", "set_slab_mip", "set_3d_mip", "show_difference"} <= called
     assert called <= methods, f"Comparison lacks {sorted(called - methods)}"
+
+
+def test_comparison_session_methods_the_widget_calls_exist(tree):
+    methods = _lib_class_methods("comparison_session", "ComparisonSession")
+    called = {
+        node.func.attr
+        for node in ast.walk(_class(tree, "MRDeepReconWidget"))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and ast.unparse(node.func.value) == "self._comparisonSession"
+    }
+    assert {"show", "update", "forget", "forget_toggles"} <= called
+    assert called <= methods, f"ComparisonSession lacks {sorted(called - methods)}"
 
 
 def test_background_and_logic_calls_match_the_lib():

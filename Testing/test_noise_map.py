@@ -1,10 +1,19 @@
-"""The local noise SD map (mrdeeprecon.noise_map) against noise of known, varying SD."""
+"""The wavelet MAD noise estimates (mrdeeprecon.noise_map), global and local, against noise of
+known, varying SD."""
 
 import numpy as np
 import pytest
 
 from mrdeeprecon.kspace.degrade import AxisRoles, DegradationSpec, degrade
-from mrdeeprecon.noise_map import local_noise_sd
+from mrdeeprecon.noise_map import global_noise_sd, local_noise_sd
+
+
+def test_global_estimate_recovers_sigma_on_smooth_image():
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[:128, :128]
+    smooth = np.stack([100 + 20 * np.sin(xx / 30.0) + 10 * np.cos(yy / 25.0)] * 2)
+    noisy = smooth + rng.normal(0, 4.0, smooth.shape)
+    assert global_noise_sd(noisy) == pytest.approx(4.0, rel=0.1)
 
 
 def test_white_noise_sd_is_recovered_everywhere():

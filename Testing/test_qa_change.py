@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from mrdeeprecon.qa.change import change_map
 from mrdeeprecon.qa.grid import index_to_lps, resample_like
-from mrdeeprecon.standardize import resample
+from mrdeeprecon.standardize import resample_kspace
 from mrdeeprecon.volume import Volume
 
 SIGMA = 5.0
@@ -108,7 +108,7 @@ def test_resampling_a_refined_volume_onto_the_original_grid_is_exact() -> None:
         direction=_direction(),
     )
     # x2 along i and j with the field of view kept: for even sizes the origin stays
-    fine = original.with_data(resample(original.data, (8, 64, 80)), spacing=(0.4, 0.45, 2.0))
+    fine = original.with_data(resample_kspace(original.data, (8, 64, 80)), spacing=(0.4, 0.45, 2.0))
     back = resample_like(fine, original)
     assert back.method == "k-space"
     np.testing.assert_allclose(back.data, original.data, atol=1e-3)

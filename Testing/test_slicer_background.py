@@ -26,6 +26,7 @@ from MRDeepReconLib import (  # noqa: E402
     update_node_from_volume,
     volume_from_node,
 )
+from MRDeepReconLib.background import python_slicer_executable  # noqa: E402
 from slicer_scene import new_scene, scene_with_series  # noqa: E402
 
 MODULE_DIR = Path(__file__).resolve().parents[1] / "MRDeepRecon"
@@ -41,6 +42,17 @@ def _start(node, parameters: ProcessParameters, context) -> BackgroundEnhancemen
     job = BackgroundEnhancement()
     job.start(node, parameters, context, sys.executable, MODULE_DIR)
     return job
+
+
+def test_command_line_carries_the_parameters_settings(tmp_path) -> None:
+    """The child's flags are derived from EnhanceSettings: parsed back, they are the settings."""
+    from mrdeeprecon.cli import _settings, build_parser
+
+    parameters = ProcessParameters(noise_reduction=3.25, super_resolution=(1.5, 2, 1), artifact_correction=False,
+                                   device="cpu", model_kind="2d", model_path=str(tmp_path / "m.safetensors"))
+    command = BackgroundEnhancement._command("python", tmp_path, parameters)
+    assert command[:4] == ["python", "-m", "mrdeeprecon.cli", "enhance"]
+    assert _settings(build_parser().parse_args(command[3:])) == parameters.to_settings()
 
 
 def _process_gone(pid: int) -> bool:
@@ -138,3 +150,14 @@ def test_failing_run_reports_the_command_lines_error(philips, tiny_models) -> No
     with pytest.raises(MRDeepReconError, match="needs the 3D model"):
         job.finish(MRDeepReconLogic(world.scene), series.node)
     assert world.state() == state
+
+
+def test_python_slicer_is_found_on_the_path_else_next_to_the_interpreter(tmp_path: Path, monkeypatch) -> None:
+    launcher = tmp_path / ("PythonSlicer" + (".exe" if os.name == "nt" else ""))
+    python = tmp_path / "python-real"
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert python_slicer_executable(str(python)) is None
+    launcher.write_text("")
+    assert python_slicer_executable(str(python)) == str(launcher)
+    monkeypatch.setattr("shutil.which", lambda name: f"/on/the/path/{name}")
+    assert python_slicer_executable(str(python)) == "/on/the/path/PythonSlicer"

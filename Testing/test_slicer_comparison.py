@@ -10,6 +10,8 @@ bundled engine's real output.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,7 +40,9 @@ from MRDeepReconLib.comparison import (  # noqa: E402
     difference_volume,
     slice_view_name,
 )
-from MRDeepReconLib.screenshot import TILE_GAP, HeadlessSlicer, render_comparison_png  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the README-picture tool
+from comparison_screenshot import TILE_GAP, HeadlessSlicer, render_comparison_png  # noqa: E402
 
 VIEW = 192  # slice view size in pixels
 

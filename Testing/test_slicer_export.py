@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pydicom
@@ -23,6 +24,7 @@ from MRDeepReconLib import (  # noqa: E402
     update_node_from_volume,
     volume_from_node,
 )
+from MRDeepReconLib.export import derived_series_options, qa_summary_html  # noqa: E402
 from slicer_scene import scene_with_series  # noqa: E402
 
 #: Keys of qa.json (mrdeeprecon.qa.report's module docstring).
@@ -125,3 +127,32 @@ def test_qa_report_from_nodes(philips_enhanced_dir: Path, tiny_models, tmp_path:
     assert data["scan_context"] == json.loads(json.dumps(context.to_dict()))
     assert json.loads((tmp_path / "qa" / "qa.json").read_text()).keys() == QA_KEYS
     assert {p.name for p in (tmp_path / "qa").iterdir()} >= {"qa.json", "qa.md", "profiles.png", "change_map.png"}
+
+
+def test_derived_series_options_as_the_panel_sets_them() -> None:
+    options = derived_series_options("  Denoised T1  ", multiframe=True, from_dicom=True)
+    assert (options.series_description, options.enhanced, options.research_placeholder) == ("Denoised T1", True, False)
+    blank = derived_series_options(" ", multiframe=False, from_dicom=False)
+    assert (blank.series_description, blank.enhanced, blank.research_placeholder) == (None, False, True)
+    assert blank == DerivedSeriesOptions(research_placeholder=True)
+
+
+QA_SENTENCES = {
+    "requested": "measured {m:.2f} of {r:.2f} ({e:+.0%})",
+    "measured": "measured {m:.2f}",
+    "flagged": "flagged {slices}",
+    "none_flagged": "none flagged",
+    "report": "in {folder}",
+}
+
+
+def _qa_report(summary: dict, flagged: list[int]) -> SimpleNamespace:
+    """What qa_summary_html reads of a QAReport."""
+    return SimpleNamespace(noise_reduction_summary=lambda: summary, consistency=SimpleNamespace(flagged=flagged))
+
+
+def test_qa_summary_html_says_measured_against_requested_and_the_flagged_slices() -> None:
+    report = _qa_report({"measured": 1.9, "requested": 2.0, "relative_error": -0.05}, [3, 7])
+    assert qa_summary_html(report, "/tmp/qa", QA_SENTENCES) == "measured 1.90 of 2.00 (-5%)<br>flagged 3, 7<br>in /tmp/qa"
+    report = _qa_report({"measured": 1.5, "requested": None}, [])
+    assert qa_summary_html(report, Path("qa"), QA_SENTENCES) == "measured 1.50<br>none flagged<br>in qa"

@@ -3,6 +3,7 @@ database, and MRDeepReconLogic.process with real DICOM series and tiny random mo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import vtk  # noqa: E402
 from mrdeeprecon import (  # noqa: E402
     Cancelled,
     CancelToken,
+    EnhanceSettings,
     MRDeepReconError,
     ScanContext,
     load_context,
@@ -140,6 +142,16 @@ def test_parameters_round_trip_json_and_build_settings_and_context(tiny_models) 
         ProcessParameters(super_resolution=(1, 1, 3)).to_settings()
     with pytest.raises(MRDeepReconError, match="unknown parameter"):
         ProcessParameters.from_dict({"noise": 2})
+
+
+def test_parameters_are_the_engines_settings_and_the_panels_own_fields() -> None:
+    """ProcessParameters re-declares nothing of EnhanceSettings: same fields and defaults, plus
+    the panel's scan-context choices; to_settings keeps only the engine's part."""
+    engine = {f.name for f in dataclasses.fields(EnhanceSettings)}
+    own = {f.name for f in dataclasses.fields(ProcessParameters)} - engine
+    assert own == {"artifact_correction", "context_overrides"}
+    assert ProcessParameters().to_settings() == EnhanceSettings()
+    assert ProcessParameters(model_path="").model_path is None, "the parameter node's '' is the bundled model"
 
 
 # ------------------------------------------------------------------------------ process
@@ -267,3 +279,45 @@ def test_errors_leave_the_scene_as_it_was(philips, tiny_models, tmp_path: Path, 
     with pytest.raises(RuntimeError, match="hierarchy failed"):
         logic.process(series.node, None, ProcessParameters(device="cpu", model_path=str(tiny_models["2d"])))
     assert world.state() == state, "the node created for the result was removed with its display node"
+
+
+def _result_of(scene, input_node, name: str = "result"):
+    """A node marked as MRDeepRecon's result of ``input_node`` (attributes as store_result sets them)."""
+    output = slicer.util.addVolumeFromArray(np.zeros((2, 4, 4), np.float32), name=name)
+    output.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps({"noise_reduction": 2.0}))
+    output.SetAttribute(logic_module.ATTRIBUTE_SOURCE_NODE_ID, input_node.GetID())
+    output.SetAttribute(logic_module.ATTRIBUTE_PARAMETERS, json.dumps(ProcessParameters(noise_reduction=3.0).to_dict()))
+    return output
+
+
+def test_results_are_told_from_inputs() -> None:
+    world = new_scene()
+    first = slicer.util.addVolumeFromArray(np.ones((2, 4, 4), np.float32), name="first")
+    second = slicer.util.addVolumeFromArray(np.ones((2, 4, 4), np.float32), name="second")
+    result = _result_of(world.scene, first)
+    assert logic_module.is_result_of(result, first) and not logic_module.is_result_of(result, second)
+    assert not logic_module.is_result_of(None, first) and not logic_module.is_result_of(first, first)
+    assert logic_module.computed_from_other(result, second) and not logic_module.computed_from_other(result, first)
+    assert not logic_module.computed_from_other(second, first)  # not a result: names no source
+    assert not logic_module.computed_from_other(None, first) and not logic_module.computed_from_other(result, None)
+    assert logic_module.recorded_parameters(result) == ProcessParameters(noise_reduction=3.0)
+    assert logic_module.recorded_parameters(first) is None
+    result.SetAndObserveImageData(None)
+    assert not logic_module.is_result_of(result, first)  # a result without voxels is none
+
+
+def test_default_input_skips_results_difference_volumes_and_label_maps() -> None:
+    world = new_scene()
+    assert logic_module.default_input(world.scene) is None
+    source = slicer.util.addVolumeFromArray(np.ones((2, 4, 4), np.float32), name="source")
+    _result_of(world.scene, source)
+    labels = world.scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "labels")
+    slicer.util.updateVolumeFromArray(labels, np.ones((2, 4, 4), np.uint8))
+    world.scene.RemoveNode(source)
+    difference = slicer.util.addVolumeFromArray(np.ones((2, 4, 4), np.float32), name="difference")
+    difference.SetAttribute(logic_module.DIFFERENCE_ATTRIBUTE, source.GetID())
+    assert not logic_module.is_usable_input(labels) and logic_module.is_usable_input(difference)
+    assert logic_module.default_input(world.scene) is None
+    plain = slicer.util.addVolumeFromArray(np.ones((2, 4, 4), np.float32), name="plain")
+    later = slicer.util.addVolumeFromArray(np.ones((2, 4, 4), np.float32), name="later")
+    assert logic_module.default_input(world.scene) is plain and later is not plain

@@ -12,7 +12,7 @@ from mrdeeprecon.standardize import (
     destandardize,
     intensity_range,
     normalize,
-    resample,
+    resample_kspace,
     standardize,
 )
 
@@ -68,7 +68,7 @@ def test_working_grid_shapes_with_super_resolution(factor: float) -> None:
     record = std.record
     # standard orientation: axis 1 = frequency (x here), axis 2 = phase (y here)
     assert std.data.shape == (round(5 * factor), round(30 * factor), 32)
-    assert record.super_resolution == (factor, factor, 1.0)
+    assert record.super_resolution == (factor, 1.0, factor)  # (frequency, phase, slice), as requested
     back = destandardize(std.data, record)
     assert back.shape == (round(5 * factor), 40, round(30 * factor)) == record.output_shape
     assert (back[:, :4] == 0).all() and (back[:, 36:] == 0).all()
@@ -76,14 +76,14 @@ def test_working_grid_shapes_with_super_resolution(factor: float) -> None:
 
 def test_zero_padding_interpolation_is_exact_for_band_limited_signal() -> None:
     image = _band_limited((6, 24, 32), band=4)
-    fine = resample(image, (12, 48, 64))
+    fine = resample_kspace(image, (12, 48, 64))
     np.testing.assert_allclose(fine[::2, ::2, ::2], image, atol=1e-5 * np.abs(image).max())
     assert abs(fine.mean() - image.mean()) < 1e-5 * abs(image.mean())
 
 
 def test_resampling_keeps_the_centre_sample_in_place() -> None:
     image = _band_limited((1, 15, 20), band=3)
-    fine = resample(image, (1, 23, 30))  # ×1.5, odd and even sizes
+    fine = resample_kspace(image, (1, 23, 30))  # ×1.5, odd and even sizes
     assert fine[0, 23 // 2, 30 // 2] == pytest.approx(image[0, 15 // 2, 20 // 2], abs=1e-4)
 
 

@@ -52,7 +52,7 @@ def test_a_2d_stack_is_degraded_slice_by_slice_at_a_drawn_spacing(stroke_volume,
     from the middle more than adjacent stored slices do."""
     from mrdeeprecon.training import pairs
 
-    scenario = (pairs.DegradationSpec(noise=0.05), pairs.context_vector.SamplingDescription())
+    scenario = (pairs.DegradationSpec(noise=0.05), pairs.KSpaceSampling())
     monkeypatch.setattr(pairs, "random_degradation", lambda draw, is_3d, config: scenario)
     stacked = PairConfig(in_slices=3, slab="2D", patch=64, p_coil_noise=0.0, slice_spacing=(2.0, 2.0))
     assert not stacked.is_3d and stacked.depth == 3
@@ -105,7 +105,7 @@ def test_input_noise_follows_the_drawn_level_and_the_map_measures_it(stroke_volu
     target) is what the noise map says, pair by pair (both scale with the pair's random gain)."""
     from mrdeeprecon.training import pairs
 
-    scenario = (pairs.DegradationSpec(noise=0.08), pairs.context_vector.SamplingDescription())
+    scenario = (pairs.DegradationSpec(noise=0.08), pairs.KSpaceSampling())
     monkeypatch.setattr(pairs, "random_degradation", lambda draw, is_3d, config: scenario)
     batch = PairSampler([stroke_volume], PairConfig(patch=96, group=4, p_coil_noise=0.0), seed=2).batch(8)
     ratios = []
@@ -204,8 +204,9 @@ def test_short_training_learns_to_denoise_a_held_out_subject(tmp_path):
     from mrdeeprecon.context import ScanContext
     from mrdeeprecon.inference import enhance
     from mrdeeprecon.kspace.degrade import DegradationSpec
+    from mrdeeprecon.metrics import score
     from mrdeeprecon.settings import EnhanceSettings
-    from mrdeeprecon.simulate import score, simulate_acquisition
+    from mrdeeprecon.simulate import simulate_acquisition
 
     config = TrainConfig(kind="2d", out_dir=tmp_path, data=[shared_path("volumes/stroke_T1.nii.gz")],
                          steps=1500, batch_size=8, patch=64, device="cpu")
@@ -359,9 +360,10 @@ def test_every_train_config_field_has_a_flag_and_min_noise_reaches_the_pairs(tmp
     import json
 
     from conftest import shared_path
-    from mrdeeprecon.cli import _TRAIN_FLAGS, main
+    from mrdeeprecon.cli import build_parser, main
 
-    assert {f.name for f in dataclasses.fields(TrainConfig)} == set(_TRAIN_FLAGS)
+    train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
+    assert {f.name for f in dataclasses.fields(TrainConfig)} == {a.dest for a in train_parser._actions} - {"help"}
     out = tmp_path / "model"
     args = ["train", "--kind", "2d", "--out", str(out), "--data", str(shared_path("volumes/stroke_T1.nii.gz")),
             "--steps", "1", "--batch-size", "2", "--patch", "48", "--base-channels", "8", "--depth", "2",

@@ -104,14 +104,14 @@ def build_volume(source: Source, shape: tuple[int, int, int], seed: int = 0):
     Spacing is 1 mm, or 0.5 mm in-plane when the source was upsampled to fill a larger matrix.
     ``metadata["noise_sigma"]`` is the SD of the added Gaussian noise per channel (intensity units).
     """
-    from mrdeeprecon.standardize import resample
+    from mrdeeprecon.standardize import resample_kspace
     from mrdeeprecon.volume import Volume
 
     data = source.data
     z, y, x = shape
     upsample = 2 if max(y / data.shape[1], x / data.shape[2]) > 1.5 else 1
     if upsample > 1:
-        data = resample(data, (data.shape[0], upsample * data.shape[1], upsample * data.shape[2]))
+        data = resample_kspace(data, (data.shape[0], upsample * data.shape[1], upsample * data.shape[2]))
     data = _fit_axis(data, 0, z, "symmetric")
     data = _fit_axis(_fit_axis(data, 1, y, "constant"), 2, x, "constant")
     rng = np.random.default_rng(seed)

@@ -58,7 +58,7 @@ def _context_row(size: int) -> torch.Tensor:
     from mrdeeprecon.context import ScanContext
     from mrdeeprecon.model import context_vector
 
-    vector = context_vector.encode(context_vector.from_scan(ScanContext(), (1.0, 1.0, 1.0)))
+    vector = context_vector.encode(ScanContext().on_output_grid((1.0, 1.0, 1.0)))
     if vector.shape != (size,):
         raise RuntimeError(f"context vector has {vector.shape[0]} values, the model wants {size}")
     return torch.from_numpy(vector)[None]

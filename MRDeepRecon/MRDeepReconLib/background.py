@@ -3,9 +3,11 @@
 :class:`BackgroundEnhancement` writes the input node as NRRD and its scan context as JSON into a
 temporary folder, and runs the engine's command line on them::
 
-    PYTHON -m mrdeeprecon.cli enhance in.nrrd out.nrrd --context context.json --progress lines
-        --record record.json --noise-reduction F --sr-frequency F --sr-phase F --sr-slice F
-        --device D --model-kind K [--model WEIGHTS]
+    PYTHON -m mrdeeprecon.cli enhance in.nrrd out.nrrd --context context.json --record record.json
+        --progress lines SETTINGS
+
+(``SETTINGS``: the flags of the parameters' engine settings,
+:func:`mrdeeprecon.cli.settings_arguments`)
 
 in a new process group (POSIX: a new session; Windows: ``CREATE_NEW_PROCESS_GROUP``), so that
 :meth:`~BackgroundEnhancement.cancel` ends the whole process tree. Reader threads collect its
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 from mrdeeprecon import EnhanceSettings, MRDeepReconError, ScanContext
-from mrdeeprecon.cli import PROGRESS_PREFIX
+from mrdeeprecon.cli import PROGRESS_PREFIX, settings_arguments
 from mrdeeprecon.io import load_volume, save_volume
 
 from .node_volume import volume_from_node
@@ -84,6 +86,17 @@ def _read_lines(stream: IO[str], name: str, lines: "queue.Queue[tuple[str, str]]
     stream.close()
 
 
+def python_slicer_executable(python: str = sys.executable) -> Optional[str]:
+    """The ``PythonSlicer`` launcher (Slicer's Python with Slicer's environment) that runs the
+    engine: the one on ``PATH``, else the one next to the interpreter ``python``; ``None`` when
+    there is neither."""
+    found = shutil.which("PythonSlicer")
+    if found:
+        return found
+    candidate = os.path.join(os.path.dirname(python), "PythonSlicer" + (".exe" if os.name == "nt" else ""))
+    return candidate if os.path.isfile(candidate) else None
+
+
 class BackgroundEnhancement:
     """One enhancement of one node in a child process (use a new object for each run)."""
 
@@ -110,18 +123,16 @@ class BackgroundEnhancement:
 
         Args:
             input_node: the scalar volume to enhance (read, never modified).
-            parameters: what to do; validated here, so invalid factors raise before any launch.
+            parameters: what to do (checked when they were made).
             context: the input's scan context as read; ``parameters``' overrides are applied.
             python_executable: the interpreter that runs the engine (``PythonSlicer`` in Slicer).
             module_dir: the folder holding the ``mrdeeprecon`` package (put on ``PYTHONPATH``).
 
         Raises:
-            MRDeepReconError: a run was already started, invalid parameters, the model card is
-                unreadable or the input cannot be written.
+            MRDeepReconError: a run was already started or the input cannot be written.
         """
         if self._process is not None:
             raise MRDeepReconError("this background run was already started; use a new one")
-        settings = parameters.to_settings()
         context = parameters.scan_context(context)
         self.parameters = parameters
         self._input_name = input_node.GetName()
@@ -130,7 +141,7 @@ class BackgroundEnhancement:
             save_volume(volume_from_node(input_node), folder / INPUT_NAME)
             (folder / CONTEXT_NAME).write_text(json.dumps({"scan_context": context.to_dict()}))
             self._process = subprocess.Popen(
-                self._command(python_executable, folder, settings),
+                self._command(python_executable, folder, parameters),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -152,20 +163,14 @@ class BackgroundEnhancement:
 
     @staticmethod
     def _command(python: str, folder: Path, settings: EnhanceSettings) -> list[str]:
-        sr_frequency, sr_phase, sr_slice = settings.super_resolution
         return [
             python, "-m", "mrdeeprecon.cli", "enhance",
             str(folder / INPUT_NAME), str(folder / OUTPUT_NAME),
             "--context", str(folder / CONTEXT_NAME),
             "--record", str(folder / RECORD_NAME),
             "--progress", "lines",
-            "--noise-reduction", repr(settings.noise_reduction),
-            "--sr-frequency", repr(sr_frequency),
-            "--sr-phase", repr(sr_phase),
-            "--sr-slice", repr(sr_slice),
-            "--device", settings.device,
-            "--model-kind", settings.model_kind,
-        ] + (["--model", str(settings.model_path)] if settings.model_path is not None else [])  # fmt: skip
+            *settings_arguments(settings),
+        ]  # fmt: skip
 
     @staticmethod
     def _environment(module_dir: Path) -> dict[str, str]:

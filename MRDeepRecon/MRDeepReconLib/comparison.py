@@ -152,10 +152,19 @@ def _ijk_to_ras(node: "slicer.vtkMRMLVolumeNode") -> np.ndarray:
     return arrayFromVTKMatrix(_ijk_to_ras_matrix(node))
 
 
-def resample_to_reference(
+def resample_for_display(
     moving: "slicer.vtkMRMLScalarVolumeNode", reference: "slicer.vtkMRMLScalarVolumeNode"
 ) -> np.ndarray:
-    """Values of ``moving`` at the voxel centres of ``reference``, by physical (RAS) position.
+    """Values of ``moving`` at the voxel centres of ``reference``, by physical (RAS) position, as
+    Slicer's slice views show them: for the difference volume.
+
+    Purpose: the difference shows the voxels the user compares side by side. Where the grids'
+    voxel centres coincide (the engine's super-resolution grid keeps every original centre) it
+    takes the enhanced voxels themselves, detail beyond the original's resolution included, and
+    between them it interpolates linearly, as the views do. The engine's
+    :func:`mrdeeprecon.qa.grid.resample_like` does not fit here: it is for measurements and
+    projects a refined volume onto the original's k-space band (or windowed-sinc interpolates),
+    which would hide that detail, and it needs engine volumes copied out of the nodes.
 
     Trilinear interpolation with ``vtkImageReslice`` on the index grids: output index
     ``(i, j, k)`` of the reference is mapped to the moving volume's continuous index by
@@ -216,13 +225,13 @@ def difference_volume(
 ) -> "slicer.vtkMRMLScalarVolumeNode":
     """``enhanced − original`` on the original's grid, as the scalar volume ``<enhanced>_minus_<original>``.
 
-    The enhanced volume is resampled at the original's voxel centres (:func:`resample_to_reference`),
+    The enhanced volume is resampled at the original's voxel centres (:func:`resample_for_display`),
     so a super-resolved result is compared point for point. A node of that name made earlier by
     this function is updated instead of adding another. The display is the diverging
     :func:`difference_color_node` with level 0 and a symmetric window of twice the 99.5th
     percentile of ``|difference|`` (in the volumes' intensity units).
     """
-    values = resample_to_reference(enhanced, original) - arrayFromVolume(original).astype(np.float32)
+    values = resample_for_display(enhanced, original) - arrayFromVolume(original).astype(np.float32)
     name = f"{enhanced.GetName()}_minus_{original.GetName()}"
     node = next(
         (candidate for candidate in _nodes(scene, "vtkMRMLScalarVolumeNode")

@@ -8,7 +8,7 @@ source node (``MRDeepRecon.sourceNodeID``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from mrdeeprecon import CancelToken, MRDeepReconError, ScanContext, Volume
 from mrdeeprecon.io.dicom_write import DerivedSeries, DerivedSeriesOptions, write_derived_series
@@ -50,6 +50,17 @@ def _result_volume(output_node, input_node, file_for_instance: Optional[FileForI
         volume.metadata = {"source_path": file_name} if file_name else {}
     volume.metadata["enhancement"] = record
     return volume
+
+
+def derived_series_options(series_description: str, multiframe: bool, from_dicom: bool) -> DerivedSeriesOptions:
+    """The writer's options as the panel sets them: its series description (blank: the writer's
+    default), enhanced multi-frame or classic, and the research placeholder patient for a
+    result whose source was not loaded from DICOM (``from_dicom`` ``False``)."""
+    return DerivedSeriesOptions(
+        series_description=series_description.strip() or None,
+        enhanced=multiframe,
+        research_placeholder=not from_dicom,
+    )
 
 
 def export_derived_series(
@@ -111,3 +122,27 @@ def qa_for_nodes(
     if out_dir is not None:
         write_qa_report(report, out_dir)
     return report
+
+
+def qa_summary_html(report: QAReport, out_dir: str | Path, sentences: Mapping[str, str]) -> str:
+    """What the panel shows after a QA run, as HTML lines: the measured noise reduction (against
+    the requested one when the result records it), the slices the k-space consistency check
+    flagged (indices along z) or that none was, and the report folder ``out_dir``.
+
+    ``sentences`` are the panel's (translated) words, by key: ``requested`` (``{m}`` measured,
+    ``{r}`` requested noise-reduction factor, ``{e}`` relative error), ``measured`` (``{m}``, when
+    the result records no request), ``flagged`` (``{slices}``), ``none_flagged``, ``report``
+    (``{folder}``)."""
+    summary = report.noise_reduction_summary()
+    measured, requested = summary.get("measured"), summary.get("requested")
+    if requested:
+        lines = [sentences["requested"].format(m=measured, r=requested, e=summary.get("relative_error") or 0.0)]
+    else:
+        lines = [sentences["measured"].format(m=measured)]
+    flagged = list(getattr(report.consistency, "flagged", []) or [])
+    if flagged:
+        lines.append(sentences["flagged"].format(slices=", ".join(str(s) for s in flagged)))
+    else:
+        lines.append(sentences["none_flagged"])
+    lines.append(sentences["report"].format(folder=out_dir))
+    return "<br>".join(lines)

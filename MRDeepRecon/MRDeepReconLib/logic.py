@@ -16,6 +16,7 @@ import slicer
 from mrdeeprecon import CancelToken, MRDeepReconError, ScanContext, Volume
 from mrdeeprecon.progress import ProgressCallback
 
+from .comparison import DIFFERENCE_ATTRIBUTE
 from .dicom_source import (
     DICOM_UID_NAME,
     INSTANCE_UIDS_ATTRIBUTE,
@@ -72,6 +73,50 @@ def noise_reduction_summary(output_node) -> str:
     return text
 
 
+def is_usable_input(node) -> bool:
+    """Whether ``node`` can be enhanced: a scalar volume node (not a label map) with image data."""
+    return node is not None and node.GetClassName() == "vtkMRMLScalarVolumeNode" and node.GetImageData() is not None
+
+
+def default_input(scene):
+    """The first usable input of ``scene`` (:func:`is_usable_input`) that is neither a result
+    (it has :data:`ATTRIBUTE_PARAMETERS`) nor a comparison's difference volume; ``None`` if none."""
+    volumes = scene.GetNodesByClass("vtkMRMLScalarVolumeNode")
+    for index in range(volumes.GetNumberOfItems()):
+        node = volumes.GetItemAsObject(index)
+        if is_usable_input(node) and not node.GetAttribute(ATTRIBUTE_PARAMETERS) and not node.GetAttribute(DIFFERENCE_ATTRIBUTE):
+            return node
+    return None
+
+
+def is_result_of(output_node, input_node) -> bool:
+    """Whether ``output_node`` is an MRDeepRecon result of ``input_node``, both with image data:
+    it carries the enhancement record and names ``input_node`` as its source."""
+    return (
+        is_usable_input(input_node)
+        and output_node is not None
+        and output_node.GetImageData() is not None
+        and bool(output_node.GetAttribute(ATTRIBUTE_ENHANCEMENT))
+        and output_node.GetAttribute(ATTRIBUTE_SOURCE_NODE_ID) == input_node.GetID()
+    )
+
+
+def computed_from_other(output_node, input_node) -> bool:
+    """Whether ``output_node`` is an MRDeepRecon result of a volume other than ``input_node``
+    (``False`` when either is ``None`` or the output names no source)."""
+    if output_node is None or input_node is None:
+        return False
+    source = output_node.GetAttribute(ATTRIBUTE_SOURCE_NODE_ID)
+    return bool(source) and source != input_node.GetID()
+
+
+def recorded_parameters(output_node) -> Optional[ProcessParameters]:
+    """The parameters the result ``output_node`` was computed with (its
+    :data:`ATTRIBUTE_PARAMETERS`), or ``None`` when it records none."""
+    recorded = output_node.GetAttribute(ATTRIBUTE_PARAMETERS)
+    return ProcessParameters.from_dict(json.loads(recorded)) if recorded else None
+
+
 class MRDeepReconLogic:
     """Enhancement of scalar volume nodes of ``scene`` (a ``vtkMRMLScene``)."""
 
@@ -94,7 +139,8 @@ class MRDeepReconLogic:
             inputVolumeNode: the scalar volume to enhance; never modified.
             outputVolumeNode: the node that receives the result (its voxels and geometry are
                 replaced), or ``None`` for a new node named :func:`default_output_name`.
-            parameters: what to do; their scan-context overrides are applied to ``context``.
+            parameters: what to do (checked when they were made); their scan-context overrides
+                are applied to ``context``.
             progress: ``progress(fraction, message)``, fraction in [0, 1].
             cancel: set it (from any thread, or from ``progress``) to stop at the next batch;
                 :class:`~mrdeeprecon.Cancelled` is raised then.
@@ -109,12 +155,11 @@ class MRDeepReconLogic:
                 voxels alone cannot say, and only a volume without negative values is clipped.
 
         Raises:
-            MRDeepReconError: invalid parameters or input, or a problem of the engine.
+            MRDeepReconError: an invalid input, or a problem of the engine.
             Cancelled: ``cancel`` was set. In both cases the scene is unchanged.
         """
         if outputVolumeNode is not None and outputVolumeNode is inputVolumeNode:
             raise MRDeepReconError("the output volume must not be the input volume")
-        settings = parameters.to_settings()
         base = context if context is not None else scan_context_for_node(inputVolumeNode)
         volume = volume_from_node(inputVolumeNode)
         if file_for_instance is not None and instance_uids(inputVolumeNode):
@@ -127,7 +172,7 @@ class MRDeepReconLogic:
 
         result = enhance(
             volume,
-            settings,
+            parameters.to_settings(),
             context=parameters.scan_context(base),
             progress=progress,
             cancel=cancel,

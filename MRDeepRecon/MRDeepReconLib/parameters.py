@@ -1,15 +1,16 @@
 """What the user chose in the module panel, as one record that survives JSON.
 
-:class:`ProcessParameters` is the module's side of :class:`mrdeeprecon.EnhanceSettings` plus the
-scan-context choices the panel offers. It is stored as JSON in the ``MRDeepRecon.parameters``
-attribute of every result node, and travels to the background run as command-line flags.
+:class:`ProcessParameters` is an :class:`mrdeeprecon.EnhanceSettings` (the engine's fields, their
+defaults and their checks, declared once there) plus the scan-context choices the panel offers.
+It is checked when it is made, stored as JSON in the ``MRDeepRecon.parameters`` attribute of
+every result node, and travels to the background run as command-line flags
+(:func:`mrdeeprecon.cli.settings_arguments`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
 from mrdeeprecon import EnhanceSettings, MRDeepReconError, ScanContext
@@ -19,50 +20,37 @@ FULL_FOURIER = (1.0, 1.0)
 
 
 @dataclass
-class ProcessParameters:
-    """One enhancement as chosen in the module.
+class ProcessParameters(EnhanceSettings):
+    """One enhancement as chosen in the module: the engine's settings (the fields of
+    :class:`~mrdeeprecon.EnhanceSettings`, with their defaults and checks) and the panel's own
+    choices.
 
     Attributes:
-        noise_reduction: output noise SD = input noise SD / factor, in [1, 10] (the panel offers 1–5).
-        super_resolution: refinement of the output grid along (frequency, phase, slice), each in
-            [1, 2]; 2 halves the voxel size (mm) along that encoding direction.
         artifact_correction: ``True``: the model is told the partial-Fourier sampling the scan
             context reports and restores what it lacked (ringing and blur of the missing
             k-space half). ``False``: the model is told the acquisition had no partial Fourier
             (``partial_fourier = (1, 1)``), so it leaves that part of the image as it is.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
-        model_kind: ``"auto"`` (from the acquisition type), ``"2d"`` or ``"3d"``.
-        model_path: a ``.safetensors`` model with its ``.json`` card; ``None`` = bundled model.
         context_overrides: :class:`~mrdeeprecon.ScanContext` fields to replace (field name →
             value; lists become tuples), e.g. ``{"acquisition": "3D", "kmax": (1, 0.5, 1)}``.
+
+    ``model_path`` ``""`` (the parameter node's "bundled model") is ``None``.
     """
 
-    noise_reduction: float = 2.0
-    super_resolution: tuple[float, float, float] = (1.0, 1.0, 1.0)
     artifact_correction: bool = True
-    device: str = "auto"
-    model_kind: str = "auto"
-    model_path: str | None = None
     context_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.noise_reduction = float(self.noise_reduction)
-        self.super_resolution = tuple(float(f) for f in self.super_resolution)  # type: ignore[assignment]
-        self.model_path = None if self.model_path in (None, "") else str(self.model_path)
+        if self.model_path == "":
+            self.model_path = None
         self.context_overrides = {
             name: tuple(value) if isinstance(value, list) else value
             for name, value in self.context_overrides.items()
         }
+        super().__post_init__()
 
     def to_settings(self) -> EnhanceSettings:
-        """The engine settings (validated: raises :class:`~mrdeeprecon.MRDeepReconError`)."""
-        return EnhanceSettings(
-            noise_reduction=self.noise_reduction,
-            super_resolution=self.super_resolution,
-            device=self.device,
-            model_kind=self.model_kind,
-            model_path=None if self.model_path is None else Path(self.model_path),
-        )
+        """The engine's settings alone (what the enhancement records)."""
+        return EnhanceSettings(**{item.name: getattr(self, item.name) for item in dataclasses.fields(EnhanceSettings)})
 
     def scan_context(self, base: ScanContext) -> ScanContext:
         """``base`` with :attr:`context_overrides` applied, then ``partial_fourier = (1, 1)``
@@ -73,9 +61,10 @@ class ProcessParameters:
         return base.with_overrides(overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (tuples become lists)."""
+        """JSON-ready dictionary (tuples become lists, the model path a string)."""
         out = dataclasses.asdict(self)
         out["super_resolution"] = list(self.super_resolution)
+        out["model_path"] = None if self.model_path is None else str(self.model_path)
         out["context_overrides"] = {
             name: list(value) if isinstance(value, tuple) else value
             for name, value in self.context_overrides.items()

@@ -38,14 +38,12 @@ from typing import Callable
 from .errors import Cancelled, MRDeepReconError, one_line
 from .job import EnhanceJob, JobResult, Selection, run_job
 from .progress import CancelToken, ProgressCallback, check, report
-from .settings import EnhanceSettings
+from .settings import SR_AXES, EnhanceSettings
 
 #: Manifest columns that override the command's settings for one row, and their field.
 ROW_SETTINGS = {
     "noise_reduction": "noise_reduction",
-    "sr_frequency": "super_resolution",
-    "sr_phase": "super_resolution",
-    "sr_slice": "super_resolution",
+    **{f"sr_{axis}": "super_resolution" for axis in SR_AXES},
     "model_kind": "model_kind",
 }
 MANIFEST_COLUMNS = ("input", "name", "series", "echo", "image_type", *ROW_SETTINGS)
@@ -117,7 +115,7 @@ def _with_row_settings(defaults: EnhanceSettings, row: dict[str, str], where: st
             continue
         if field == "super_resolution":
             try:
-                sr[("sr_frequency", "sr_phase", "sr_slice").index(column)] = float(value)
+                sr[SR_AXES.index(column.removeprefix("sr_"))] = float(value)
             except ValueError:
                 raise MRDeepReconError(f"{where}: {column} {value!r} is not a number", manifest) from None
             changes["super_resolution"] = tuple(sr)

@@ -12,15 +12,19 @@ import json
 import signal
 import sys
 import threading
+import types
+import typing
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from .context import ScanContext
 from .errors import Cancelled, MRDeepReconError
-from .settings import NOISE_REDUCTION_RANGE, SUPER_RESOLUTION_RANGE
+from .sampling import PHASE_AXIS_OF_DICOM
+from .settings import DEVICES, NOISE_REDUCTION_RANGE, EnhanceSettings, FieldSpec, field_spec
 
-PHASE_AXES = {"row": 2, "x": 2, "col": 1, "y": 1}
+#: --phase-axis spellings: the DICOM direction (row / col) or the array axis (x / y).
+PHASE_AXES = {**{direction.lower(): axis for direction, axis in PHASE_AXIS_OF_DICOM.items()}, "y": 1, "x": 2}
 
 
 def _add_context_flags(parser: argparse.ArgumentParser) -> None:
@@ -48,34 +52,97 @@ def _add_selection_flags(parser: argparse.ArgumentParser, whose: str = "") -> No
     parser.add_argument("--image-type", metavar="TYPE", help=f"image type {whose}when the series holds several: a component (magnitude, phase ...) or an ImageType value such as M, M_FFE or W; `info` lists them")
 
 
+def _flag(item: dataclasses.Field) -> str:
+    """The command-line flag of a :func:`~mrdeeprecon.settings.declared` field."""
+    return field_spec(item).flag or "--" + item.name.replace("_", "-")
+
+
+def _element_type(hint: Any) -> tuple[type, bool]:
+    """The type a flag's value is read as, and whether it takes several values: ``X | None`` →
+    ``X``; ``list[X]`` → ``X``, several; ``tuple[X, ...]`` (one flag per axis) → ``X``."""
+    values = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin is list:
+        return values[0], True
+    if origin in (tuple, typing.Union, types.UnionType):
+        return values[0], False
+    return hint, False
+
+
+def _help(spec: FieldSpec, default: Any, axis: str = "") -> str:
+    """A flag's help: the field's help, its range and its default."""
+    text = spec.help.replace("{axis}", axis)
+    if spec.range is not None:
+        text += f", {spec.range[0]:g}-{spec.range[1]:g}"
+    if default is not None and default is not dataclasses.MISSING and not isinstance(default, bool):
+        text += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+    return text.replace("%", "%%")
+
+
+def _add_field_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per field of the dataclass ``cls`` (one per axis of a field with ``axes``), made
+    from the field's type, default and :class:`~mrdeeprecon.settings.FieldSpec`. The flags
+    default to ``None`` (not given), so the dataclass's own defaults apply (:func:`_given`)."""
+    hints = typing.get_type_hints(cls)
+    for item in dataclasses.fields(cls):
+        spec = field_spec(item)
+        value_type, several = _element_type(hints[item.name])
+        if value_type is bool:
+            action = argparse.BooleanOptionalAction if item.default else "store_true"
+            parser.add_argument(_flag(item), dest=item.name, action=action, default=None, help=_help(spec, item.default))
+            continue
+        options: dict[str, Any] = {"type": value_type, "metavar": spec.metavar, "choices": spec.choices}
+        if several:
+            options["nargs"] = "+"
+        if spec.axes is None:
+            parser.add_argument(_flag(item), dest=item.name, help=_help(spec, item.default), **options)
+            continue
+        for axis, default in zip(spec.axes, item.default):
+            parser.add_argument(f"{_flag(item)}-{axis}", dest=f"{item.name}_{axis}", help=_help(spec, default, axis), **options)
+
+
+def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` whose flags (:func:`_add_field_flags`) were given; a field with
+    ``axes`` keeps its default along the axes not given."""
+    values = {}
+    for item in dataclasses.fields(cls):
+        axes = field_spec(item).axes
+        if axes is None:
+            if getattr(args, item.name) is not None:
+                values[item.name] = getattr(args, item.name)
+            continue
+        given = [getattr(args, f"{item.name}_{axis}") for axis in axes]
+        if any(v is not None for v in given):
+            values[item.name] = tuple(d if v is None else v for v, d in zip(given, item.default))
+    return values
+
+
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     """The enhancement settings (:class:`~mrdeeprecon.settings.EnhanceSettings`) and progress
     flags of ``enhance`` and ``batch``."""
-    parser.add_argument("--noise-reduction", type=float, default=2.0, metavar="F", help=f"noise reduction factor, {NOISE_REDUCTION_RANGE[0]:g}-{NOISE_REDUCTION_RANGE[1]:g} (default 2; the Slicer panel offers 1-5)")
-    for axis in ("frequency", "phase", "slice"):
-        parser.add_argument(f"--sr-{axis}", type=float, default=1.0, metavar="F", help=f"refine the output grid along {axis} by F, {SUPER_RESOLUTION_RANGE[0]:g}-{SUPER_RESOLUTION_RANGE[1]:g}")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights with a model card beside them (default: bundled)")
-    parser.add_argument("--model-kind", choices=("auto", "2d", "3d"), default="auto")
-    parser.add_argument("--batch-size", type=int, metavar="N", help="slices per network call (default: 2 on CPU, 8 on GPU)")
-    parser.add_argument("--tile-size", type=int, default=256, metavar="N", help="in-plane tile edge in pixels; larger images run in overlapping tiles of N x N to bound memory (default 256)")
+    _add_field_flags(parser, EnhanceSettings)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace) -> EnhanceSettings:
     """The :class:`~mrdeeprecon.settings.EnhanceSettings` of :func:`_add_settings_flags`."""
-    from .settings import EnhanceSettings
+    return EnhanceSettings(**_given(args, EnhanceSettings))
 
-    return EnhanceSettings(
-        noise_reduction=args.noise_reduction,
-        super_resolution=(args.sr_frequency, args.sr_phase, args.sr_slice),
-        device=args.device,
-        model_kind=args.model_kind,
-        model_path=args.model,
-        batch_size=args.batch_size,
-        tile_size=args.tile_size,
-    )
+
+def settings_arguments(settings: EnhanceSettings) -> list[str]:
+    """The ``enhance`` / ``batch`` flags that give ``settings`` (the inverse of :func:`_settings`;
+    a field that is ``None`` is left out; a subclass's own fields are not settings)."""
+    out = []
+    for item in dataclasses.fields(EnhanceSettings):
+        value = getattr(settings, item.name)
+        axes = field_spec(item).axes
+        if axes is not None:
+            for axis, factor in zip(axes, value):
+                out += [f"{_flag(item)}-{axis}", repr(factor)]
+        elif value is not None:
+            out += [_flag(item), repr(value) if isinstance(value, float) else str(value)]
+    return out
 
 
 def _add_dicom_flags(parser: argparse.ArgumentParser) -> None:
@@ -559,50 +626,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training.train import TrainConfig, train
 
-    values = {name: getattr(args, name) for name in _TRAIN_FLAGS if getattr(args, name) is not None}
-    config = TrainConfig(**values)
-    out = train(config)
+    out = train(TrainConfig(**_given(args, TrainConfig)))
     from .distributed import Rank
 
     if Rank.from_environment().leader:
         print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
-
-
-#: ``mrdeeprecon train`` flags: TrainConfig field → (argparse options, help).
-_TRAIN_FLAGS: dict[str, tuple[dict[str, Any], str]] = {
-    "kind": ({"choices": ("2d", "2.5d", "3d")}, "2d: one input slice; 3d: 7 slices in, the middle one out; 2.5d: 3 slices of 2D acquisitions (ablation)"),
-    "out_dir": ({"type": Path}, "where the model and its card are written"),
-    "checkpoint_dir": ({"type": Path}, "where the resumable checkpoint lives (default: --out)"),
-    "data": ({"type": Path, "nargs": "+"}, "training volumes or DICOM folders (default: ../shared/data)"),
-    "steps": ({"type": int}, "optimiser steps of the whole cosine schedule"),
-    "stop_at": ({"type": int}, "end this session at this step, write the model, keep the checkpoint"),
-    "time_budget_s": ({"type": float, "metavar": "SECONDS"}, "also end this session after this much training wall time"),
-    "batch_size": ({"type": int}, "pairs per step"),
-    "patch": ({"type": int}, "patch edge in pixels"),
-    "learning_rate": ({"type": float}, "peak Adam learning rate"),
-    "base_channels": ({"type": int}, "channels of the full-resolution stage"),
-    "depth": ({"type": int}, "number of downsamplings"),
-    "block": ({"choices": ("plain", "residual")}, "convolution block"),
-    "noise_input": ({"choices": ("map", "scalar", "blind")}, "how the network is told the noise level"),
-    "target": ({"choices": ("clean", "noise_free")}, "clean: all-in-one; noise_free: denoise only"),
-    "p_coil_noise": ({"type": float}, "share of pairs with coil-normalised (spatially varying) noise"),
-    "p_interpolated": ({"type": float}, "share of scanner-interpolation scenarios (in-plane k_max 0.45-0.7)"),
-    "group": ({"type": int}, "pairs sharing one degradation scenario"),
-    "min_noise": ({"type": float}, "lowest training noise sigma, fraction of the 99th percentile (high-SNR scans sit near 0.002)"),
-    "loss": ({"choices": ("l1", "l2", "l1_ssim")}, "training loss"),
-    "clean_targets": ({"choices": ("none", "nlm")}, "denoise the training volumes first"),
-    "seed": ({"type": int}, "seed of the pairs and the initial weights"),
-    "device": ({"choices": ("auto", "cpu", "cuda", "mps")}, "where to train"),
-    "threads": ({"type": int}, "CPU threads"),
-    "checkpoint_every": ({"type": int}, "steps between checkpoints"),
-    "log_every": ({"type": int}, "steps between log lines"),
-    "resume": ({"action": "store_true", "default": None}, "continue from the checkpoint"),
-    "init_from": ({"type": Path, "metavar": "SAFETENSORS"}, "start from these weights (a 2D model seeds a 3D one)"),
-    "calibrate": ({"action": argparse.BooleanOptionalAction}, "measure the noise-reduction calibration at the end"),
-    "curve_every": ({"type": int}, "steps between held-out tissue-PSNR curve points (0: none)"),
-    "curve_volume": ({"type": Path}, "held-out volume of the curve (default ../shared/data seg3D_MR)"),
-}
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -612,7 +641,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
+    """The ``mrdeeprecon`` parser. ``train``'s flags come from
+    :class:`~mrdeeprecon.training.train.TrainConfig`, whose module imports torch: ``train_flags``
+    ``False`` leaves them out, so that the other commands start without torch (:func:`main`)."""
+    from .batch import MANIFEST_COLUMNS
+
     parser = argparse.ArgumentParser(prog="mrdeeprecon", description="Deep-learning MR enhancement: denoising and super-resolution.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -644,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_enhance)
 
     p = sub.add_parser("batch", help="enhance many series: a manifest (.csv), a DICOMDIR or a folder; resumable, with a CSV/HTML report")
-    p.add_argument("input", type=Path, metavar="SOURCE", help="MANIFEST.csv (columns input, name, series, echo, image_type, noise_reduction, sr_frequency, sr_phase, sr_slice, model_kind), a DICOMDIR, or a folder searched with its sub-folders")
+    p.add_argument("input", type=Path, metavar="SOURCE", help=f"MANIFEST.csv (columns {', '.join(MANIFEST_COLUMNS)}), a DICOMDIR, or a folder searched with its sub-folders")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder: <name>.nii.gz (or .nrrd, or a DICOM series folder) per item, batch_report.csv/.html; rerun to resume")
     p.add_argument("--format", choices=("nifti", "nrrd", "dicom"), default="nifti", help="output format (default nifti)")
     _add_settings_flags(p)
@@ -677,21 +711,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-reduction", type=float, default=5.0, metavar="F", help="noise reduction asked of ours (default 5)")
     p.add_argument("--model", type=Path, metavar="SAFETENSORS", help="weights for ours with their model card (default: bundled)")
     p.add_argument("--seed", type=int, default=0, help="seed of the degradation (default 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto")
     _add_context_flags(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("train", help="train a CE U-Net on real volumes (pairs made on the fly in torch)")
-    for name, (options, text) in _TRAIN_FLAGS.items():
-        flag = "--" + ("out" if name == "out_dir" else name.replace("_", "-"))
-        p.add_argument(flag, dest=name, help=text, **options)
+    if train_flags:
+        from .training.train import TrainConfig
+
+        _add_field_flags(p, TrainConfig)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo", help="degrade and enhance nilearn's MNI152 T1; write volumes, a PNG and metrics")
     p.add_argument("--out", type=Path, default=Path("demo-output"))
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(func=_cmd_demo)
     return parser
 
@@ -711,7 +746,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code: 0, 2 for a refused input, 3 for a failed PACS
     send, 4 for a batch with refused or failed items, 130 when interrupted (SIGINT) and 143 when
     terminated (SIGTERM)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(train_flags=argv[:1] == ["train"])
     args = parser.parse_args(argv)
     shown = warnings.showwarning
     warnings.showwarning = _warning_line

@@ -1,14 +1,11 @@
 """Scan context: the acquisition parameters that define how k-space was sampled.
 
 Seed 001 feeds "scan parameters that define k-space sampling, retrieved from DICOM tags" to the
-network. :class:`ScanContext` holds them in one typed record. It is filled from DICOM
+network. :class:`ScanContext` holds them in one typed record: a
+:class:`~mrdeeprecon.sampling.KSpaceSampling` (the axis conventions are documented there) plus the
+header facts it was derived from. It is filled from DICOM
 (:func:`mrdeeprecon.io.dicom_context.context_from_dicom`), from command-line flags for
 NIfTI/NRRD input, or from both (flags override tags).
-
-Axis names: *frequency* and *phase* are the two in-plane encoding directions; *slice* is the
-through-plane direction, always array axis 0 of a :class:`~mrdeeprecon.volume.Volume`.
-``phase_axis`` tells which in-plane array axis is phase-encoded: 1 (``y``, phase encoding
-along the columns, DICOM ``COL``) or 2 (``x``, phase encoding along the rows, DICOM ``ROW``).
 """
 
 from __future__ import annotations
@@ -18,25 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import MRDeepReconError
-
-ACQUISITION_TYPES = ("2D", "3D")
-UNDERSAMPLING_PATTERNS = ("none", "uniform", "random")
+from .sampling import KSpaceSampling
 
 
-@dataclass
-class ScanContext:
-    """k-space sampling parameters of one series.
+@dataclass(frozen=True)
+class ScanContext(KSpaceSampling):
+    """k-space sampling parameters of one series and where they came from.
+
+    The sampling fields (``acquisition``, ``phase_axis``, ``kmax``, ``partial_fourier``,
+    ``acceleration``, ``undersampling``, ``elliptical``) are :class:`KSpaceSampling`'s; ``kmax``
+    is relative to the displayed grid.
 
     Attributes:
-        acquisition: ``"2D"`` (slice by slice) or ``"3D"`` (slice-encoded volume).
-        phase_axis: array axis of the phase-encoding direction: 1 (y, ``COL``) or 2 (x, ``ROW``).
-        kmax: acquired fraction of the displayed grid's k-space extent along
-            (frequency, phase, slice), each in (0, 1]. Acquired 256, displayed 512 → 0.5.
-        partial_fourier: fraction of k-space acquired along (phase, slice) on one side of the
-            centre, in [0.5, 1]; 1 = full (no partial Fourier), 0.625 = 5/8.
-        acceleration: undersampling factor R along (phase, slice); 1 = fully sampled.
-        undersampling: ``"none"``, ``"uniform"`` (parallel imaging) or ``"random"`` (compressed sensing).
-        elliptical: whether the corners of k-space were skipped (elliptical scanning).
         acquired_matrix: (frequency, phase) samples acquired, when known.
         displayed_matrix: (rows, columns) of the stored image.
         percent_phase_fov: phase FOV as a percentage of the frequency FOV.
@@ -48,13 +38,6 @@ class ScanContext:
         sources: where each field came from: ``"default"``, ``"override"`` or the DICOM attribute.
     """
 
-    acquisition: str = "2D"
-    phase_axis: int = 1
-    kmax: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    partial_fourier: tuple[float, float] = (1.0, 1.0)
-    acceleration: tuple[float, float] = (1.0, 1.0)
-    undersampling: str = "none"
-    elliptical: bool = False
     acquired_matrix: tuple[int, int] | None = None
     displayed_matrix: tuple[int, int] | None = None
     percent_phase_fov: float = 100.0
@@ -64,33 +47,6 @@ class ScanContext:
     pixel_bandwidth: float | None = None
     manufacturer: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    @property
-    def frequency_axis(self) -> int:
-        """Array axis of the frequency-encoding direction (the in-plane axis that is not phase)."""
-        return 3 - self.phase_axis
-
-    def validate(self) -> None:
-        """Raise :class:`MRDeepReconError` when a field is outside its physical range."""
-        if self.acquisition not in ACQUISITION_TYPES:
-            raise MRDeepReconError(f"acquisition must be 2D or 3D, got {self.acquisition!r}")
-        if self.phase_axis not in (1, 2):
-            raise MRDeepReconError(f"phase_axis must be 1 (y) or 2 (x), got {self.phase_axis!r}")
-        if len(self.kmax) != 3 or not all(0.0 < k <= 1.0 for k in self.kmax):
-            raise MRDeepReconError(f"kmax fractions must be in (0, 1], got {self.kmax}")
-        if len(self.partial_fourier) != 2 or not all(0.5 <= p <= 1.0 for p in self.partial_fourier):
-            raise MRDeepReconError(
-                f"partial Fourier fractions must be in [0.5, 1], got {self.partial_fourier}"
-            )
-        if len(self.acceleration) != 2 or not all(a >= 1.0 for a in self.acceleration):
-            raise MRDeepReconError(f"acceleration factors must be >= 1, got {self.acceleration}")
-        if self.undersampling not in UNDERSAMPLING_PATTERNS:
-            raise MRDeepReconError(
-                f"undersampling must be one of {UNDERSAMPLING_PATTERNS}, got {self.undersampling!r}"
-            )
 
     #: Keys :meth:`to_dict` writes that are derived from the fields, not fields (ignored on reading).
     DERIVED_KEYS = ("frequency_axis",)

@@ -24,8 +24,9 @@ from .errors import MRDeepReconError
 from .inference import enhance
 from .io import load_volume, save_volume
 from .kspace.degrade import DegradationSpec
+from .metrics import score
 from .settings import EnhanceSettings
-from .simulate import score, simulate_acquisition
+from .simulate import simulate_acquisition
 
 MNI_FILE = "datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
 NOISE = 0.10

@@ -228,7 +228,7 @@ def _estimate(
     """Standardise ``data`` and run the network: ``(standardised, sampling, noise SD map, clean
     estimate)``, the last two on the working grid."""
     standardized = standardize(data, context, settings.super_resolution)
-    sampling = context_vector.from_scan(context, settings.super_resolution)
+    sampling = context.on_output_grid(settings.super_resolution)
     noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
     check(cancel)
     report(progress, 0.05, "running the network")

@@ -18,8 +18,9 @@ the mean of the per-slice SSIM maps (``full=True``) over the mask pixels, pooled
 leaving out the borders that scikit-image's own mean leaves out (half a window), so an all-True
 mask gives the unmasked value. PSNR's ``data_range`` stays the whole reference's maximum.
 
-Arrays are ``(z, y, x)`` (or one ``(y, x)`` slice); everything is computed in float64. Bad input
-(shape mismatch, an empty mask, a zero reference) raises
+:func:`score` gives all four at once (the evaluation table, the demo, the bundled models'
+acceptance). Arrays are ``(z, y, x)`` (or one ``(y, x)`` slice); everything is computed in
+float64. Bad input (shape mismatch, an empty mask, a zero reference) raises
 :class:`~mrdeeprecon.errors.MRDeepReconError`.
 """
 
@@ -41,6 +42,8 @@ SSIM_WINDOW = 7
 TISSUE_PERCENTILE = 60.0
 #: In-plane window (pixels) of the local SD that decides homogeneous tissue.
 HOMOGENEOUS_WINDOW = 7
+#: The keys of :func:`score`, in table order.
+SCORES = ("psnr_db", "ssim", "nmse", "hfen")
 
 
 def tissue_mask(reference: np.ndarray) -> np.ndarray:
@@ -188,22 +191,12 @@ def hfen(reference: np.ndarray, image: np.ndarray, mask: np.ndarray | None = Non
     return float(np.sqrt(np.sum(_selected(error**2, mask)) / reference_energy))
 
 
-def estimate_noise_sigma(image: np.ndarray) -> float:
-    """Noise SD of an image (same units), by the wavelet median-absolute-deviation estimator.
-
-    Slices that are entirely zero are skipped.
-
-    Averaged over the slices (axis 0) of a volume; a high estimate in textured images is expected,
-    so treat it as an upper bound of the true noise.
-    """
-    image = np.asarray(image, dtype=np.float64)
-    slices = [image] if image.ndim == 2 else [s for s in image if np.any(s)]
-    return float(np.mean([_haar_mad_sigma(s) for s in slices]))
-
-
-def _haar_mad_sigma(image: np.ndarray) -> float:
-    """Donoho's estimator: median |finest diagonal Haar coefficient| / 0.6745 (orthonormal Haar)."""
-    h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
-    x = image[:h, :w]
-    diagonal = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
-    return float(np.median(np.abs(diagonal)) / 0.6745)
+def score(reference: np.ndarray, image: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+    """Every score of ``image`` against ``reference`` (inside ``mask`` if given), keyed by
+    :data:`SCORES`: PSNR (dB), SSIM, NMSE and HFEN as defined above."""
+    return {
+        "psnr_db": psnr(reference, image, mask=mask),
+        "ssim": ssim(reference, image, mask=mask),
+        "nmse": nmse(reference, image, mask=mask),
+        "hfen": hfen(reference, image, mask=mask),
+    }

@@ -1,5 +1,17 @@
-"""Local noise SD map of standardised slices: the network's estimate of spatially varying noise.
+"""Donoho's wavelet MAD noise estimator: the noise SD of an image, and its local map.
 
+The estimator: the finest diagonal Haar coefficients ``(a - b - c + d) / 2`` of 2×2 pixel blocks
+(:func:`diagonal_haar`; orthonormal: white noise of SD σ gives coefficients of SD σ; horizontal
+and vertical edges cancel) and ``median |coefficient| / 0.6745`` (:data:`MAD_TO_SD`). Two
+reductions, each used as it is by its callers, so neither may change its numbers:
+
+* :func:`global_noise_sd` — one number for a whole image or volume (numpy, float64, the median
+  of all of a slice's coefficients, averaged over the slices): the noise level of evaluation
+  references, QA change maps and training volumes.
+* :func:`local_noise_sd` — a map (torch, float32, the median per block of coefficients, on the
+  slices' device): the noise channel of the network, below.
+
+**The local map** of standardised slices is the network's estimate of spatially varying noise.
 Surface-coil intensity normalisation and parallel imaging (g-factor) make the noise level vary
 across the image. A model with ``CEUNetConfig.noise_map`` reads this map as an extra input
 channel, so it can remove the requested fraction of the noise in quiet and noisy regions alike.
@@ -12,11 +24,9 @@ Method, per slice ``(y = frequency, x = phase)``:
    the acquired k-space extent, so the finest image scale holds no noise. The slice's centred
    2D k-space is cropped to the ``kmax`` box (fractions of the grid's extent along frequency and
    phase) and transformed back on that smaller matrix, where the noise is white again.
-2. **Donoho's estimator, locally.** The finest diagonal Haar coefficients
-   ``(a - b - c + d) / 2`` of 2×2 pixel blocks (orthonormal: white noise of SD σ gives
-   coefficients of SD σ; horizontal and vertical edges cancel) are grouped in blocks of
-   ``BLOCK × BLOCK`` coefficients (the coefficient array is reflected at its far edges to a whole
-   number of blocks), and each block's ``median |coefficient| / 0.6745`` estimates σ.
+2. **Donoho's estimator, locally.** The finest diagonal Haar coefficients are grouped in blocks
+   of ``BLOCK × BLOCK`` coefficients (the coefficient array is reflected at its far edges to a
+   whole number of blocks), and each block's ``median |coefficient| / 0.6745`` estimates σ.
 3. **Back to the grid.** The block estimates are scaled to the noise SD the slice has on its own
    grid (with orthonormal transforms, grid pixels carry ``sqrt(matrix / grid)`` of the matrix's
    pixel noise, in the grid's intensity units) and interpolated linearly, axis by axis, between
@@ -44,9 +54,31 @@ NOISE_INPUTS = ("blind", "map", "scalar")
 #: Haar coefficients per block edge (one block = BLOCK² coefficients = (2·BLOCK)² matrix pixels).
 BLOCK = 6
 #: Median of |N(0, 1)|: converts a median absolute coefficient to an SD.
-_MAD_TO_SD = 0.6745
+MAD_TO_SD = 0.6745
 #: Smallest matrix (pixels per axis) the k-space crop keeps.
 _MIN_MATRIX = 2 * BLOCK
+
+
+def diagonal_haar(image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """The finest diagonal Haar coefficients ``(a - b - c + d) / 2`` of the 2×2 pixel blocks over
+    the last two axes ``(y, x)`` (an odd last row or column is left out), in the input's type:
+    a numpy array or a torch tensor of shape ``(..., y // 2, x // 2)``."""
+    height, width = image.shape[-2] // 2 * 2, image.shape[-1] // 2 * 2
+    x = image[..., :height, :width]
+    return (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+
+
+def global_noise_sd(image: np.ndarray) -> float:
+    """Noise SD of a ``(y, x)`` image or the mean over the slices (axis 0) of a ``(z, y, x)``
+    volume, in the image's intensity units; slices that are entirely zero are skipped.
+
+    Per slice: ``median |diagonal_haar| / MAD_TO_SD`` over the whole slice, in float64. Textured
+    images raise the estimate (anatomy leaks into the diagonal details): an upper bound of the
+    true noise.
+    """
+    image = np.asarray(image, dtype=np.float64)
+    slices = [image] if image.ndim == 2 else [s for s in image if np.any(s)]
+    return float(np.mean([np.median(np.abs(diagonal_haar(s))) / MAD_TO_SD for s in slices]))
 
 
 def local_noise_sd(slices, kmax: tuple[float, float] = (1.0, 1.0)):
@@ -105,14 +137,12 @@ def _acquired_matrix(data: torch.Tensor, kmax: tuple[float, float]) -> torch.Ten
 
 def _block_sd(matrix: torch.Tensor) -> torch.Tensor:
     """``(n, by, bx)`` robust noise SD per block of diagonal Haar coefficients."""
-    height, width = matrix.shape[1:]
-    x = matrix[:, : height // 2 * 2, : width // 2 * 2]
-    diagonal = (x[:, 0::2, 0::2] - x[:, 0::2, 1::2] - x[:, 1::2, 0::2] + x[:, 1::2, 1::2]).abs() / 2
+    diagonal = diagonal_haar(matrix).abs()
     rows, cols = diagonal.shape[1:]
     by, bx = -(-rows // BLOCK), -(-cols // BLOCK)
     diagonal = _reflect(_reflect(diagonal, 1, by * BLOCK), 2, bx * BLOCK)
     blocks = diagonal.unflatten(1, (by, BLOCK)).unflatten(3, (bx, BLOCK)).transpose(2, 3)
-    return blocks.flatten(3).median(dim=3).values / _MAD_TO_SD
+    return blocks.flatten(3).median(dim=3).values / MAD_TO_SD
 
 
 def _reflect(values: torch.Tensor, dim: int, size: int) -> torch.Tensor:

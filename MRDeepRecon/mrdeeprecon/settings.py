@@ -1,10 +1,19 @@
-"""What the user asks the enhancement to do."""
+"""What the user asks the enhancement to do: :class:`EnhanceSettings`.
+
+Each setting is declared once, here: its default, its range or choices and its help text
+(:class:`FieldSpec`, in the field's metadata). The command line's flags (``enhance``, ``batch``,
+and the Slicer background run's command) and the module's ``ProcessParameters`` are derived from
+it; the module panel, which cannot import the engine when Slicer loads it, is checked against it
+by ``Testing/test_settings_declarations.py``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -12,8 +21,44 @@ from .errors import MRDeepReconError
 
 NOISE_REDUCTION_RANGE = (1.0, 10.0)
 SUPER_RESOLUTION_RANGE = (1.0, 2.0)
+#: The encoding directions of the super-resolution factors, in their order.
+SR_AXES = ("frequency", "phase", "slice")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MODEL_KINDS = ("auto", "2d", "3d")
+#: Smallest in-plane tile edge (pixels) fed to the network.
+MIN_TILE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How a settings field is offered to a user: its command-line flag and help.
+
+    Attributes:
+        help: what the value means (``--help``; the range, choices and default are added from
+            the field). ``{axis}`` stands for the axis of a per-axis flag.
+        flag: the command-line flag; ``None`` = ``--`` and the field's name with dashes.
+        metavar: the value's placeholder in ``--help``.
+        choices: the values allowed.
+        range: the closed interval [low, high] a number (each number of a tuple) must lie in.
+        axes: a tuple field has one flag per element, ``<flag>-<axis>``, in this order.
+    """
+
+    help: str
+    flag: str | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    range: tuple[float, float] | None = None
+    axes: tuple[str, ...] | None = None
+
+
+def declared(spec: FieldSpec, default: Any = MISSING, default_factory: Callable[[], Any] | Any = MISSING) -> Any:
+    """A dataclass field with its :class:`FieldSpec` (read back with :func:`field_spec`)."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={"spec": spec})
+
+
+def field_spec(item: dataclasses.Field) -> FieldSpec:
+    """The :class:`FieldSpec` a field was :func:`declared` with."""
+    return item.metadata["spec"]
 
 
 def default_batch_size(device_type: str) -> int:
@@ -24,28 +69,30 @@ def default_batch_size(device_type: str) -> int:
 
 @dataclass
 class EnhanceSettings:
-    """User settings of one enhancement.
+    """User settings of one enhancement; each field's meaning is its :class:`FieldSpec` help.
 
-    Attributes:
-        noise_reduction: requested noise reduction factor (output noise SD = input noise SD / factor),
-            in [1, 10]; 1 leaves the noise as it is.
-        super_resolution: refinement of the output grid along (frequency, phase, slice), each in
-            [1, 2]; 2 halves the voxel size along that axis. The slice factor needs the 3D model.
-        device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
-        model_kind: ``"auto"`` (from the acquisition type), ``"2d"`` or ``"3d"``.
-        model_path: a ``.safetensors`` file with its ``.json`` model card; ``None`` = bundled model.
-        batch_size: slices (or tiles) per network call; ``None`` = :func:`default_batch_size` of
-            the device.
-        tile_size: largest in-plane tile edge in pixels fed to the network (bounds memory).
+    Checked when made (:meth:`validate`; raises :class:`~mrdeeprecon.errors.MRDeepReconError`
+    naming the setting). Super-resolution along the slice needs the 3D model: that depends on
+    the model chosen, so the engine checks it when it loads the model.
     """
 
-    noise_reduction: float = 2.0
-    super_resolution: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    device: str = "auto"
-    model_kind: str = "auto"
-    model_path: Path | None = None
-    batch_size: int | None = None
-    tile_size: int = 256
+    noise_reduction: float = declared(FieldSpec(
+        "noise reduction factor: the output's noise SD is the input's divided by F (1 leaves the noise as it is)",
+        metavar="F", range=NOISE_REDUCTION_RANGE), 2.0)
+    super_resolution: tuple[float, float, float] = declared(FieldSpec(
+        "refine the output grid along {axis} by F (2 halves the voxel size; the slice factor needs the 3D model)",
+        flag="--sr", metavar="F", range=SUPER_RESOLUTION_RANGE, axes=SR_AXES), (1.0, 1.0, 1.0))
+    device: str = declared(FieldSpec("where the network runs; auto: CUDA, then MPS, then CPU", choices=DEVICES), "auto")
+    model_kind: str = declared(FieldSpec("auto: 3d for a 3D acquisition (MRAcquisitionType), else 2d", choices=MODEL_KINDS), "auto")
+    model_path: Path | None = declared(FieldSpec(
+        "weights (.safetensors) with their model card (.json) beside them (default: the bundled model)",
+        flag="--model", metavar="SAFETENSORS"), None)
+    batch_size: int | None = declared(FieldSpec(
+        f"slices (or tiles) per network call (default: {default_batch_size('cpu')} on CPU, {default_batch_size('cuda')} on GPU)",
+        metavar="N"), None)
+    tile_size: int = declared(FieldSpec(
+        "largest in-plane tile edge in pixels; larger images run in overlapping tiles of N x N to bound memory",
+        metavar="N"), 256)
 
     def __post_init__(self) -> None:
         try:
@@ -67,16 +114,18 @@ class EnhanceSettings:
         self.validate()
 
     def validate(self) -> None:
+        """Raise :class:`~mrdeeprecon.errors.MRDeepReconError` naming the first setting out of
+        its range or choices. Run when the settings are made, and again by
+        :func:`~mrdeeprecon.inference.enhance` (a field may have been changed since)."""
         lo, hi = NOISE_REDUCTION_RANGE
         if not lo <= self.noise_reduction <= hi:
             raise MRDeepReconError(
                 f"noise reduction factor must be in [{lo:g}, {hi:g}], got {self.noise_reduction:g}"
             )
         lo, hi = SUPER_RESOLUTION_RANGE
-        names = ("frequency", "phase", "slice")
-        if len(self.super_resolution) != 3:
-            raise MRDeepReconError("super-resolution needs three factors (frequency, phase, slice)")
-        for name, f in zip(names, self.super_resolution):
+        if len(self.super_resolution) != len(SR_AXES):
+            raise MRDeepReconError(f"super-resolution needs three factors ({', '.join(SR_AXES)})")
+        for name, f in zip(SR_AXES, self.super_resolution):
             if not lo <= f <= hi:
                 raise MRDeepReconError(
                     f"super-resolution factor along {name} must be in [{lo:g}, {hi:g}], got {f:g}"
@@ -85,5 +134,5 @@ class EnhanceSettings:
             raise MRDeepReconError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.model_kind not in MODEL_KINDS:
             raise MRDeepReconError(f"model kind must be one of {MODEL_KINDS}, got {self.model_kind!r}")
-        if (self.batch_size is not None and self.batch_size < 1) or self.tile_size < 32:
-            raise MRDeepReconError("batch size must be >= 1 and tile size >= 32")
+        if (self.batch_size is not None and self.batch_size < 1) or self.tile_size < MIN_TILE_SIZE:
+            raise MRDeepReconError(f"batch size must be >= 1 and tile size >= {MIN_TILE_SIZE}")

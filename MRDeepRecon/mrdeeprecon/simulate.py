@@ -16,29 +16,15 @@ from .context import ScanContext
 from .errors import MRDeepReconError
 from .kspace.degrade import AxisRoles, DegradationSpec, DegradeResult, degrade, degrade_batch, seeded_generator
 from .kspace.noise import reference_level
-from .metrics import psnr, ssim
 from .volume import Volume
 
 
 def simulated_context(base: ScanContext, spec: DegradationSpec) -> ScanContext:
-    """The scan context of ``base`` after the degradation ``spec`` (k-space extents multiply)."""
-    kmax = tuple(b * s for b, s in zip(base.kmax, spec.kmax))
-    partial_fourier = tuple(min(b, s) for b, s in zip(base.partial_fourier, spec.partial_fourier))
-    if spec.undersample_uniform > 1:
-        undersampling, rate = "uniform", spec.undersample_uniform
-    elif spec.undersample_random > 1:
-        undersampling, rate = "random", spec.undersample_random
-    else:
-        undersampling, rate = base.undersampling, base.acceleration[0]
+    """The scan context of ``base`` after the degradation ``spec``
+    (:meth:`~mrdeeprecon.sampling.KSpaceSampling.degraded_by`), those fields marked ``"simulated"``."""
     changed = ["kmax", "partial_fourier", "undersampling", "acceleration", "elliptical"]
     return dataclasses.replace(
-        base,
-        kmax=kmax,
-        partial_fourier=partial_fourier,
-        undersampling=undersampling,
-        acceleration=(float(rate), base.acceleration[1]),
-        elliptical=base.elliptical or spec.elliptical,
-        sources={**base.sources, **{name: "simulated" for name in changed}},
+        base.degraded_by(spec), sources={**base.sources, **{name: "simulated" for name in changed}}
     )
 
 
@@ -70,10 +56,9 @@ def degrade_volume(
     data = np.asarray(data, dtype=np.float32)
     level = reference_level(data)
     generator = seeded_generator(seed)
+    axes = AxisRoles.for_phase_axis(context.phase_axis)
     if context.acquisition == "3D":
-        axes = AxisRoles(frequency=context.frequency_axis, phase=context.phase_axis, slice=0)
         return degrade(data, spec, axes=axes, rng=generator, reference_level=level, low_resolution=low_resolution)
-    axes = AxisRoles(frequency=context.frequency_axis - 1, phase=context.phase_axis - 1)
     parts = []
     for start in range(0, data.shape[0], SLICES_PER_BATCH):
         chunk = torch.from_numpy(data[start : start + SLICES_PER_BATCH])
@@ -124,8 +109,3 @@ def degrade_with_reference(
     out_context = simulated_context(context, spec)
     degraded = degraded_volume(volume, result.image, spec, out_context)
     return degraded, volume.with_data(result.noise_free), out_context
-
-
-def score(reference: np.ndarray, image: np.ndarray) -> dict[str, float]:
-    """PSNR (dB) and mean per-slice SSIM of ``image`` against ``reference`` (data range = its max)."""
-    return {"psnr_db": psnr(reference, image), "ssim": ssim(reference, image)}

@@ -9,7 +9,7 @@ Four reversible steps, applied in this order by :func:`standardize` and undone i
 2. **Crop zero borders**: leading/trailing slices, rows and columns that are exactly 0 everywhere
    (asymmetric-FOV images zero-padded to a square matrix).
 3. **Resample to the working grid** (= the output grid) by zero-padding centred k-space (sinc
-   interpolation, :mod:`mrdeeprecon.kspace.fft`). An axis of ``N`` samples refined by ``s`` becomes
+   interpolation, :func:`resample_kspace`). An axis of ``N`` samples refined by ``s`` becomes
    ``round(N × s)`` samples. The kept block of ``n`` samples becomes ``m`` samples spanning the
    same field of view (step ``n / m`` ≈ ``1 / s`` input voxels) and its sample ``n // 2`` stays at
    index ``m // 2`` (the centred-FFT convention of the k-space simulator). For even ``n`` and
@@ -40,7 +40,9 @@ PERCENTILES = (1.0, 99.0)
 class StandardizeRecord:
     """Everything :func:`destandardize` needs to undo :func:`standardize`.
 
-    Shapes are ``(z, y, x)``. "Standard orientation" is the transposed one (phase along axis 2).
+    Per-array-axis tuples (shapes, ``crop``, ``padding``) are ``(z, y, x)``; ``super_resolution``
+    is per encoding direction, (frequency, phase, slice) (:mod:`mrdeeprecon.sampling`). "Standard
+    orientation" is the transposed one (phase along axis 2).
 
     Attributes:
         original_shape: shape of the input, original orientation.
@@ -49,7 +51,8 @@ class StandardizeRecord:
         padding: ``(before, after)`` zero borders per axis on the working grid (standard
             orientation).
         working_shape: shape of the standardised data (standard orientation, working grid).
-        super_resolution: grid refinement per standard-orientation axis (slice, frequency, phase).
+        super_resolution: grid refinement along (frequency, phase, slice) = standard-orientation
+            axes (1, 2, 0).
         lo: intensity mapped to 0 (1st percentile of the cropped input).
         hi: intensity mapped to 1 (99th percentile of the cropped input).
     """
@@ -160,8 +163,17 @@ def _resample_axes(block: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, .
     return (ifftc(kspace, axes).real * gain).astype(np.float32)
 
 
-def resample(data: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """Sinc-resample a real ``(z, y, x)`` volume to ``shape`` by zero-padding centred k-space.
+def resample_kspace(data: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Exact band-limited (periodic sinc) resampling of a real ``(z, y, x)`` volume to ``shape``
+    over the same field of view: its centred k-space zero-padded (finer) or cropped (coarser).
+
+    Purpose: a change of grid that keeps the field of view, as the model's working grid is made
+    (step 3 of :func:`standardize`) and as :func:`mrdeeprecon.qa.grid.resample_like` brings such a
+    refined result back onto the original grid. Sample ``n // 2`` of an axis of ``n`` samples
+    lands on index ``m // 2`` of ``m`` (the k-space simulator's centred-FFT convention), so the
+    result is what the simulator makes of a ``kmax``-truncated acquisition. Grids that differ in
+    field of view, position or direction are :func:`~mrdeeprecon.qa.grid.resample_like`'s
+    windowed-sinc case.
 
     In-plane axes are resampled slice by slice and the slice axis row by row, which keeps the
     complex intermediate small. An axis whose size does not change is left untouched (bitwise).
@@ -220,17 +232,17 @@ def standardize(
     lo, hi = intensity_range(block)
 
     frequency, phase, slice_factor = (float(s) for s in super_resolution)
-    factors = (slice_factor, frequency, phase)
-    layouts = [_working_layout(n, c, f) for n, c, f in zip(oriented.shape, crop, factors)]
+    factors_zyx = (slice_factor, frequency, phase)  # standard orientation: (slice, frequency, phase)
+    layouts = [_working_layout(n, c, f) for n, c, f in zip(oriented.shape, crop, factors_zyx)]
     working_shape = tuple(size for size, _ in layouts)
-    resampled = resample(block, working_shape)  # type: ignore[arg-type]
+    resampled = resample_kspace(block, working_shape)  # type: ignore[arg-type]
     record = StandardizeRecord(
         original_shape=tuple(data.shape),  # type: ignore[arg-type]
         transposed=transposed,
         crop=crop,
         padding=tuple(border for _, border in layouts),
         working_shape=working_shape,  # type: ignore[arg-type]
-        super_resolution=factors,
+        super_resolution=(frequency, phase, slice_factor),
         lo=lo,
         hi=hi,
     )

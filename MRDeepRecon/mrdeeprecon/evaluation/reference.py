@@ -37,7 +37,7 @@ corner: the samples whose every axis lies in the outer :data:`CORNER` of its ban
 where a brain's own spectrum is weakest. Its square root times ``sqrt(product of the band
 fractions)`` is the image-domain noise SD (orthonormal FFT: white noise of SD σ in the image is
 σ per k sample). Remaining signal in that corner makes it an upper bound, as is the wavelet MAD
-estimate of :func:`mrdeeprecon.metrics.estimate_noise_sigma`. A perfect denoiser (the noise-free
+estimate of :func:`mrdeeprecon.noise_map.global_noise_sd`. A perfect denoiser (the noise-free
 truth) would score ``20 log10(max(reference) / noise SD)`` dB against the noisy reference: no
 method can be credited beyond that.
 """

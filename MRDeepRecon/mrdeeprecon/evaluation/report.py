@@ -21,13 +21,21 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import MRDeepReconError
-from ..reporting import plotting
-from .runner import SCORES, EvaluationResult
+from ..metrics import SCORES
+from ..reporting import (
+    PanelRow,
+    markdown_table,
+    orthogonal_displays,
+    orthogonal_planes,
+    plotting,
+    write_plane_panel,
+)
+from .runner import EvaluationResult
 
 JSON_NAME, CSV_NAME, MARKDOWN_NAME = "results.json", "results.csv", "results.md"
 PLOT_NAMES = ("planes.png", "differences.png")
@@ -43,6 +51,8 @@ CSV_COLUMNS = (
 IMAGE_PERCENTILE = 99.5
 #: Upper end of the difference window: this percentile of |degraded - reference|.
 DIFFERENCE_PERCENTILE = 99.5
+#: Resolution of the PNG panels (dots per inch).
+PLOT_DPI = 80
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -70,11 +80,6 @@ def _write_csv(result: EvaluationResult, path: Path) -> None:
         writer = csv.writer(stream)
         writer.writerow(CSV_COLUMNS)
         writer.writerows(_csv_rows(result))
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
 def _spec_text(spec: dict[str, Any]) -> str:
@@ -137,7 +142,7 @@ def _markdown(result: EvaluationResult) -> str:
         ]
         for row in result.rows
     ]
-    lines += _table(header, rows)
+    lines += markdown_table(header, rows)
     if result.skipped:
         lines += ["", "Skipped: " + "; ".join(f"{m}: {why}" for m, why in result.skipped.items())]
     return "\n".join(lines) + "\n"
@@ -145,72 +150,47 @@ def _markdown(result: EvaluationResult) -> str:
 
 def _planes(volume: np.ndarray) -> list[np.ndarray]:
     """The axial, coronal and sagittal mid planes and the axial maximum-intensity projection."""
-    z, y, x = (n // 2 for n in volume.shape)
-    return [volume[z], volume[:, y], volume[:, :, x], volume.max(axis=0)]
-
-
-def _views(shape: Sequence[int], spacing: Sequence[float]) -> list[tuple[str, float, str]]:
-    """(title, aspect, origin) of the :func:`_planes`."""
-    z, y, x = (n // 2 for n in shape)
-    sx, sy, sz = spacing
-    return [
-        (f"axial z={z}", sy / sx, "upper"),
-        (f"coronal y={y}", sz / sx, "lower"),
-        (f"sagittal x={x}", sz / sy, "lower"),
-        ("axial MIP", sy / sx, "upper"),
-    ]
-
-
-def _panel(
-    rows: list[tuple[str, list[np.ndarray]]],
-    views: list[tuple[str, float, str]],
-    window: tuple[float, float],
-    path: Path,
-    figure_type: Any,
-    canvas: Any,
-) -> None:
-    figure = figure_type(figsize=(12.0, 2.6 * len(rows)))
-    for r, (name, planes) in enumerate(rows):
-        for c, (plane, (title, aspect, origin)) in enumerate(zip(planes, views)):
-            axes = figure.add_subplot(len(rows), 4, 4 * r + c + 1)
-            axes.imshow(
-                plane,
-                cmap="gray",
-                vmin=window[0],
-                vmax=window[1],
-                aspect=aspect,
-                origin=origin,
-                interpolation="nearest",
-            )
-            axes.set_title(f"{name}: {title}", fontsize=8)
-            axes.set_xticks([])
-            axes.set_yticks([])
-    figure.tight_layout()
-    canvas(figure)
-    figure.savefig(path, dpi=80)
+    middle = tuple(n // 2 for n in volume.shape)
+    return [*orthogonal_planes(volume, middle), volume.max(axis=0)]  # type: ignore[arg-type]
 
 
 def _write_plots(result: EvaluationResult, folder: Path) -> None:
     figure_type, canvas = plotting("evaluation plots")
     reference = np.asarray(result.reference.data, dtype=np.float32)
-    spacing = result.reference.spacing
     outputs = dict(result.outputs)
     degraded = np.asarray(result.scenario.degraded.data, dtype=np.float32)
     if "zerofill" not in outputs:
         outputs = {"degraded": degraded, **outputs}
     names = {"zerofill": "zerofill (degraded)"}
     rows = [("reference", reference)] + [(names.get(m, m), image) for m, image in outputs.items()]
-    views = _views(reference.shape, spacing)
+    z, y, x = (n // 2 for n in reference.shape)
+    titles = (f"axial z={z}", f"coronal y={y}", f"sagittal x={x}", "axial MIP")
+    displays = orthogonal_displays(result.reference.spacing)
+    displays.append(displays[0])  # the MIP is an axial plane
     truth = _planes(reference)
     top = float(np.percentile(reference, IMAGE_PERCENTILE)) or 1.0
-    shown = [(name, _planes(image)) for name, image in rows]
-    _panel(shown, views, (0.0, top), folder / PLOT_NAMES[0], figure_type, canvas)
+    limit = float(np.percentile(np.abs(degraded - reference), DIFFERENCE_PERCENTILE)) or 1.0
+    shown = [PanelRow(_planes(image), [f"{name}: {t}" for t in titles], (0.0, top)) for name, image in rows]
     differences = [
-        (f"|{name} - reference|", [np.abs(p - t) for p, t in zip(_planes(image), truth)])
+        PanelRow(
+            [np.abs(p - t) for p, t in zip(_planes(image), truth)],
+            [f"|{name} - reference|: {t}" for t in titles],
+            (0.0, limit),
+        )
         for name, image in rows[1:]
     ]
-    limit = float(np.percentile(np.abs(degraded - reference), DIFFERENCE_PERCENTILE)) or 1.0
-    _panel(differences, views, (0.0, limit), folder / PLOT_NAMES[1], figure_type, canvas)
+    for name, panel in zip(PLOT_NAMES, (shown, differences)):
+        write_plane_panel(
+            folder / name,
+            panel,
+            displays,
+            figure_type=figure_type,
+            canvas=canvas,
+            figure_size=(12.0, 2.6 * len(panel)),
+            cmap="gray",
+            title_size=8,
+            dpi=PLOT_DPI,
+        )
 
 
 def _write_files(result: EvaluationResult, folder: Path) -> list[str]:

@@ -3,8 +3,8 @@
 Steps: crop the reference to a slice range; measure its own band and noise
 (:mod:`.reference`); degrade it inside that band (:mod:`.scenario`); run each method
 (:mod:`.baselines`; ``ours`` = :func:`mrdeeprecon.inference.enhance` with the simulated scan
-context); score every output against the reference with :mod:`mrdeeprecon.metrics` (PSNR, SSIM,
-NMSE, HFEN), over the whole volume, inside the reference's foreground
+context); score every output against the reference with :func:`mrdeeprecon.metrics.score` (PSNR,
+SSIM, NMSE, HFEN), over the whole volume, inside the reference's foreground
 (:func:`mrdeeprecon.qa.foreground.foreground_mask`) and in its tissue, the brightest 40 %
 (:func:`mrdeeprecon.metrics.tissue_mask`).
 
@@ -46,8 +46,6 @@ OPTIONAL_MODULES = {
     "bm4d": ("bm4d", "pip install 'mrdeeprecon[bm4d]' (closed binary, non-commercial licence)"),
     "wavelet": ("pywt", "pip install PyWavelets"),
 }
-#: Score names, in table order.
-SCORES = ("psnr_db", "ssim", "nmse", "hfen")
 
 
 @dataclass(frozen=True)
@@ -188,16 +186,6 @@ def select_methods(
     return chosen, skipped
 
 
-def score(reference: np.ndarray, image: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
-    """PSNR (dB), SSIM, NMSE and HFEN of ``image`` against ``reference`` (inside ``mask`` if given)."""
-    return {
-        "psnr_db": metrics.psnr(reference, image, mask=mask),
-        "ssim": metrics.ssim(reference, image, mask=mask),
-        "nmse": metrics.nmse(reference, image, mask=mask),
-        "hfen": metrics.hfen(reference, image, mask=mask),
-    }
-
-
 def _run_ours(
     scenario: Scenario, settings: EnhanceSettings
 ) -> tuple[baselines.BaselineOutput, dict[str, str]]:
@@ -311,11 +299,11 @@ def run_evaluation(
             MethodResult(
                 method=method,
                 parameter=output.parameter,
-                scores=score(clean, output.image),
-                foreground=score(clean, output.image, foreground),
+                scores=metrics.score(clean, output.image),
+                foreground=metrics.score(clean, output.image, foreground),
                 seconds=output.seconds,
                 tuning_seconds=output.tuning_seconds,
-                tissue=score(clean, output.image, tissue),
+                tissue=metrics.score(clean, output.image, tissue),
             )
         )
         outputs[method] = output.image

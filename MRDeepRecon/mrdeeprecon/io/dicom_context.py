@@ -12,8 +12,9 @@ Every field of the returned :class:`~mrdeeprecon.context.ScanContext` gets
 Rules (units: samples, mm, Hz/pixel; in-plane array axes 1 = y = rows, 2 = x = columns):
 
 * ``acquisition``: ``MRAcquisitionType`` (``2D``/``3D``).
-* ``phase_axis``: ``InPlanePhaseEncodingDirection`` ``ROW`` → 2 (phase varies along a row, i.e.
-  along x), ``COL`` → 1; missing or another value → 1 (default).
+* ``phase_axis``: ``InPlanePhaseEncodingDirection`` through
+  :data:`~mrdeeprecon.sampling.PHASE_AXIS_OF_DICOM` (``ROW`` → 2: phase varies along a row, i.e.
+  along x; ``COL`` → 1); missing or another value → 1 (default).
 * ``acquired_matrix`` (frequency, phase):
 
   - ``AcquisitionMatrix`` = (frequency rows, frequency columns, phase rows, phase columns):
@@ -73,6 +74,7 @@ from typing import Any
 import pydicom
 
 from ..context import ScanContext
+from ..sampling import PHASE_AXIS_OF_DICOM, frequency_axis_of
 from .dicom_values import as_number
 
 DEFAULT = "default"
@@ -148,7 +150,7 @@ def _in_plane_kmax(
     percent_phase_fov: float,
 ) -> tuple[float, float]:
     """(frequency, phase) kmax from the acquired and displayed matrices (see module docstring)."""
-    phase_index, frequency_index = (1, 0) if phase_axis == 2 else (0, 1)
+    phase_index, frequency_index = phase_axis - 1, frequency_axis_of(phase_axis) - 1  # (rows, columns)
     n_frequency = displayed[frequency_index]
     if pixel_spacing is None:
         phase_fov_pixels = displayed[phase_index] * percent_phase_fov / 100.0
@@ -238,8 +240,8 @@ def context_from_dicom(
     acquisition = values.get("acquisition", ScanContext.acquisition)
 
     direction = _text(ds, "InPlanePhaseEncodingDirection")
-    if direction in ("ROW", "COL"):
-        put("phase_axis", 2 if direction == "ROW" else 1, "InPlanePhaseEncodingDirection")
+    if direction in PHASE_AXIS_OF_DICOM:
+        put("phase_axis", PHASE_AXIS_OF_DICOM[direction], "InPlanePhaseEncodingDirection")
     phase_axis = values.get("phase_axis", ScanContext.phase_axis)
 
     percent_fov = _number(ds, "PercentPhaseFieldOfView")

@@ -32,13 +32,16 @@ torch tensors ``(B, *grid)`` on their device with one scenario: every image gets
 mask, bias field and noise, the masks and coils are shared. It is what training draws its pairs
 with, on the CPU or a GPU. :func:`degrade` is the same for one numpy image (the CLI, evaluation).
 
-Axis roles. Arrays are ``(z, y, x)`` for 3D and ``(y, x)`` for 2D. :class:`AxisRoles` names the
-array axis of each encoding direction. For a 2D array the roles may be given with 2D indices
-(``{frequency, phase} = {0, 1}``, e.g. ``AxisRoles(frequency=1, phase=0)`` when the phase axis is
-``y``) or with the (z, y, x) numbering of the slice it came from (``{1, 2}``, so the default
-``AxisRoles()`` also means "phase along y"); the slice role is ignored. Tuples of the spec are
-ordered (frequency, phase, slice) and (phase, slice) as in :mod:`mrdeeprecon.context`; their slice
-entries are ignored for 2D arrays.
+Axis roles. Arrays are ``(z, y, x)`` for 3D and ``(y, x)`` for 2D (the conventions of
+:mod:`mrdeeprecon.sampling`). :class:`AxisRoles` names the array axis of each encoding direction;
+``AxisRoles.for_phase_axis(phase_axis)`` gives them for a ``KSpaceSampling.phase_axis``. For a 2D
+array the roles may be given with 2D indices (``{frequency, phase} = {0, 1}``, e.g.
+``AxisRoles(frequency=1, phase=0)`` when the phase axis is ``y``) or with the (z, y, x) numbering
+of the slice it came from (``{1, 2}``, so the default ``AxisRoles()`` also means "phase along y");
+the slice role is ignored. Tuples of the spec are ordered (frequency, phase, slice) and (phase,
+slice) as in :mod:`mrdeeprecon.sampling`; their slice entries are ignored for 2D arrays. The spec
+states a change of sampling relative to the input; the sampling after it is
+:meth:`mrdeeprecon.sampling.KSpaceSampling.degraded_by`.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import numpy as np
 import torch
 
 from ..errors import MRDeepReconError
+from ..sampling import check_kmax, check_partial_fourier, frequency_axis_of
 from . import coils, masks, partial_fourier, recon
 from .fft import fftc, ifftc
 from .noise import complex_gaussian, reference_levels
@@ -63,10 +67,17 @@ class AxisRoles:
     phase: int = 1
     slice: int = 0
 
+    @classmethod
+    def for_phase_axis(cls, phase_axis: int) -> "AxisRoles":
+        """Roles in a ``(z, y, x)`` array, or a ``(y, x)`` slice of one, whose phase encoding runs
+        along array axis ``phase_axis`` (1 = y, 2 = x, as ``KSpaceSampling.phase_axis``)."""
+        return cls(frequency=frequency_axis_of(phase_axis), phase=phase_axis, slice=0)
+
 
 @dataclass(frozen=True)
 class DegradationSpec:
-    """One degradation scenario. Validated on construction (:class:`MRDeepReconError`).
+    """One degradation scenario: a change of the input's k-space sampling, noise and the
+    conventional reconstruction. Validated on construction (:class:`MRDeepReconError`).
 
     Attributes:
         noise: σ of complex Gaussian noise per real/imaginary channel, as a fraction of the
@@ -124,12 +135,8 @@ class DegradationSpec:
         """Raise :class:`MRDeepReconError` when a field is outside its range."""
         if not (math.isfinite(self.noise) and self.noise >= 0):
             raise MRDeepReconError(f"noise must be a finite number >= 0, got {self.noise!r}")
-        if len(self.kmax) != 3 or not all(0.0 < k <= 1.0 for k in self.kmax):
-            raise MRDeepReconError(f"kmax fractions must be three numbers in (0, 1], got {self.kmax}")
-        if len(self.partial_fourier) != 2 or not all(0.5 <= p <= 1.0 for p in self.partial_fourier):
-            raise MRDeepReconError(
-                f"partial Fourier fractions must be two numbers in [0.5, 1], got {self.partial_fourier}"
-            )
+        check_kmax(self.kmax)
+        check_partial_fourier(self.partial_fourier)
         if self.partial_fourier_recon not in partial_fourier.METHODS:
             raise MRDeepReconError(
                 f"partial_fourier_recon must be one of {partial_fourier.METHODS}, "

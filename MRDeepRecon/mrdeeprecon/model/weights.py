@@ -4,7 +4,9 @@ The card records what the weights need to be used correctly — the architecture
 (:class:`~mrdeeprecon.model.ce_unet.CEUNetConfig`), the context-vector field list and the SHA-256 of
 the weights file — together with whatever the trainer adds (data, degradations, epochs, ...).
 Loading never unpickles anything: only safetensors is accepted, and the hash and field list are
-checked before the weights are used.
+checked before the weights are used. torch and safetensors are imported on first use, so that the
+model-card and bundled-model lookups (:func:`card_path`, :func:`bundled_model_path`) work where
+PyTorch is not installed yet (the Slicer panel shows the cards before it installs PyTorch).
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors_bytes
-from safetensors.torch import save as save_safetensors_bytes
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MRDeepReconError, one_line
 from . import context_vector
-from .ce_unet import CEUNet, CEUNetConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from .ce_unet import CEUNet, CEUNetConfig
 
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
@@ -56,6 +57,8 @@ def save_model(model: CEUNet, path: Path, card: dict[str, Any]) -> dict[str, Any
     ``path`` may name the weights file or just the stem. The written card is ``card`` plus
     ``architecture``, ``context_fields``, ``parameter_count``, ``sha256`` and ``format``.
     """
+    from safetensors.torch import save as save_safetensors_bytes
+
     weights_path = Path(path).with_suffix(WEIGHTS_SUFFIX)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
@@ -89,6 +92,8 @@ def _read_card(weights_path: Path) -> dict[str, Any]:
 
 
 def _config_from_card(card: dict[str, Any], weights_path: Path) -> CEUNetConfig:
+    from .ce_unet import CEUNetConfig
+
     architecture = card.get("architecture")
     if not isinstance(architecture, dict):
         raise MRDeepReconError("model card has no architecture", card_path(weights_path))
@@ -137,6 +142,11 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, 
             "the file is corrupt or was modified",
             weights_path,
         )
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors_bytes
+
+    from .ce_unet import CEUNet
+
     model = CEUNet(_config_from_card(card, weights_path))
     try:
         model.load_state_dict(load_safetensors_bytes(payload), strict=True)

@@ -14,7 +14,7 @@ air are mostly the noise floor of magnitude images and are left out.
 
 * ``mean``, ``sd``, ``p1``, ``p99`` of the change; ``fraction_above``: fraction of foreground
   voxels with ``|change| > k·σ_noise`` (σ_noise: the original's noise SD, by default
-  :func:`mrdeeprecon.metrics.estimate_noise_sigma`, an upper bound).
+  :func:`mrdeeprecon.noise_map.global_noise_sd`, an upper bound).
 * ``structured_energy_fraction`` = Σ smoothed² / Σ change² over the foreground.
 * ``edge_energy_fraction``: share of the smoothed change's energy lying on edges, i.e. voxels
   whose gradient magnitude in the original is at least :data:`EDGE_LEVEL` × its 99th percentile
@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..metrics import estimate_noise_sigma
+from ..noise_map import global_noise_sd
 from ..volume import Volume
 from .foreground import foreground_mask
 from .grid import index_to_lps, resample_like, voxel_volume
@@ -274,7 +274,7 @@ def change_map(
     if foreground is None:
         foreground = foreground_mask(original)
     if noise_sigma is None:
-        noise_sigma = estimate_noise_sigma(data)
+        noise_sigma = global_noise_sd(data)
     sigma = sigma_voxels(original, smoothing_mm)
     structured = ndimage.gaussian_filter(change, sigma)
     inside = change[foreground].astype(np.float64)

@@ -3,20 +3,27 @@
 Conventions of :class:`~mrdeeprecon.volume.Volume`: continuous indices are ``(i, j, k)`` =
 ``(x, y, z)`` (voxel centres at integers), points are LPS millimetres, arrays are ``(z, y, x)``.
 
-Resampling (:func:`resample_like`) picks the most faithful method the two grids allow:
+Resampling (:func:`resample_like`) brings one volume onto another's grid to measure them voxel by
+voxel (QA change map and consistency, the vendor-pair evaluation). It picks the most faithful
+method the two grids allow:
 
 * ``"identity"`` — the grids are the same (shape, spacing, origin, direction).
 * ``"k-space"`` — the grids share direction and field of view along every axis
   (``n · spacing`` equal) and their k-space centres coincide (the LPS point of index ``n // 2``
   is the same on both), as for a field-of-view-preserving refinement made by
   :func:`mrdeeprecon.enhance` (see :meth:`~mrdeeprecon.standardize.StandardizeRecord.working_grid`).
-  Centred k-space cropping or zero-padding (:func:`mrdeeprecon.standardize.resample`) is then the
-  exact band-limited (periodic sinc) resampling: a refined image that holds no detail beyond the
-  reference's Nyquist frequency comes back sample for sample, and finer detail is removed by an
-  ideal low-pass filter instead of aliasing.
+  Centred k-space cropping or zero-padding (:func:`mrdeeprecon.standardize.resample_kspace`, the
+  resampler that makes the working grid) is then the exact band-limited (periodic sinc)
+  resampling: a refined image that holds no detail beyond the reference's Nyquist frequency comes
+  back sample for sample, and finer detail is removed by an ideal low-pass filter instead of
+  aliasing.
 * ``"windowed-sinc"`` — any other geometry: SimpleITK's Hamming-windowed sinc interpolation at the
   reference's voxel centres; points outside the moving volume get 0, and ``covered`` marks the
   reference voxels inside it (:meth:`Resampled.filled` replaces the others).
+
+Slicer's difference volume (``MRDeepReconLib.comparison.resample_for_display``) resamples
+linearly instead: it shows the enhanced voxels as the viewer shows them, where this module
+estimates the band-limited image for measurements.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..io.itk import image_from_volume
-from ..standardize import resample
+from ..standardize import resample_kspace
 from ..volume import Volume
 
 #: Relative tolerance on field of view and spacing when comparing grids.
@@ -135,12 +142,13 @@ def _covered(moving: Volume, reference: Volume) -> np.ndarray:
 
 
 def resample_like(moving: Volume, reference: Volume) -> Resampled:
-    """``moving``'s values at ``reference``'s voxel centres (see the module docstring)."""
+    """``moving``'s values at ``reference``'s voxel centres, for measuring one against the other
+    (identity, exact k-space or windowed sinc: see the module docstring)."""
     everywhere = np.ones(reference.shape, dtype=bool)
     if same_grid(moving, reference):
         return Resampled(np.asarray(moving.data, dtype=np.float32), "identity", everywhere)
     if shares_field_of_view(moving, reference):
-        return Resampled(resample(moving.data, reference.shape), "k-space", everywhere)
+        return Resampled(resample_kspace(moving.data, reference.shape), "k-space", everywhere)
     resampler = sitk.ResampleImageFilter()
     resampler.SetReferenceImage(_float_image(reference))
     resampler.SetInterpolator(sitk.sitkHammingWindowedSinc)

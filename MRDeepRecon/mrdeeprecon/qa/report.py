@@ -28,7 +28,16 @@ import numpy as np
 
 from ..context import ScanContext
 from ..errors import MRDeepReconError
-from ..reporting import json_safe, plotting
+from ..reporting import (
+    PanelRow,
+    json_safe,
+    markdown_table,
+    orthogonal_displays,
+    orthogonal_planes,
+    plotting,
+    save_figure,
+    write_plane_panel,
+)
 from ..volume import Volume
 from .change import ChangeResult, change_map
 from .consistency import ConsistencyResult, kspace_consistency
@@ -41,6 +50,8 @@ MARKDOWN_NAME = "qa.md"
 PLOT_NAMES = ("profiles.png", "noise_reduction.png", "change_map.png", "consistency.png")
 #: Components listed in the Markdown report (all are in the JSON).
 MARKDOWN_COMPONENTS = 10
+#: Resolution of the PNG plots (dots per inch).
+PLOT_DPI = 100
 
 METHODS = {
     "noise": f"SD inside each ROI on each volume's own voxels, {NOISE_SD_METHOD}; "
@@ -179,12 +190,6 @@ def _number(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """Markdown table lines."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-
-
 def _spacing(grid: dict[str, Any]) -> str:
     return " × ".join(_number(s) for s in grid["spacing_ijk_mm"]) + " mm (i, j, k)"
 
@@ -233,7 +238,7 @@ def _roi_section(report: QAReport) -> list[str]:
         for r in report.rois
     ]
     intro = f"ROIs: {report.roi_source}. Noise SD: {NOISE_SD_METHOD}."
-    return ["", "## Noise in ROIs", "", intro, "", *_table(header, rows)]
+    return ["", "## Noise in ROIs", "", intro, "", *markdown_table(header, rows)]
 
 
 def _sharpness_section(report: QAReport) -> list[str]:
@@ -247,7 +252,7 @@ def _sharpness_section(report: QAReport) -> list[str]:
         "",
         METHODS["sharpness"],
         "",
-        *_table(["direction", "array axis", "profiles", "median ratio", "note"], rows),
+        *markdown_table(["direction", "array axis", "profiles", "median ratio", "note"], rows),
     ]
     if report.lines:
         header = ["line", "length (mm)", "sharpness orig (1/mm)", "sharpness enh (1/mm)", "ratio"]
@@ -261,7 +266,7 @@ def _sharpness_section(report: QAReport) -> list[str]:
             ]
             for c in report.lines
         ]
-        lines += ["", *_table(header, rows)]
+        lines += ["", *markdown_table(header, rows)]
     return lines
 
 
@@ -297,7 +302,7 @@ def _change_section(report: QAReport) -> list[str]:
         "",
         f"Resampling: {ch.resampling} (coverage {_number(ch.coverage)}).",
         "",
-        *_table(header, [summary]),
+        *markdown_table(header, [summary]),
         "",
         f"Structured-change components (smoothing {_number(ch.smoothing_mm)} mm, threshold "
         f"{_number(ch.threshold)}): {len(groups['blob'])} blob(s), {len(groups['edge'])} along "
@@ -329,7 +334,7 @@ def _change_section(report: QAReport) -> list[str]:
                 "",
                 f"{title} (largest {len(shown)} of {len(group)}):",
                 "",
-                *_table(header, rows),
+                *markdown_table(header, rows),
             ]
     return lines
 
@@ -363,7 +368,7 @@ def _consistency_section(report: QAReport) -> list[str]:
         "",
         METHODS["consistency"],
         "",
-        *_table(header, [summary]),
+        *markdown_table(header, [summary]),
     ]
     if co.flagged:
         rows = [
@@ -375,7 +380,7 @@ def _consistency_section(report: QAReport) -> list[str]:
             ]
             for z in co.flagged
         ]
-        lines += ["", *_table(["slice", "residual", "noise-removal residual", "threshold"], rows)]
+        lines += ["", *markdown_table(["slice", "residual", "noise-removal residual", "threshold"], rows)]
     return lines
 
 
@@ -388,11 +393,6 @@ def _markdown(report: QAReport) -> str:
         _consistency_section,
     )
     return "\n".join(line for section in sections for line in section(report)) + "\n"
-
-
-def _save(figure: Any, canvas: Any, path: Path) -> None:
-    canvas(figure)
-    figure.savefig(path, dpi=100)
 
 
 def _plot_profiles(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
@@ -422,7 +422,7 @@ def _plot_profiles(report: QAReport, path: Path, figure_type: Any, canvas: Any) 
         axes.set_ylabel("intensity")
         axes.legend(fontsize=8)
     figure.tight_layout()
-    _save(figure, canvas, path)
+    save_figure(figure, canvas, path, PLOT_DPI)
 
 
 def _plot_noise(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
@@ -437,7 +437,7 @@ def _plot_noise(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> 
     axes.set_ylabel("noise reduction SD_orig / SD_enh")
     axes.legend(fontsize=8)
     figure.tight_layout()
-    _save(figure, canvas, path)
+    save_figure(figure, canvas, path, PLOT_DPI)
 
 
 def _focus(report: QAReport) -> tuple[int, int, int]:
@@ -452,34 +452,24 @@ def _focus(report: QAReport) -> tuple[int, int, int]:
 
 
 def _plot_change(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
-    z, y, x = _focus(report)
-    sx, sy, sz = report.original["spacing_ijk_mm"]
-    rows = (("change", report.change.change), ("structured (smoothed)", report.change.structured))
-    figure = figure_type(figsize=(12.0, 7.5))
-    for row, (name, data) in enumerate(rows):
+    at = _focus(report)
+    titles = [f"{axis} = {index}" for axis, index in zip("zyx", at)]
+    rows = []
+    for name, data in (("change", report.change.change), ("structured (smoothed)", report.change.structured)):
         limit = float(np.percentile(np.abs(data), 99.5)) or 1.0
-        planes = (
-            (f"z = {z}", data[z], sy / sx, "upper"),
-            (f"y = {y}", data[:, y], sz / sx, "lower"),
-            (f"x = {x}", data[:, :, x], sz / sy, "lower"),
-        )
-        for column, (title, plane, aspect, origin) in enumerate(planes):
-            axes = figure.add_subplot(2, 3, 3 * row + column + 1)
-            image = axes.imshow(
-                plane,
-                cmap="RdBu_r",
-                vmin=-limit,
-                vmax=limit,
-                aspect=aspect,
-                origin=origin,
-                interpolation="nearest",
-            )
-            axes.set_title(f"{name}, {title}", fontsize=9)
-            axes.set_xticks([])
-            axes.set_yticks([])
-            figure.colorbar(image, ax=axes, shrink=0.8)
-    figure.tight_layout()
-    _save(figure, canvas, path)
+        rows.append(PanelRow(orthogonal_planes(data, at), [f"{name}, {t}" for t in titles], (-limit, limit)))
+    write_plane_panel(
+        path,
+        rows,
+        orthogonal_displays(report.original["spacing_ijk_mm"]),
+        figure_type=figure_type,
+        canvas=canvas,
+        figure_size=(12.0, 7.5),
+        cmap="RdBu_r",
+        title_size=9,
+        dpi=PLOT_DPI,
+        colorbar=True,
+    )
 
 
 def _plot_consistency(report: QAReport, path: Path, figure_type: Any, canvas: Any) -> None:
@@ -501,7 +491,7 @@ def _plot_consistency(report: QAReport, path: Path, figure_type: Any, canvas: An
     axes.set_ylabel("relative low-frequency residual")
     axes.legend(fontsize=8)
     figure.tight_layout()
-    _save(figure, canvas, path)
+    save_figure(figure, canvas, path, PLOT_DPI)
 
 
 def _write_files(report: QAReport, folder: Path) -> list[str]:

@@ -21,7 +21,7 @@ from ..model import context_vector
 from ..model.ce_unet import CEUNet
 from ..noise_map import local_noise_sd, noise_input
 from ..noise_reduction import band_limit
-from .pairs import FIELD, TAPER, PairConfig, PairSampler, degrade_fields
+from .pairs import FIELD, TAPER, PairConfig, PairSampler, degrade_fields, pair_sampling
 
 #: In-plane acquired k-space extents (frequency, phase) of the table rows.
 BANDS = ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0))
@@ -61,7 +61,7 @@ def measure_calibration(model: CEUNet, volumes: list[np.ndarray], config: PairCo
         rows = {k: [] for k in ("noise_sd", "a", "c", "d")}
         for level in NOISE_LEVELS:
             spec = DegradationSpec(noise=level, kmax=(*band, 1.0))
-            sampling = context_vector.SamplingDescription(kmax=(*band, 1.0), is_3d=config.is_3d)
+            sampling = pair_sampling(spec, config.is_3d)
             replicas = []
             for replica in range(2):
                 generator = torch.Generator().manual_seed(seed * 1000 + replica)

@@ -47,6 +47,7 @@ from ..kspace import recon
 from ..kspace.degrade import AxisRoles, DegradationSpec, DegradedBatch, degrade_batch
 from ..model import context_vector
 from ..noise_map import NOISE_INPUTS, noise_input
+from ..sampling import KSpaceSampling
 
 FIELD = 128  # in-plane field of view (pixels) degraded around each patch
 TAPER = 12  # pixels over which the field's border falls to 0
@@ -56,6 +57,7 @@ GAIN = 1.25  # largest random intensity gain (and 1 / GAIN the smallest)
 INTERPOLATED_KMAX = (0.45, 0.7)  # in-plane k_max range of scanner-interpolation scenarios
 TARGETS = ("clean", "noise_free")
 SLABS = ("3D", "2D")
+PHASE_AXIS = 2  # array axis of the phase-encoding direction in the standardised layout (x)
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,15 @@ class _Draw:
         return options[self.integer(len(options))]
 
 
+def pair_sampling(spec: DegradationSpec, is_3d: bool) -> KSpaceSampling:
+    """How a pair's input was sampled: the fully sampled field (standardised layout, a 3D
+    acquisition when ``is_3d``, else 2D) after the simulator applied ``spec``."""
+    return KSpaceSampling(acquisition="3D" if is_3d else "2D", phase_axis=PHASE_AXIS).degraded_by(spec)
+
+
 def random_degradation(
     draw: _Draw, is_3d: bool, config: PairConfig
-) -> tuple[DegradationSpec, context_vector.SamplingDescription]:
+) -> tuple[DegradationSpec, KSpaceSampling]:
     """A random degradation and how it describes the input's sampling to the network."""
 
     def maybe_kmax(p_truncate: float) -> float:
@@ -190,15 +198,7 @@ def random_degradation(
         bias_field=draw.uniform(0.0, 0.4) if draw.uniform() < 0.3 else 0.0,
         quantize_levels=int(draw.choice([0, 0, 1024, 4096])),
     )
-    sampling = context_vector.SamplingDescription(
-        kmax=kmax,
-        partial_fourier=(pf_phase, pf_slice),
-        acceleration_uniform=r_uniform,
-        acceleration_random=r_random,
-        elliptical=spec.elliptical,
-        is_3d=is_3d,
-    )
-    return spec, sampling
+    return spec, pair_sampling(spec, is_3d)
 
 
 def degrade_fields(
@@ -208,9 +208,9 @@ def degrade_fields(
     k-space per field (:attr:`PairConfig.is_3d`), else one 2D k-space per slice. ``image``,
     ``noise_free`` and ``target`` of the result keep the fields' layout."""
     if config.is_3d:
-        return degrade_batch(fields, spec, AxisRoles(frequency=1, phase=2, slice=0), generator, 1.0, noise_free=noise_free)
+        return degrade_batch(fields, spec, AxisRoles.for_phase_axis(PHASE_AXIS), generator, 1.0, noise_free=noise_free)
     n, depth = fields.shape[:2]
-    result = degrade_batch(fields.flatten(0, 1), spec, AxisRoles(frequency=0, phase=1), generator, 1.0, noise_free=noise_free)
+    result = degrade_batch(fields.flatten(0, 1), spec, AxisRoles.for_phase_axis(PHASE_AXIS), generator, 1.0, noise_free=noise_free)
     stacked = {name: getattr(result, name).unflatten(0, (n, depth)) for name in ("image", "noise_free", "target")
                if getattr(result, name) is not None}
     return dataclasses.replace(result, **stacked)

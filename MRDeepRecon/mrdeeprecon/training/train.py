@@ -24,7 +24,7 @@ import dataclasses
 import math
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -35,14 +35,16 @@ import torch
 from ..distributed import Rank, barrier, device_for, mean_over_ranks, process_group
 from ..errors import MRDeepReconError
 from ..inference import select_device
-from ..model.ce_unet import CEUNet, CEUNetConfig
+from ..model.ce_unet import BLOCKS, CEUNet, CEUNetConfig
 from ..model.weights import load_model, save_model
+from ..noise_map import NOISE_INPUTS
 from ..progress import CancelToken, ProgressCallback, check, report
+from ..settings import DEVICES, FieldSpec, declared, field_spec
 from .calibration import measure_calibration
 from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
 from .curve import HeldOutCurve
 from .losses import LOSSES
-from .pairs import PairConfig, PairSampler
+from .pairs import TARGETS, PairConfig, PairSampler
 from .volumes import load_training_volumes
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -69,83 +71,71 @@ KINDS: dict[str, dict[str, Any]] = {
 }
 
 
+#: ``clean_targets``: train on the volumes as they are, or denoise them first (:func:`clean_volume`).
+CLEAN_TARGETS = ("none", "nlm")
+
+
 @dataclass
 class TrainConfig:
-    """One training run. Paths default to ``../shared/data`` beside the repository.
-
-    Attributes:
-        kind: ``"2d"`` (one input slice), ``"3d"`` (7 slices of a 3D acquisition in, the middle
-            one out) or ``"2.5d"`` (3 slices of 2D acquisitions in) — :data:`KINDS`.
-        out_dir: where ``ce_unet_<kind>.safetensors`` and its card are written.
-        checkpoint_dir: where the resumable checkpoint lives (default ``out_dir``).
-        data: training volumes (files, DICOM folders or ``.npz`` archives, :mod:`.volumes`).
-        steps: optimiser steps of the whole schedule (the cosine decay spans them).
-        stop_at: end this session after this step (≤ ``steps``), write the model and keep the
-            checkpoint; ``None`` = ``steps``.
-        time_budget_s: also end this session once its training loop has run this many seconds
-            (wall time, calibration not included): a lent GPU's session stops on time.
-        batch_size, patch: pairs per step and their in-plane edge (pixels).
-        learning_rate: peak Adam learning rate (cosine-decayed to 2 % of it).
-        base_channels, depth, block: the network (:class:`CEUNetConfig`).
-        noise_input, target, p_coil_noise, p_interpolated, group, min_noise: how pairs are
-            drawn (:class:`PairConfig`; ``min_noise``: the lowest noise σ, a fraction of the
-            99th percentile).
-        loss: ``"l1"``, ``"l2"`` or ``"l1_ssim"`` (:mod:`.losses`).
-        clean_targets: ``"none"``, or ``"nlm"``: denoise the training volumes first (2D non-local
-            means at each volume's own noise level), for targets with less of their own noise.
-        seed, device, threads: reproducibility and where to run (``threads``: CPU threads).
-        checkpoint_every, log_every: in steps.
-        resume: continue from the checkpoint in ``checkpoint_dir``.
-        init_from: start from these weights (a 2D model seeds a 3D one).
-        calibrate: measure the noise-reduction residual table at the end (inference needs it).
-        curve_every: steps between points of the held-out training curve
-            (:class:`.curve.HeldOutCurve`, tissue PSNR on ``curve_volume``); 0 = none.
-        curve_volume: the held-out volume the curve is measured on.
+    """One training run; each field's meaning is its :class:`~mrdeeprecon.settings.FieldSpec`
+    help (``mrdeeprecon train --help``). Paths default to ``../shared/data`` beside the repository.
+    ``base_channels``, ``depth`` and ``block`` make the network (:class:`CEUNetConfig`);
+    ``noise_input``, ``target``, ``p_coil_noise``, ``p_interpolated``, ``group`` and ``min_noise``
+    how pairs are drawn (:class:`PairConfig`); ``loss`` is one of :data:`.losses.LOSSES`.
     """
 
-    kind: str = "2d"
-    out_dir: Path = Path("MRDeepRecon/Resources/models")
-    checkpoint_dir: Optional[Path] = None
-    data: list[Path] = field(default_factory=lambda: [SHARED_DATA / n for n in DEFAULT_TRAINING])
-    steps: int = 2000
-    stop_at: Optional[int] = None
-    time_budget_s: Optional[float] = None
-    batch_size: int = 16
-    patch: int = 96
-    learning_rate: float = 1e-3
-    base_channels: int = 16
-    depth: int = 3
-    block: str = "plain"
-    noise_input: str = "map"
-    target: str = "clean"
-    p_coil_noise: float = 0.25
-    p_interpolated: float = 0.0
-    group: int = 4
-    min_noise: float = PairConfig.min_noise
-    loss: str = "l1"
-    clean_targets: str = "none"
-    seed: int = 0
-    device: str = "auto"
-    threads: Optional[int] = None
-    checkpoint_every: int = 200
-    log_every: int = 50
-    resume: bool = False
-    init_from: Optional[Path] = None
-    calibrate: bool = True
-    curve_every: int = 0
-    curve_volume: Path = SHARED_DATA / HELD_OUT[0]
+    kind: str = declared(FieldSpec(
+        "2d: one input slice; 3d: 7 slices of a 3D acquisition in, the middle one out; "
+        "2.5d: 3 slices of 2D acquisitions in (ablation)", choices=tuple(KINDS)), "2d")
+    out_dir: Path = declared(FieldSpec("where ce_unet_<kind>.safetensors and its model card are written", flag="--out"),
+                             Path("MRDeepRecon/Resources/models"))
+    checkpoint_dir: Optional[Path] = declared(FieldSpec("where the resumable checkpoint lives (default: the model's folder, --out)"), None)
+    data: list[Path] = declared(FieldSpec(
+        "training volumes: files, DICOM folders or .npz archives (default: the bundled models' volumes in ../shared/data)"),
+        default_factory=lambda: [SHARED_DATA / n for n in DEFAULT_TRAINING])
+    steps: int = declared(FieldSpec("optimiser steps of the whole cosine schedule"), 2000)
+    stop_at: Optional[int] = declared(FieldSpec(
+        "end this session after this step (at most --steps), write the model, keep the checkpoint"), None)
+    time_budget_s: Optional[float] = declared(FieldSpec(
+        "also end this session once its training loop has run this long (wall time, calibration not included)",
+        metavar="SECONDS"), None)
+    batch_size: int = declared(FieldSpec("pairs per step (under torchrun: of all processes together)"), 16)
+    patch: int = declared(FieldSpec("patch edge in pixels"), 96)
+    learning_rate: float = declared(FieldSpec("peak Adam learning rate (cosine-decayed to 2 % of it)"), 1e-3)
+    base_channels: int = declared(FieldSpec("channels of the full-resolution stage"), 16)
+    depth: int = declared(FieldSpec("number of downsamplings"), 3)
+    block: str = declared(FieldSpec("convolution block", choices=tuple(BLOCKS)), "plain")
+    noise_input: str = declared(FieldSpec("how the network is told the noise level", choices=NOISE_INPUTS), "map")
+    target: str = declared(FieldSpec("clean: all-in-one; noise_free: denoise only", choices=TARGETS), "clean")
+    p_coil_noise: float = declared(FieldSpec("share of pairs with coil-normalised (spatially varying) noise"), 0.25)
+    p_interpolated: float = declared(FieldSpec("share of scanner-interpolation scenarios (in-plane k_max 0.45-0.7)"), 0.0)
+    group: int = declared(FieldSpec("pairs sharing one degradation scenario"), 4)
+    min_noise: float = declared(FieldSpec(
+        "lowest training noise sigma, fraction of the 99th percentile (high-SNR scans sit near 0.002)"), PairConfig.min_noise)
+    loss: str = declared(FieldSpec("training loss", choices=tuple(LOSSES)), "l1")
+    clean_targets: str = declared(FieldSpec(
+        "nlm: denoise the training volumes first (2D non-local means at each volume's own noise level)",
+        choices=CLEAN_TARGETS), "none")
+    seed: int = declared(FieldSpec("seed of the pairs and the initial weights"), 0)
+    device: str = declared(FieldSpec("where to train", choices=DEVICES), "auto")
+    threads: Optional[int] = declared(FieldSpec("CPU threads (default: torch's)"), None)
+    checkpoint_every: int = declared(FieldSpec("steps between checkpoints"), 200)
+    log_every: int = declared(FieldSpec("steps between log lines"), 50)
+    resume: bool = declared(FieldSpec("continue from the checkpoint"), False)
+    init_from: Optional[Path] = declared(FieldSpec("start from these weights (a 2D model seeds a 3D one)", metavar="SAFETENSORS"), None)
+    calibrate: bool = declared(FieldSpec("measure the noise-reduction calibration at the end (inference needs it)"), True)
+    curve_every: int = declared(FieldSpec("steps between held-out tissue-PSNR curve points (0: none)"), 0)
+    curve_volume: Path = declared(FieldSpec("held-out volume of the curve"), SHARED_DATA / HELD_OUT[0])
 
     @property
     def name(self) -> str:
         return f"ce_unet_{self.kind}"
 
     def validate(self) -> None:
-        if self.kind not in KINDS:
-            raise MRDeepReconError(f"model kind must be one of {tuple(KINDS)}, got {self.kind!r}")
-        if self.loss not in LOSSES:
-            raise MRDeepReconError(f"loss must be one of {tuple(LOSSES)}, got {self.loss!r}")
-        if self.clean_targets not in ("none", "nlm"):
-            raise MRDeepReconError(f"clean_targets must be none or nlm, got {self.clean_targets!r}")
+        for item in dataclasses.fields(self):
+            choices, value = field_spec(item).choices, getattr(self, item.name)
+            if choices is not None and value not in choices:
+                raise MRDeepReconError(f"{item.name} must be one of {choices}, got {value!r}")
         if self.steps < 1 or (self.stop_at is not None and not 1 <= self.stop_at <= self.steps):
             raise MRDeepReconError(f"need 1 <= stop_at <= steps, got stop_at {self.stop_at}, steps {self.steps}")
         held_out = {(SHARED_DATA / n).resolve() for n in HELD_OUT}
@@ -201,14 +191,14 @@ def initialise_from(model: CEUNet, path: Path) -> dict[str, Any]:
 
 def clean_volume(data: np.ndarray) -> np.ndarray:
     """``data`` denoised slice by slice (axis 0) by scikit-image's non-local means at the volume's
-    own noise level (:func:`mrdeeprecon.metrics.estimate_noise_sigma`; patch 5, distance 6,
+    own noise level (:func:`mrdeeprecon.noise_map.global_noise_sd`; patch 5, distance 6,
     h = 0.8 σ)."""
     from skimage.restoration import denoise_nl_means
 
-    from ..metrics import estimate_noise_sigma
+    from ..noise_map import global_noise_sd
 
     volume = np.asarray(data, dtype=np.float32)
-    sigma = estimate_noise_sigma(volume)
+    sigma = global_noise_sd(volume)
     return np.stack([
         denoise_nl_means(s, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True)
         if s.any() else s

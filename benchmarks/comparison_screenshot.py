@@ -1,4 +1,5 @@
-"""Offscreen picture of the comparison views, without Qt.
+"""Offscreen picture of the comparison views, without Qt (the README's picture; a developer tool,
+not shipped in the Slicer extension).
 
 :func:`render_comparison_png` draws what the comparison's views show, tiled like the layout —
 columns Original | Enhanced (| Difference), rows axial, sagittal, coronal (and the 3D MIP views):
@@ -14,8 +15,8 @@ comparison uses: application logic with the default colour tables, layout logic 
 rendering logic, and — what Slicer's layout manager does when it makes the view widgets — a slice
 logic for every slice view of each arrangement. The command line renders two volume files::
 
-    PYTHONPATH=MRDeepRecon VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow \\
-        python -m MRDeepReconLib.screenshot ORIGINAL.nii.gz ENHANCED.nii.gz OUT.png --mip-3d
+    VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow \\
+        python benchmarks/comparison_screenshot.py ORIGINAL.nii.gz ENHANCED.nii.gz OUT.png --mip-3d
 
 ``Resources/Screenshots/comparison.png`` shows stroke_T2 (shared data) degraded by the simulator
 (original, left) and the bundled model's result (enhanced, right)::
@@ -23,8 +24,8 @@ logic for every slice view of each arrangement. The command line renders two vol
     mrdeeprecon degrade stroke_T2.nii.gz degraded.nii.gz --noise 0.1 --kmax-phase 0.5 --seed 1
     mrdeeprecon enhance degraded.nii.gz enhanced.nii.gz --context degraded.json \\
         --noise-reduction 3 --device cpu
-    PYTHONPATH=MRDeepRecon VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow \\
-        python -m MRDeepReconLib.screenshot degraded.nii.gz enhanced.nii.gz comparison.png --mip-3d --size 240
+    VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow \\
+        python benchmarks/comparison_screenshot.py degraded.nii.gz enhanced.nii.gz comparison.png --mip-3d --size 240
 """
 
 from __future__ import annotations
@@ -38,7 +39,18 @@ import slicer
 import vtk
 from vtk.util.numpy_support import numpy_to_vtk, vtk_to_numpy
 
-from .comparison import DIFFERENCE, ENHANCED, ORIENTATIONS, ORIGINAL, Comparison, slice_view_name
+from common import use_repository_engine
+
+use_repository_engine()  # MRDeepReconLib of this checkout
+
+from MRDeepReconLib.comparison import (  # noqa: E402
+    DIFFERENCE,
+    ENHANCED,
+    ORIENTATIONS,
+    ORIGINAL,
+    Comparison,
+    slice_view_name,
+)
 
 TILE_GAP = 4
 """Pixels of black between tiles; the Original and Enhanced halves are separated by twice this."""
