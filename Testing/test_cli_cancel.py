@@ -23,6 +23,12 @@ def _digest(folder: Path) -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.iterdir()))).hexdigest()
 
 
+def _interruptible() -> None:
+    """In the child: SIGINT back to its default, so that Python turns it into KeyboardInterrupt even
+    when this test runs in a background job (whose shell started it with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def series(tmp_path_factory) -> Path:
     """A synthetic MR series that takes the bundled model several seconds on a CPU."""
@@ -40,7 +46,8 @@ def test_a_signal_cancels_cleanly(series, tmp_path, signum, code, output_format)
     command = [sys.executable, "-m", "mrdeeprecon.cli", "enhance", str(series), str(target), "--device", "cpu",
                "--progress", "lines", *(["--format", "dicom"] if output_format == "dicom" else [])]
     env = dict(os.environ, TMPDIR=str(temporary), PYTHONPATH=str(REPO / "MRDeepRecon"), OMP_NUM_THREADS="1")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               start_new_session=True, preexec_fn=_interruptible)
     deadline = time.monotonic() + 300
     for line in process.stdout:  # type: ignore[union-attr]
         if line.startswith("PROGRESS") and float(line.split()[1]) > 0.0:
@@ -66,7 +73,8 @@ def test_a_signal_cancels_a_batch_cleanly(series, tmp_path, signum, code) -> Non
     command = [sys.executable, "-m", "mrdeeprecon.cli", "batch", str(series.parent), "--out", str(out), "--device", "cpu",
                "--progress", "lines"]
     env = dict(os.environ, TMPDIR=str(temporary), PYTHONPATH=str(REPO / "MRDeepRecon"), OMP_NUM_THREADS="1")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               start_new_session=True, preexec_fn=_interruptible)
     for line in process.stdout:  # type: ignore[union-attr]
         if line.startswith("PROGRESS") and float(line.split()[1]) > 0.0:
             break

@@ -1,10 +1,12 @@
 """The Slicer module's own files agree with each other, checked without Slicer.
 
-MRDeepRecon.py and its self-test (Testing/Python/MRDeepReconSelfTest.py) are read with ``ast`` (never imported: qt, ctk and slicer exist only inside the
-application), the .ui with ``xml.etree``: widget names the code uses exist, each
-``SlicerParameterName`` is a field of the parameter node and each field has a widget of a kind
-``connectGui`` can bind, the panel starts at the parameter defaults, the names the widget takes from
-MRDeepReconLib exist there, and the icon is a 128×128 PNG.
+MRDeepRecon.py, its panel package MRDeepReconGui (the parameter node is
+``MRDeepReconGui/parameter_node.py``) and its self-test (Testing/Python/MRDeepReconSelfTest.py) are
+read with ``ast`` (never imported: qt, ctk and slicer exist only inside the application), the .ui
+with ``xml.etree``: widget names the code uses exist, each ``SlicerParameterName`` is a field of the
+parameter node and each field has a widget of a kind ``connectGui`` can bind, the panel starts at
+the parameter defaults, the names the panel takes from MRDeepReconLib exist there, and the icon is a
+128×128 PNG.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MODULE = REPO / "MRDeepRecon"
 SCRIPT = MODULE / "MRDeepRecon.py"
+#: The module's Qt panel: one section per file, wired by SCRIPT's widget.
+PANEL_PACKAGE = "MRDeepReconGui"
+GUI = MODULE / PANEL_PACKAGE
+PARAMETER_NODE = GUI / "parameter_node.py"
 SELF_TEST = MODULE / "Testing" / "Python" / "MRDeepReconSelfTest.py"
 UI = MODULE / "Resources" / "UI" / "MRDeepRecon.ui"
 ICON = MODULE / "Resources" / "Icons" / "MRDeepRecon.png"
@@ -56,9 +62,31 @@ QT_CLASSES_PREFIXES = ("Q",)
 # ----------------------------------------------------------------------------- parsing helpers
 
 
+def _parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _panel_files() -> list[Path]:
+    """The module script and every file of its panel package."""
+    return [SCRIPT, *sorted(GUI.glob("*.py"))]
+
+
 @pytest.fixture(scope="module")
 def tree() -> ast.Module:
-    return ast.parse(SCRIPT.read_text(encoding="utf-8"), filename=str(SCRIPT))
+    """The module script."""
+    return _parse(SCRIPT)
+
+
+@pytest.fixture(scope="module")
+def parameter_tree() -> ast.Module:
+    """The parameter node, its choices and its constants."""
+    return _parse(PARAMETER_NODE)
+
+
+@pytest.fixture(scope="module")
+def panel_trees() -> dict[Path, ast.Module]:
+    """The module script and the files of its panel package, by path."""
+    return {path: _parse(path) for path in _panel_files()}
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +124,7 @@ def _class(tree: ast.Module, name: str) -> ast.ClassDef:
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == name:
             return node
-    raise AssertionError(f"class {name} not found in {SCRIPT.name}")
+    raise AssertionError(f"class {name} not found")
 
 
 class Field:
@@ -237,32 +265,32 @@ def test_volume_selectors(ui):
     assert _property(widgets["logTextEdit"], "readOnly") is True
 
 
-def test_noise_reduction_slider_matches_the_issue(ui, tree):
+def test_noise_reduction_slider_matches_the_issue(ui, parameter_tree):
     slider = _bound(ui)["noiseReduction"]
     assert slider.get("class") == "ctkSliderWidget"
     assert _property(slider, "minimum") == 1.0
     assert _property(slider, "maximum") == 5.0
     assert _property(slider, "singleStep") == pytest.approx(0.1)
     assert _property(slider, "value") == 2.0
-    field = _fields(tree)["noiseReduction"]
+    field = _fields(parameter_tree)["noiseReduction"]
     assert field.base == "float" and field.validators["WithinRange"] == [1.0, 5.0] and field.default == 2.0
 
 
 # ----------------------------------------------------------------------------- .ui <-> parameter node
 
 
-def test_every_bound_widget_names_a_parameter_node_field(ui, tree):
-    unknown = set(_bound(ui)) - set(_fields(tree))
+def test_every_bound_widget_names_a_parameter_node_field(ui, parameter_tree):
+    unknown = set(_bound(ui)) - set(_fields(parameter_tree))
     assert not unknown, f"SlicerParameterName without a field: {sorted(unknown)}"
 
 
-def test_every_parameter_node_field_has_a_widget(ui, tree):
-    missing = set(_fields(tree)) - set(_bound(ui)) - GUI_LESS_FIELDS
+def test_every_parameter_node_field_has_a_widget(ui, parameter_tree):
+    missing = set(_fields(parameter_tree)) - set(_bound(ui)) - GUI_LESS_FIELDS
     assert not missing, f"fields without a widget: {sorted(missing)}"
 
 
-def test_bound_widgets_are_of_a_kind_connectGui_binds(ui, tree):
-    fields = _fields(tree)
+def test_bound_widgets_are_of_a_kind_connectGui_binds(ui, parameter_tree):
+    fields = _fields(parameter_tree)
     for name, widget in _bound(ui).items():
         field = fields[name]
         assert field.kind in BINDABLE, field
@@ -271,10 +299,10 @@ def test_bound_widgets_are_of_a_kind_connectGui_binds(ui, tree):
             assert "WithinRange" in field.validators, f"{name}: a slider needs a bounded float"
 
 
-def test_panel_starts_at_the_parameter_defaults(ui, tree):
+def test_panel_starts_at_the_parameter_defaults(ui, parameter_tree):
     """Ranges, choices and initial values of the .ui are those of the parameter node."""
-    fields = _fields(tree)
-    constants = _constants(tree)
+    fields = _fields(parameter_tree)
+    constants = _constants(parameter_tree)
     for name, widget in _bound(ui).items():
         field = fields[name]
         cls = widget.get("class")
@@ -298,8 +326,8 @@ def test_panel_starts_at_the_parameter_defaults(ui, tree):
                 assert items == [str(c) for c in choices], name
 
 
-def test_super_resolution_and_device_choices(tree):
-    fields = _fields(tree)
+def test_super_resolution_and_device_choices(parameter_tree):
+    fields = _fields(parameter_tree)
     for axis in ("srFrequency", "srPhase", "srSlice"):
         assert fields[axis].validators["Choice"][0] == [1.0, 1.5, 2.0] and fields[axis].default == 1.0
     assert fields["device"].validators["Choice"][0] == ["auto", "cuda", "cpu"]
@@ -320,14 +348,15 @@ def _ui_references(tree: ast.Module) -> set[str]:
     return names
 
 
-def test_every_widget_the_code_uses_exists_in_the_ui(ui, tree, self_test):
-    used = _ui_references(tree) | _ui_references(self_test)
+def test_every_widget_the_code_uses_exists_in_the_ui(ui, panel_trees, self_test):
+    used = set().union(*map(_ui_references, panel_trees.values())) | _ui_references(self_test)
     assert len(used) > 20
     missing = used - set(_widgets(ui))
     assert not missing, f"self.ui.<name> not in the .ui: {sorted(missing)}"
 
 
-def test_buttons_are_connected(ui, tree):
+def test_buttons_are_connected(ui):
+    """Every button is connected where the module script wires the panel to its sections."""
     source = SCRIPT.read_text(encoding="utf-8")
     buttons = [w.get("name") for w in ui.iter("widget") if w.get("class") == "QPushButton"]
     for name in buttons:
@@ -338,17 +367,22 @@ def test_buttons_are_connected(ui, tree):
 
 
 def test_module_script_compiles(tmp_path):
-    py_compile.compile(str(SCRIPT), cfile=str(tmp_path / "MRDeepRecon.pyc"), doraise=True)
+    for path in _panel_files():
+        py_compile.compile(str(path), cfile=str(tmp_path / f"{path.stem}.pyc"), doraise=True)
     py_compile.compile(str(SELF_TEST), cfile=str(tmp_path / "MRDeepReconSelfTest.pyc"), doraise=True)
 
 
-def _module_level_imports(tree: ast.Module) -> set[str]:
+def _module_level_imports(tree: ast.Module, package: str | None = None) -> set[str]:
+    """Top-level names of the modules ``tree`` imports at module level; a relative import (only in
+    a file of ``package``) counts as ``package``."""
     names = set()
     for node in tree.body:
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            assert package, "no relative imports in a scripted module"
+            names.add(package)
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "no relative imports in a scripted module"
             names.add(node.module.split(".")[0])
         elif isinstance(node, (ast.If, ast.Try, ast.With)):
             for child in ast.walk(node):
@@ -357,17 +391,33 @@ def _module_level_imports(tree: ast.Module) -> set[str]:
     return names
 
 
-def test_module_level_imports_are_what_slicer_provides(tree):
-    imported = _module_level_imports(tree)
-    assert not imported & LAZY_ONLY, f"imported at module load: {sorted(imported & LAZY_ONLY)}"
-    assert "torch" not in imported
+def test_module_level_imports_are_what_slicer_provides(panel_trees):
+    """The module script and its panel package import, when Slicer loads the module, only what
+    the application provides, the standard library and the panel package itself."""
     stdlib = getattr(sys, "stdlib_module_names", None)
-    if stdlib is None:
-        pytest.skip("sys.stdlib_module_names needs Python 3.10")
-    assert imported <= set(stdlib) | SLICER_PROVIDED, sorted(imported - set(stdlib) - SLICER_PROVIDED)
+    for path, tree in panel_trees.items():
+        imported = _module_level_imports(tree, None if path == SCRIPT else PANEL_PACKAGE)
+        assert not imported & LAZY_ONLY, f"{path.name} imports at module load: {sorted(imported & LAZY_ONLY)}"
+        assert "torch" not in imported
+        if stdlib is None:
+            pytest.skip("sys.stdlib_module_names needs Python 3.10")
+        allowed = set(stdlib) | SLICER_PROVIDED | {PANEL_PACKAGE}
+        assert imported <= allowed, (path.name, sorted(imported - allowed))
 
 
-def test_module_classes_follow_the_template(tree, self_test):
+def test_module_script_is_the_panel_wiring_only(tree):
+    """The module script holds the module and its widget (the sections are MRDeepReconGui's)."""
+    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert classes == {"MRDeepRecon", "MRDeepReconWidget"}
+    assert len(SCRIPT.read_text(encoding="utf-8").splitlines()) <= 400
+
+
+def _defined_functions(trees) -> set[str]:
+    """Names of the functions and methods defined in ``trees``."""
+    return {node.name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+
+
+def test_module_classes_follow_the_template(tree, self_test, panel_trees):
     bases = {
         "MRDeepRecon": (tree, {"ScriptedLoadableModule"}),
         "MRDeepReconWidget": (tree, {"ScriptedLoadableModuleWidget", "VTKObservationMixin"}),
@@ -378,7 +428,8 @@ def test_module_classes_follow_the_template(tree, self_test):
     test_methods = {n.name for n in _class(self_test, "MRDeepReconTest").body if isinstance(n, ast.FunctionDef)}
     assert {"setUp", "runTest"} <= test_methods
     widget_methods = {n.name for n in _class(tree, "MRDeepReconWidget").body if isinstance(n, ast.FunctionDef)}
-    assert {"setup", "cleanup", "enter", "exit", "ensure_dependencies", "onApplyButton", "cancelJob"} <= widget_methods
+    assert {"setup", "cleanup", "enter", "exit"} <= widget_methods
+    assert {"ensure_dependencies", "onApplyButton", "cancelJob"} <= _defined_functions(panel_trees.values())
 
 
 def test_module_category_is_the_extension_category(tree):
@@ -428,11 +479,11 @@ def _lib_class_methods(module: str, cls: str) -> set[str]:
     raise AssertionError(f"MRDeepReconLib/{module}.py has no class {cls}")
 
 
-def test_names_taken_from_the_lib_exist(tree, self_test):
-    """``lib("module").name`` and ``from MRDeepReconLib.module import name`` (in the module script
-    and its self-test) point at real names."""
+def test_names_taken_from_the_lib_exist(panel_trees, self_test):
+    """``lib("module").name`` and ``from MRDeepReconLib.module import name`` (in the module script,
+    its panel package and its self-test) point at real names."""
     used: set[tuple[str, str]] = set()
-    for node in [*ast.walk(tree), *ast.walk(self_test)]:
+    for node in [node for tree in [*panel_trees.values(), self_test] for node in ast.walk(tree)]:
         if (
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Call)
@@ -458,6 +509,15 @@ def test_reload_order_names_existing_lib_modules(tree):
     assert set(listed) <= present, sorted(set(listed) - present)
 
 
+def test_reload_order_is_the_panel_packages_import_order(tree):
+    """``GUI_MODULES`` names every module of the panel package, each after those it imports."""
+    listed = _constants(tree)["GUI_MODULES"]
+    assert set(listed) == {p.stem for p in GUI.glob("*.py")} - {"__init__"}
+    for position, name in enumerate(listed):
+        imported = {node.module for node in _parse(GUI / f"{name}.py").body if isinstance(node, ast.ImportFrom) and node.level}
+        assert imported <= set(listed[:position]), f"{name} imports {sorted(imported - set(listed[:position]))} reloaded after it"
+
+
 def test_comparison_methods_the_panel_calls_exist():
     """The panel drives the comparison through ``MRDeepReconLib.comparison_session``: the
     ``Comparison`` methods it calls exist."""
@@ -473,13 +533,14 @@ def test_comparison_methods_the_panel_calls_exist():
     assert called <= methods, f"Comparison lacks {sorted(called - methods)}"
 
 
-def test_comparison_session_methods_the_widget_calls_exist(tree):
+def test_comparison_session_methods_the_panel_calls_exist():
     methods = _lib_class_methods("comparison_session", "ComparisonSession")
+    section = _class(_parse(GUI / "comparison_section.py"), "ComparisonSection")
     called = {
         node.func.attr
-        for node in ast.walk(_class(tree, "MRDeepReconWidget"))
+        for node in ast.walk(section)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        and ast.unparse(node.func.value) == "self._comparisonSession"
+        and ast.unparse(node.func.value) == "self._session"
     }
     assert {"show", "update", "forget", "forget_toggles"} <= called
     assert called <= methods, f"ComparisonSession lacks {sorted(called - methods)}"

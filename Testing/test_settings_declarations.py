@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from test_module_files import SCRIPT, UI, _bound, _constants, _fields, _property
+from test_module_files import PARAMETER_NODE, UI, _bound, _constants, _fields, _property
 
 from mrdeeprecon.cli import _settings, build_parser, settings_arguments
 from mrdeeprecon.settings import (
@@ -105,7 +105,7 @@ def test_only_train_imports_torch_to_build_its_flags():
 
 def test_panel_noise_reduction_is_a_named_part_of_the_engines_range():
     """The panel offers 1 to PANEL_NOISE_REDUCTION_MAX (the engine and the CLI accept up to 10)."""
-    tree = ast.parse(SCRIPT.read_text(encoding="utf-8"))
+    tree = ast.parse(PARAMETER_NODE.read_text(encoding="utf-8"))
     field = _fields(tree)["noiseReduction"]
     panel_max = _constants(tree)["PANEL_NOISE_REDUCTION_MAX"]
     assert field.validators["WithinRange"] == [NOISE_REDUCTION_RANGE[0], panel_max]
@@ -117,7 +117,7 @@ def test_panel_noise_reduction_is_a_named_part_of_the_engines_range():
 
 
 def test_panel_choices_are_the_engines():
-    tree = ast.parse(SCRIPT.read_text(encoding="utf-8"))
+    tree = ast.parse(PARAMETER_NODE.read_text(encoding="utf-8"))
     fields = _fields(tree)
     low, high = SUPER_RESOLUTION_RANGE
     for axis, default in zip(SR_AXES, DEFAULTS.super_resolution):
@@ -132,4 +132,4 @@ def test_panel_phase_axes_are_the_engines():
     """The panel's phase-axis choices are the DICOM spellings of mrdeeprecon.sampling."""
     from mrdeeprecon.sampling import PHASE_AXIS_OF_DICOM
 
-    assert _constants(ast.parse(SCRIPT.read_text(encoding="utf-8")))["PHASE_AXES"] == PHASE_AXIS_OF_DICOM
+    assert _constants(ast.parse(PARAMETER_NODE.read_text(encoding="utf-8")))["PHASE_AXES"] == PHASE_AXIS_OF_DICOM

@@ -19,7 +19,7 @@ from MRDeepReconLib.panel_settings import (
 
 
 def _settings(**changes) -> SimpleNamespace:
-    """The parameter node's defaults (MRDeepRecon.py), with ``changes``."""
+    """The parameter node's defaults (MRDeepReconGui/parameter_node.py), with ``changes``."""
     fields = dict(
         noiseReduction=2.0, srFrequency=1.0, srPhase=1.0, srSlice=1.0, artifactCorrection=True,
         device="auto", model="auto", modelPath="", overrideAcquisition=False, acqType="2D",

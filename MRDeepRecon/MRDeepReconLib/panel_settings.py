@@ -1,9 +1,9 @@
 """The panel's settings (the fields of the module's parameter node) as the engine's records.
 
-The parameter node itself needs Slicer's ``parameterNodeWrapper`` and stays in ``MRDeepRecon.py``;
-:class:`PanelSettings` names the fields read here. :func:`process_parameters` makes the
-:class:`~MRDeepReconLib.parameters.ProcessParameters` of a run; the acquisition fields
-(``acq*``) describe the scan context when ``overrideAcquisition`` is on
+The parameter node itself needs Slicer's ``parameterNodeWrapper`` and is in
+``MRDeepReconGui/parameter_node.py``; :class:`PanelSettings` names the fields read here.
+:func:`process_parameters` makes the :class:`~MRDeepReconLib.parameters.ProcessParameters` of a
+run; the acquisition fields (``acq*``) describe the scan context when ``overrideAcquisition`` is on
 (:func:`context_overrides`) and are filled from the context read from DICOM otherwise
 (:func:`override_fields`).
 """
@@ -22,7 +22,7 @@ KMAX_FIELD_MINIMUM = 0.05
 
 
 class PanelSettings(Protocol):
-    """The parameter-node fields read here (``MRDeepReconParameterNode`` in ``MRDeepRecon.py``).
+    """The parameter-node fields read here (``MRDeepReconGui.parameter_node.MRDeepReconParameterNode``).
 
     Super-resolution factors are per encoding direction (frequency, phase, slice); kmax is the
     fraction of k-space sampled along (frequency, phase, slice); partial Fourier the fraction

@@ -5,7 +5,7 @@ Slicer's ctest runs it (``slicer_add_python_unittest`` in this folder's CMakeLis
 ``slicer.testing.runUnitTest`` imports this file and runs its TestCase). In developer mode the
 module's "Reload and Test" runs it too (``MRDeepRecon.runTest`` loads this file from a source
 checkout; the extension does not ship it). The widget is the module's
-(``slicer.modules.mrdeeprecon.widgetRepresentation().self()``).
+(``slicer.modules.mrdeeprecon.widgetRepresentation().self()``); its sections are ``MRDeepReconGui``'s.
 """
 
 import importlib.util
@@ -105,7 +105,7 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
     # tests --------------------------------------------------------------
 
     def test_ParameterNodeAndGui(self):
-        from MRDeepRecon import DEVICES
+        from MRDeepReconGui.parameter_node import DEVICES, processParameters
 
         self.delayDisplay("Parameter node and panel")
         widget = moduleWidget()
@@ -142,7 +142,7 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         node.model = "3d"
         self.assertEqual(widget.ui.modelComboBox.currentText, "3d")
 
-        parameters = widget.processParameters()
+        parameters = processParameters(node)
         self.assertEqual(parameters.noise_reduction, 2.5)
         self.assertEqual(parameters.super_resolution, (1.0, 1.5, 1.0))
         self.assertEqual(parameters.context_overrides["acquisition"], "2D")
@@ -217,7 +217,7 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         widget = moduleWidget()
         with tempfile.TemporaryDirectory() as folder:
             files = self._mixedSeries(folder)
-            widget._fileForInstance = lambda: files.get  # the DICOM database's lookup
+            widget.scanContextSection.fileForInstance = lambda: files.get  # the DICOM database's lookup
             mixed = slicer.util.addVolumeFromArray(np.zeros((8, 16, 16), np.float32), name="mixed")
             mixed.SetAttribute("DICOM.instanceUIDs", " ".join(files))
             node = widget._parameterNode
@@ -241,5 +241,5 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
             self.assertEqual(node.inputVolume.GetName(), "mixed E1 phase")
             self.assertFalse(widget.ui.applyButton.enabled)
             self.assertIn("is not enhanced", widget.ui.inputRefusalLabel.text)
-            del widget._fileForInstance
+            del widget.scanContextSection.fileForInstance
         self.delayDisplay("A series holding magnitude and phase: OK")

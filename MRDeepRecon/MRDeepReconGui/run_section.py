@@ -1,0 +1,184 @@
+"""Apply / Cancel: the background enhancement it starts, polled every 250 ms, its progress, status
+and log, and which parts of the panel can be used while it runs."""
+
+import sys
+from typing import Callable, Optional
+
+import qt
+import slicer
+from slicer.i18n import tr as _
+
+from .dependencies_dialog import ensure_dependencies
+from .lib_loader import lib, moduleDir
+from .model_section import ModelSection
+from .parameter_node import MRDeepReconParameterNode, hasResult, processParameters
+from .scan_context_section import ScanContextSection
+
+#: How often the panel reads the background process's progress, in milliseconds.
+POLL_INTERVAL_MS = 250
+
+
+class RunSection:
+    """The Apply button (Cancel while a run is in progress), the progress bar, status and log."""
+
+    def __init__(
+        self,
+        ui,
+        parameterNode: Callable[[], Optional[MRDeepReconParameterNode]],
+        scanContext: ScanContextSection,
+        devices: ModelSection,
+        refreshPanel: Callable[[], None],
+    ) -> None:
+        """``scanContext`` gives the input's scan context, refusal and DICOM files; ``devices``
+        picks the device; ``refreshPanel`` updates the panel from the parameter node when a run
+        ends."""
+        self.ui = ui
+        self._getParameterNode = parameterNode
+        self._scanContext = scanContext
+        self._devices = devices
+        self._refreshPanel = refreshPanel
+        self.logic = None  # MRDeepReconLib.logic.MRDeepReconLogic, created after the dependencies
+        self._run = None  # MRDeepReconLib.enhancement_run.EnhancementRun while a run is in progress
+        self._timer = qt.QTimer()
+        self._timer.setInterval(POLL_INTERVAL_MS)
+        self._timer.timeout.connect(self._pollJob)
+        self.ui.progressBar.hide()
+        #: The .ui's tool tips of the buttons that need a result, shown once there is one.
+        self._resultToolTips = {
+            b.objectName: b.toolTip for b in (self.ui.comparisonLayoutButton, self.ui.exportButton, self.ui.qaButton)}
+
+    def getLogic(self):
+        if self.logic is None:
+            self.logic = lib("logic").MRDeepReconLogic(slicer.mrmlScene)
+        return self.logic
+
+    def log(self, line: str) -> None:
+        """Append a line to the panel's log."""
+        self.ui.logTextEdit.appendPlainText(line.rstrip("\n"))
+        self.ui.logTextEdit.ensureCursorVisible()
+
+    # ------------------------------------------------------------------ Apply / Cancel
+
+    def onApplyButton(self) -> None:
+        if self._run is not None:
+            self.cancelJob()
+            return
+        with slicer.util.tryWithErrorDisplay(_("The enhancement could not start."), waitCursor=True):
+            if not ensure_dependencies():
+                return
+            self._devices.refreshDevices()
+            self.startJob()
+
+    def startJob(self) -> None:
+        node = self._getParameterNode()
+        inputNode = node.inputVolume
+        parameters = processParameters(node)  # checked: raises a message naming the bad value
+        device, note = self._devices.chooseDevice(parameters.device)
+        parameters.device = device
+        context = self._scanContext.input.context
+        if context is None:
+            context = lib("dicom_source").scan_context_for_node(inputNode, file_for_instance=self._scanContext.fileForInstance())
+        job = lib("background").BackgroundEnhancement()
+        self.ui.logTextEdit.clear()
+        if note:
+            self.log(note)
+            slicer.util.warningDisplay(note, windowTitle="MRDeepRecon")
+        pythonSlicer = lib("background").python_slicer_executable(sys.executable)
+        if pythonSlicer is None:
+            raise RuntimeError(_("The PythonSlicer executable was not found next to {path}.").format(path=sys.executable))
+        job.start(inputNode, parameters, context, pythonSlicer, moduleDir())
+        self._run = lib("enhancement_run").EnhancementRun(job, inputNode, node.outputVolume)
+        self.log(_("Enhancing {name}: noise reduction {nr:g}, super-resolution {sr}, device {device}.").format(
+            name=inputNode.GetName(), nr=parameters.noise_reduction,
+            sr=" × ".join(f"{f:g}" for f in parameters.super_resolution), device=device))
+        self.ui.progressBar.value = 0
+        self.ui.progressBar.show()
+        self.ui.statusLabel.text = _("Starting…")
+        self._timer.start()
+        self.updateButtons()
+
+    def _pollJob(self) -> None:
+        if self._run is None:
+            self._timer.stop()
+            return
+        update = self._run.poll(self.getLogic())
+        for line in update.log_lines:
+            self.log(line)
+        self.ui.progressBar.value = int(round(1000 * update.fraction))
+        if update.message:
+            self.ui.statusLabel.text = update.message
+        if update.running:
+            return
+        failures = lib("enhancement_run").RunFailure
+        error = {
+            None: "",
+            failures.POLL_FAILED: _("The background process failed: {error}"),
+            failures.ENGINE_ERROR: "{error}",
+            failures.EXIT_CODE: _("The background process ended with code {code}."),
+            failures.STORE_FAILED: _("The result could not be stored: {error}"),
+        }[update.failure].format(error=update.detail, code=update.detail)
+        self._finishRun(error, update.output_node)
+
+    def _finishRun(self, error: str, output=None) -> None:
+        self._timer.stop()
+        self._run = None
+        self.ui.progressBar.hide()
+        if error:
+            self.ui.statusLabel.text = error
+            self.log(error)
+            slicer.util.errorDisplay(error, windowTitle="MRDeepRecon")
+        elif output is not None:
+            summary = lib("logic").noise_reduction_summary(output)
+            self.ui.statusLabel.text = _("Done: {name}. {summary}").format(name=output.GetName(), summary=summary)
+            self.log(summary)
+            self._getParameterNode().outputVolume = output
+            slicer.util.setSliceViewerLayers(background=output, fit=True)
+        self._refreshPanel()
+
+    def cancelJob(self) -> None:
+        """Stop a running enhancement: the process tree is killed, nothing enters the scene."""
+        if self._run is None:
+            return
+        run = self._run
+        self._timer.stop()
+        try:
+            run.cancel()
+        finally:
+            self._run = None
+            self.ui.progressBar.hide()
+            self.ui.statusLabel.text = _("Cancelled: the scene is unchanged.")
+            self.log(self.ui.statusLabel.text)
+            if self._getParameterNode():
+                self._refreshPanel()
+
+    # ------------------------------------------------------------------ buttons state
+
+    def updateButtons(self) -> None:
+        """Apply or Cancel; the settings sections locked while a run is in progress; the buttons
+        that need a result (comparison, export, QA) enabled once there is one."""
+        node = self._getParameterNode()
+        running = self._run is not None
+        inputNode, outputNode = node.inputVolume, node.outputVolume
+        refusal = self._scanContext.input.refusal
+        if running:
+            self.ui.applyButton.text = _("Cancel")
+            self.ui.applyButton.toolTip = _("Stop the enhancement; the scene stays as it was.")
+            self.ui.applyButton.enabled = True
+        else:
+            self.ui.applyButton.text = _("Apply")
+            canApply = lib("logic").is_usable_input(inputNode) and outputNode is not inputNode and not refusal
+            self.ui.applyButton.enabled = canApply
+            self.ui.applyButton.toolTip = (
+                _("Enhance the input in a background process.") if canApply
+                else refusal or _("Select an input volume (and an output volume different from it).")
+            )
+        for section in (self.ui.inputsCollapsibleButton, self.ui.enhancementCollapsibleButton,
+                        self.ui.acquisitionCollapsibleButton, self.ui.advancedCollapsibleButton):
+            section.enabled = not running
+        haveResult = hasResult(node)
+        self.ui.comparisonLayoutButton.enabled = haveResult
+        self.ui.exportButton.enabled = haveResult and not running
+        self.ui.qaButton.enabled = haveResult and not running
+        for button in (self.ui.comparisonLayoutButton, self.ui.exportButton, self.ui.qaButton):
+            button.toolTip = self._resultToolTips[button.objectName] if haveResult else _(
+                "Run the enhancement first (the output volume must be an MRDeepRecon result of the input).")
