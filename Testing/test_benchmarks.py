@@ -42,7 +42,7 @@ def test_quick_suite_writes_every_section(tmp_path):
     shared_path("volumes/MNI152_2009_template.nii.gz")  # the default source
     results = _run(tmp_path, env={"MRDEEPRECON_SHARED_DATA": str(SHARED_DATA)})
     sections = results["sections"]
-    assert list(sections) == ["peak", "network", "pipeline", "scaling", "bm4d"]
+    assert list(sections) == ["peak", "network", "pipeline", "pipeline-on-device", "scaling", "bm4d"]
     assert results["machine"]["threads"] == 1 and results["repeats"] == 1
     assert sections["peak"]["peak"]["float32"] >= sections["peak"]["kernels"]["mm_float32"]["best_flops_per_s"]
 
@@ -50,6 +50,11 @@ def test_quick_suite_writes_every_section(tmp_path):
     # 7 input slices make the 3D model's first convolution dearer than the 2D model's
     assert network["3d"]["best"]["flops_per_slice"] > network["2d"]["best"]["flops_per_slice"] > 0
     assert 0 < network["2d"]["fraction_of_peak"] <= network["2d"]["fraction_of_mm"]
+
+    for entry in sections["pipeline-on-device"]["kinds"].values():
+        stages = entry["current"]["stages_s"]
+        assert {"standardise", "noise map", "gather", "network", "blend", "noise reduction", "destandardise", "copy"} <= set(stages)
+        assert sum(stages.values()) <= entry["current"]["total_s"] and 0 < entry["current"]["network_share"] < 1
 
     pipeline = sections["pipeline"]
     assert pipeline["io_format"] == "nifti"

@@ -41,6 +41,13 @@ def _moments(kmax) -> dict:
             "d": banded.var() / var_y}
 
 
+def _knob(data: np.ndarray, estimate: np.ndarray, sd: float, kmax, factor: float, calibration: Calibration):
+    """``reduce_noise`` of numpy volumes (a uniform noise SD ``sd``); the image back as numpy."""
+    result = reduce_noise(torch.from_numpy(data), torch.from_numpy(estimate),
+                          torch.full(data.shape, sd), kmax, factor, calibration)
+    return result.image.numpy(), result
+
+
 def _calibration(kmax) -> Calibration:
     m = _moments(kmax)
     row = lambda key: [m[key], m[key]]  # noqa: E731 - the same value at both noise levels
@@ -57,8 +64,8 @@ def test_the_requested_factor_is_delivered_on_fresh_noise(kmax, factor):
     outputs, inputs = [], []
     for seed in (11, 12):
         y = clean + _noise(seed, kmax)
-        result = reduce_noise(y, _smoother(y), np.full(SHAPE, 0.05, np.float32), kmax, factor, calibration)
-        outputs.append(result.image)
+        image, result = _knob(y, _smoother(y), 0.05, kmax, factor, calibration)
+        outputs.append(image)
         inputs.append(y)
         assert result.achieved == pytest.approx(factor, rel=1e-3) and result.reachable == 1.0
     measured = np.std(inputs[0] - inputs[1]) / np.std(outputs[0] - outputs[1])
@@ -75,9 +82,9 @@ def test_an_unreachable_factor_delivers_and_reports_the_model_s_limit():
     assert ceiling < 20
     clean = np.full(SHAPE, 0.5, np.float32)
     ys = [clean + _noise(seed, kmax) for seed in (21, 22)]
-    results = [reduce_noise(y, _smoother(y), np.full(SHAPE, 0.05, np.float32), kmax, 20.0, calibration) for y in ys]
-    assert results[0].achieved == pytest.approx(ceiling, rel=1e-3) and results[0].reachable == 0.0
-    measured = np.std(ys[0] - ys[1]) / np.std(results[0].image - results[1].image)
+    (first, result), (second, _) = (_knob(y, _smoother(y), 0.05, kmax, 20.0, calibration) for y in ys)
+    assert result.achieved == pytest.approx(ceiling, rel=1e-3) and result.reachable == 0.0
+    measured = np.std(ys[0] - ys[1]) / np.std(first - second)
     assert measured == pytest.approx(ceiling, rel=0.03)
 
 
@@ -86,7 +93,7 @@ def test_factor_one_is_the_input_inside_the_band_and_the_estimate_outside():
     data = rng.normal(size=SHAPE).astype(np.float32)
     estimate = rng.normal(size=SHAPE).astype(np.float32)
     kmax = (0.5, 1.0, 1.0)
-    out = reduce_noise(data, estimate, np.full(SHAPE, 0.1, np.float32), kmax, 1.0, _calibration(kmax)).image
+    out, _ = _knob(data, estimate, 0.1, kmax, 1.0, _calibration(kmax))
     inside = band_limit(torch.from_numpy(out - data), kmax, (1, 2, 0)).numpy()
     assert np.abs(inside).max() < 1e-4
     outside = (out - estimate) - band_limit(torch.from_numpy(out - estimate), kmax, (1, 2, 0)).numpy()
@@ -111,6 +118,22 @@ def test_solve_alpha_takes_the_larger_root():
     assert alpha[0] > c[0] / d[0] and achieved[0] == pytest.approx(2.0)
 
 
+def test_alpha_per_voxel_is_the_solution_at_its_own_noise_sd():
+    """The tabulated α and achieved factor agree with solving at each voxel, through the table's
+    bends, beyond its ends, between two rows and where the factor becomes unreachable."""
+    calibration = Calibration.from_card({"calibration": {
+        "band_fractions": [0.25, 1.0], "noise_sd": [[0.01, 0.05, 0.1], [0.02, 0.08, 0.2]],
+        "a": [[0.9, 0.5, 0.3], [0.8, 0.6, 0.2]], "c": [[0.5, 0.6, 0.5], [0.4, 0.7, 0.6]],
+        "d": [[0.6, 0.7, 0.8], [0.5, 0.9, 0.7]]}})
+    sd = torch.from_numpy(np.geomspace(0.001, 1.0, 5000).astype(np.float32))
+    for factor in (1.5, 3.0):
+        table = calibration.levels(0.5, factor, sd)
+        exact = solve_alpha(*calibration.coefficients(0.5, sd.numpy().astype(np.float64)), factor)
+        alpha, achieved = table.read(sd, torch.ones_like(sd, dtype=torch.bool))
+        np.testing.assert_allclose(alpha.numpy(), exact[0], rtol=0, atol=2e-4)
+        np.testing.assert_allclose(achieved.numpy(), exact[1], rtol=1e-3)
+
+
 def test_a_card_without_a_usable_calibration_is_refused():
     with pytest.raises(MRDeepReconError, match="no noise-reduction calibration"):
         Calibration.from_card({})
@@ -120,5 +143,5 @@ def test_a_card_without_a_usable_calibration_is_refused():
         Calibration.from_card({"calibration": {"band_fractions": [1.0], "noise_sd": [[0.1, 0.2]],
                                                "a": [[1.0]], "c": [[0.0, 0.0]], "d": [[0.0, 0.0]]}})
     with pytest.raises(MRDeepReconError, match=">= 1"):
-        reduce_noise(np.zeros(SHAPE, np.float32), np.zeros(SHAPE, np.float32), np.zeros(SHAPE, np.float32),
-                     (1.0, 1.0, 1.0), 0.5, _calibration((1.0, 1.0, 1.0)))
+        _knob(np.zeros(SHAPE, np.float32), np.zeros(SHAPE, np.float32), 0.0, (1.0, 1.0, 1.0), 0.5,
+              _calibration((1.0, 1.0, 1.0)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mrdeeprecon.context import ScanContext
 from mrdeeprecon.errors import MRDeepReconError
@@ -42,10 +43,10 @@ def test_round_trip_without_super_resolution(phase_axis: int) -> None:
     std = standardize(data, ScanContext(phase_axis=phase_axis))
     expected_shape = (3, 28, 20) if phase_axis == 1 else (3, 20, 28)
     assert std.data.shape == expected_shape
-    assert std.data.dtype == np.float32 and std.data.flags.c_contiguous
+    assert std.data.dtype == torch.float32 and std.data.is_contiguous()
     back = destandardize(std.data, std.record)
-    assert back.dtype == np.float32
-    np.testing.assert_allclose(back, data, rtol=0, atol=1e-6 * np.abs(data).max())
+    assert back.dtype == torch.float32 and back.is_contiguous()
+    np.testing.assert_allclose(back.numpy(), data, rtol=0, atol=1e-6 * np.abs(data).max())
 
 
 @pytest.mark.parametrize("phase_axis", [1, 2])
@@ -54,7 +55,7 @@ def test_zero_padded_borders_are_cropped_and_restored(phase_axis: int) -> None:
     data[1:3, 5:29, 8:20] = _volume((2, 24, 12))
     std = standardize(data, ScanContext(phase_axis=phase_axis))
     assert std.data.shape == ((2, 12, 24) if phase_axis == 1 else (2, 24, 12))
-    back = destandardize(std.data, std.record)
+    back = destandardize(std.data, std.record).numpy()
     np.testing.assert_allclose(back, data, rtol=0, atol=1e-6 * data.max())
     assert (back[:, :5] == 0).all() and (back[:, :, 20:] == 0).all()
 
@@ -69,7 +70,7 @@ def test_working_grid_shapes_with_super_resolution(factor: float) -> None:
     # standard orientation: axis 1 = frequency (x here), axis 2 = phase (y here)
     assert std.data.shape == (round(5 * factor), round(30 * factor), 32)
     assert record.super_resolution == (factor, 1.0, factor)  # (frequency, phase, slice), as requested
-    back = destandardize(std.data, record)
+    back = destandardize(std.data, record).numpy()
     assert back.shape == (round(5 * factor), 40, round(30 * factor)) == record.output_shape
     assert (back[:, :4] == 0).all() and (back[:, 36:] == 0).all()
 
@@ -92,7 +93,7 @@ def test_standardised_output_is_invariant_to_linear_rescaling() -> None:
     context = ScanContext(phase_axis=2)
     reference = standardize(data, context, (1.5, 2.0, 1.0))
     rescaled = standardize(data.astype(np.float64) * 3.7 + 250.0, context, (1.5, 2.0, 1.0))
-    np.testing.assert_allclose(rescaled.data, reference.data, atol=1e-5)
+    np.testing.assert_allclose(rescaled.data.numpy(), reference.data.numpy(), atol=1e-5)
     assert rescaled.record.lo == pytest.approx(reference.record.lo * 3.7 + 250.0)
 
 
@@ -100,9 +101,18 @@ def test_normalize_helpers_are_inverse_and_use_percentiles() -> None:
     data = np.linspace(0.0, 100.0, 1001, dtype=np.float32)
     lo, hi = intensity_range(data)
     assert (lo, hi) == pytest.approx((1.0, 99.0))
-    normalized = normalize(data, lo, hi)
-    assert normalized.dtype == np.float32
-    np.testing.assert_allclose(denormalize(normalized, lo, hi), data, atol=1e-4)
+    normalized = normalize(torch.from_numpy(data), lo, hi)
+    assert normalized.dtype == torch.float32
+    np.testing.assert_allclose(denormalize(normalized, lo, hi).numpy(), data, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 7), (2, 3, 4), (5, 41, 43)])
+def test_intensity_range_is_numpy_s_percentile(shape) -> None:
+    """Exact order statistics with numpy's linear interpolation, ties and skew included."""
+    rng = np.random.default_rng(sum(shape))
+    data = np.round(rng.gamma(0.5, 100.0, shape)).astype(np.float32)
+    data.flat[0] = 1e6
+    assert intensity_range(torch.from_numpy(data)) == pytest.approx(tuple(np.percentile(data, (1, 99))), rel=1e-6)
 
 
 def test_constant_image_is_a_clear_error() -> None:
@@ -134,7 +144,7 @@ def test_working_grid_places_output_samples_exactly(shape, factors) -> None:
     image = _band_limited(shape, band=3, seed=1)
     context = ScanContext(phase_axis=1)
     std = standardize(image, context, factors)
-    fine = destandardize(std.data, std.record)
+    fine = destandardize(std.data, std.record).numpy()
     grids = []
     for (step, offset), n_out in zip(std.record.working_grid(), fine.shape):
         position = offset + np.arange(n_out) * step

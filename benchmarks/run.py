@@ -1,11 +1,14 @@
 """Run the MRDeepRecon speed benchmarks and write RESULTS.md plus a results JSON.
 
     python benchmarks/run.py [--quick] [--device cpu|cuda] [--threads N]
-        [--only peak,network,pipeline,scaling,bm4d | --network-only] [--repeats R]
-        [--source FILE] [--out benchmarks/RESULTS.md] [--json benchmarks/results_cpu.json]
+        [--only peak,network,pipeline,pipeline-on-device,scaling,bm4d | --network-only]
+        [--repeats R] [--source FILE] [--baseline-engine DIR]
+        [--out benchmarks/RESULTS.md] [--json benchmarks/results_cpu.json]
 
 Sections: ``peak`` (matmul and 3×3 convolution FLOP/s), ``network`` (the CE U-Nets alone), ``pipeline`` (read →
-enhance → write and peak memory, child processes), ``scaling`` (time vs slices), ``bm4d``
+enhance → write and peak memory, child processes), ``pipeline-on-device`` (a warm enhance stage
+by stage: standardise, noise map, gather, network, blend, noise reduction, destandardise, copies;
+with ``--baseline-engine`` an older engine's totals beside them), ``scaling`` (time vs slices), ``bm4d``
 (speed against BM4D). ``--network-only`` (= ``--only peak,network``) needs only numpy, torch,
 safetensors and this repository's ``MRDeepRecon/mrdeeprecon`` (no SimpleITK, pydicom,
 scikit-image or nibabel). ``--quick`` uses tiny sizes and 2 repeats: a plumbing check whose
@@ -31,7 +34,7 @@ from common import (
     use_repository_engine,
 )
 
-SECTIONS = ("peak", "network", "pipeline", "scaling", "bm4d")
+SECTIONS = ("peak", "network", "pipeline", "pipeline-on-device", "scaling", "bm4d")
 NOISE_REDUCTION = 3.0
 MIN_CHEAP_REPEATS = 5  # peak and network runs take milliseconds: at least this many repeats
 
@@ -45,6 +48,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--network-only", action="store_true", help="same as --only peak,network (numpy + torch + safetensors only)")
     parser.add_argument("--repeats", type=int, help="repeats per measurement, median reported (default 3; quick 2)")
     parser.add_argument("--source", type=Path, help="real volume the inputs are built from (.nii.gz, or .npy from export_source.py)")
+    parser.add_argument("--baseline-engine", type=Path, help="folder holding an older mrdeeprecon package, timed beside this one in pipeline-on-device")
     parser.add_argument("--out", type=Path, help="Markdown results (default benchmarks/RESULTS.md; RESULTS_gpu.md for cuda)")
     parser.add_argument("--json", type=Path, help="JSON results (default benchmarks/results_<device>.json)")
     args = parser.parse_args(argv)
@@ -70,6 +74,7 @@ def _run_sections(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, An
     import network_speed
     import peak_flops
     import pipeline
+    import pipeline_on_device
     import scaling
     from inputs import load_source
     from volume_files import available_format
@@ -86,7 +91,7 @@ def _run_sections(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, An
 
     record("peak", lambda: peak_flops.run(args.device, args.quick, cheap))
     record("network", lambda: network_speed.run(args.device, args.quick, cheap, sections.get("peak")))
-    if not {"pipeline", "scaling", "bm4d"} & set(args.sections):
+    if not {"pipeline", "pipeline-on-device", "scaling", "bm4d"} & set(args.sections):
         return sections, durations
     source = load_source(args.source)
     record("pipeline", lambda: pipeline.run(
@@ -94,6 +99,9 @@ def _run_sections(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, An
         pipeline.ChildOptions(args.device, args.threads, NOISE_REDUCTION, available_format(), workdir),
         args.quick,
         args.repeats,
+    ))
+    record("pipeline-on-device", lambda: pipeline_on_device.run(
+        source, args.device, args.threads, NOISE_REDUCTION, args.quick, args.repeats, workdir, args.baseline_engine
     ))
     record("scaling", lambda: scaling.run(source, args.device, args.quick, args.repeats, NOISE_REDUCTION))
     record("bm4d", lambda: bm4d_compare.run(source, args.device, args.quick, args.repeats, NOISE_REDUCTION))

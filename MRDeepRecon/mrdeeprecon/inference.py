@@ -1,26 +1,32 @@
 """Enhance a volume with a CE U-Net: standardise → network → noise reduction → destandardise.
 
-The network runs on the working grid of :mod:`mrdeeprecon.standardize` (the output grid, refined
-by the super-resolution factors). Each output slice is the network's clean estimate from one slice
-(2D model) or from its 7 neighbours (3D model), computed in in-plane tiles no larger than
-``EnhanceSettings.tile_size`` that overlap and are blended with smooth weights, so memory stays
-bounded for any matrix size. Every slice's local noise SD (:mod:`mrdeeprecon.noise_map`) is
-estimated on the standardised slices with the k-space extent the context vector states; a model
-with a noise input reads it (or its median), and the noise-reduction knob
-(:mod:`mrdeeprecon.noise_reduction`) uses it to bring each voxel to the requested factor.
+The whole pipeline runs in torch on the chosen device: the voxels are copied there once, and the
+result comes back once. The network runs on the working grid of :mod:`mrdeeprecon.standardize`
+(the output grid, refined by the super-resolution factors). Each output slice is the network's
+clean estimate from one slice (2D model) or from its 7 neighbours (3D model), computed in in-plane
+tiles no larger than ``EnhanceSettings.tile_size`` that overlap and are blended with smooth
+weights (:mod:`mrdeeprecon.tiling`), so memory stays bounded for any matrix size. Every slice's
+local noise SD (:mod:`mrdeeprecon.noise_map`) is estimated on the standardised slices with the
+k-space extent the context vector states; a model with a noise input reads it (or its median),
+and the noise-reduction knob (:mod:`mrdeeprecon.noise_reduction`) uses it to bring each voxel to
+the requested factor. Tiles per network call follow the free device memory, and a device that
+runs out of memory is retried with fewer tiles, then left for the CPU
+(:mod:`mrdeeprecon.device_memory`). The stages can be timed (:mod:`mrdeeprecon.stage_timing`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import torch
 
 from .context import ScanContext
+from .device_memory import DeviceOutOfMemory, batch_size, release, run_in_batches, tile_bytes
 from .errors import MRDeepReconError
 from .model import context_vector
 from .model.ce_unet import CEUNet
@@ -28,15 +34,18 @@ from .model.weights import bundled_model_path, load_model
 from .noise_map import local_noise_sd
 from .noise_reduction import Calibration, reduce_noise
 from .progress import CancelToken, ProgressCallback, check, report
-from .settings import EnhanceSettings, default_batch_size
-from .standardize import StandardizeRecord, destandardize, standardize
+from .sampling import KSpaceSampling
+from .settings import EnhanceSettings
+from .stage_timing import stage
+from .standardize import Standardized, StandardizeRecord, destandardize, standardize
+from .tiling import Tiling, neighbours
 from .volume import Volume
 
-#: Smallest overlap (pixels) between neighbouring tiles, unless the tile itself is under 64 px.
-MIN_TILE_OVERLAP = 32
 #: Smallest in-plane size (rows and columns, pixels) that :func:`enhance` accepts: a smaller
 #: image has no neighbourhood for the network to use.
 MIN_IN_PLANE = 8
+
+_Result = TypeVar("_Result")
 
 
 def select_device(name: str) -> torch.device:
@@ -89,80 +98,6 @@ def _load_network(
     return model, card, path
 
 
-def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
-    """Start indices of tiles of length ``min(tile, size)`` covering ``[0, size)``."""
-    if size <= tile:
-        return [0]
-    starts = list(range(0, size - tile, tile - overlap))
-    return starts + [size - tile]
-
-
-def _blend_weights(start: int, length: int, size: int, overlap: int) -> np.ndarray:
-    """1D tile weight: 1 inside, a raised-cosine ramp (> 0) over ``overlap`` pixels at each edge
-    that borders another tile, 1 up to the image border."""
-    weights = np.ones(length, dtype=np.float64)
-    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
-    if start > 0:
-        weights[:overlap] = ramp
-    if start + length < size:
-        weights[length - overlap :] = np.minimum(weights[length - overlap :], ramp[::-1])
-    return weights
-
-
-@dataclasses.dataclass(frozen=True)
-class _Tiling:
-    """In-plane tiles of one working grid: every tile has the same shape ``(height, width)``."""
-
-    height: int
-    width: int
-    origins: tuple[tuple[int, int], ...]  # (y0, x0) of each tile
-    weights: np.ndarray  # (n_tiles, height, width) float32: blending weight of each tile
-    weight_sum: np.ndarray  # (H, W) float32: sum of all tiles' weights per pixel
-
-    def window(self, index: int) -> tuple[slice, slice]:
-        """In-plane ``(y, x)`` slices of tile ``index``."""
-        y0, x0 = self.origins[index]
-        return slice(y0, y0 + self.height), slice(x0, x0 + self.width)
-
-    @classmethod
-    def plan(cls, shape: tuple[int, int], tile: int) -> "_Tiling":
-        size_y, size_x = shape
-        overlap = min(max(MIN_TILE_OVERLAP, tile // 4), tile // 2)
-        height, width = min(tile, size_y), min(tile, size_x)
-        origins, weights = [], []
-        weight_sum = np.zeros(shape, dtype=np.float64)
-        for y0 in _tile_starts(size_y, tile, overlap):
-            for x0 in _tile_starts(size_x, tile, overlap):
-                w = np.outer(
-                    _blend_weights(y0, height, size_y, overlap),
-                    _blend_weights(x0, width, size_x, overlap),
-                )
-                origins.append((y0, x0))
-                weights.append(w)
-                weight_sum[y0 : y0 + height, x0 : x0 + width] += w
-        return cls(
-            height,
-            width,
-            tuple(origins),
-            np.stack(weights).astype(np.float32),
-            weight_sum.astype(np.float32),
-        )
-
-
-def _neighbours(z: int, count: int, size: int) -> np.ndarray:
-    """Indices of the ``count`` slices centred on ``z``, reflected at the ends (clamped when the
-    volume has too few slices to reflect)."""
-    offsets = np.arange(count) - count // 2
-    indices = np.abs(z + offsets)
-    indices = np.where(indices > size - 1, 2 * (size - 1) - indices, indices)
-    return np.clip(indices, 0, size - 1)
-
-
-def _batches(items: list[tuple[int, int]], size: int) -> Iterator[list[tuple[int, int]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 (fp16 where bf16 is unsupported) autocast on CUDA; full precision elsewhere."""
     if device.type != "cuda":
@@ -171,65 +106,95 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
+def _slice_medians(values: torch.Tensor) -> torch.Tensor:
+    """``np.median`` of each slice of ``(n, y, x)`` ``values`` (the mean of the two middle values
+    of an even count): ``(n,)``."""
+    flat = values.flatten(1)
+    count = flat.shape[1]
+    lower = flat.kthvalue((count + 1) // 2, dim=1).values
+    if count % 2:
+        return lower
+    return (lower + flat.kthvalue(count // 2 + 1, dim=1).values) / 2
+
+
+def _noise_channel(model: CEUNet, noise_sd: torch.Tensor) -> torch.Tensor | None:
+    """The extra input channel of a model with a noise input: the local noise SD map, or its
+    median per slice everywhere (``"scalar"``, broadcast without a copy); ``None`` when blind."""
+    if model.config.noise_input == "map":
+        return noise_sd
+    if model.config.noise_input == "scalar":
+        return _slice_medians(noise_sd)[:, None, None].expand_as(noise_sd)
+    return None
+
+
 def _run_network(
     model: CEUNet,
-    data: np.ndarray,
+    data: torch.Tensor,
     context: np.ndarray,
     settings: EnhanceSettings,
     device: torch.device,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
-    noise_sd: np.ndarray,
-) -> np.ndarray:
-    """Network output for every slice of the standardised ``data`` (z, y, x), float32, given the
-    slices' local noise SD ``noise_sd``."""
+    noise_sd: torch.Tensor,
+) -> torch.Tensor:
+    """The network's clean estimate of every slice of the standardised ``data`` (z, y, x) on
+    ``device``, float32, given the slices' local noise SD ``noise_sd``: tiles gathered, run in
+    batches (fewer after an out-of-memory error) and blended."""
     n_slices = data.shape[0]
     in_slices = model.config.in_slices
-    noise_map = None
-    if model.config.noise_input == "map":
-        noise_map = noise_sd
-    elif model.config.noise_input == "scalar":
-        noise_map = np.broadcast_to(np.median(noise_sd, axis=(1, 2))[:, None, None], noise_sd.shape)
-    tiling = _Tiling.plan(data.shape[1:], settings.tile_size)
+    channels = model.config.input_channels
+    with stage("noise map", device):
+        noise = _noise_channel(model, noise_sd)
+    tiling = Tiling.plan(tuple(data.shape[1:]), settings.tile_size, device)
     items = [(z, t) for z in range(n_slices) for t in range(len(tiling.origins))]
-    accumulated = np.zeros(data.shape, dtype=np.float32)
+    accumulated = torch.zeros_like(data)
     context_row = torch.from_numpy(context).to(device)[None]
     memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
     model = model.to(memory_format=memory_format)
-    batch_size = settings.batch_size or default_batch_size(device.type)
-    n_batches = -(-len(items) // batch_size)
-    with torch.inference_mode(), _autocast(device):
-        for index, batch in enumerate(_batches(items, batch_size)):
-            check(cancel)
-            stack = np.stack(
-                [data[(_neighbours(z, in_slices, n_slices), *tiling.window(t))] for z, t in batch]
-            )
-            if noise_map is not None:
-                maps = np.stack([noise_map[(z, *tiling.window(t))] for z, t in batch])
-                stack = np.concatenate([stack, maps[:, None]], axis=1)
-            inputs = torch.from_numpy(stack).to(device).contiguous(memory_format=memory_format)
-            outputs = model(inputs, context_row.expand(len(batch), -1))
-            predicted = outputs[:, 0].float().cpu().numpy()
+    size = batch_size(settings.batch_size, device, tile_bytes(tiling.height, tiling.width, model.config.base_channels))
+    finished = [0]
+
+    def run(batch: list[tuple[int, int]]) -> torch.Tensor:
+        check(cancel)
+        with stage("gather", device):
+            inputs = torch.empty((len(batch), channels, tiling.height, tiling.width), device=device)
+            inputs = inputs.contiguous(memory_format=memory_format)
+            for row, (z, t) in enumerate(batch):
+                window = tiling.window(t)
+                inputs[row, :in_slices] = data[(neighbours(z, in_slices, n_slices), *window)]
+                if noise is not None:
+                    inputs[row, in_slices] = noise[(z, *window)]
+        with stage("network", device), _autocast(device):
+            return model(inputs, context_row.expand(len(batch), -1))[:, 0].float()
+
+    def keep(batch: list[tuple[int, int]], predicted: torch.Tensor, done: int, total: int) -> None:
+        with stage("blend", device):
             for (z, t), tile in zip(batch, predicted):
                 accumulated[z][tiling.window(t)] += tile * tiling.weights[t]
-            report(progress, 0.05 + 0.9 * (index + 1) / n_batches, f"batch {index + 1}/{n_batches}")
-    return accumulated / tiling.weight_sum[None]
+        finished[0] += len(batch)
+        report(progress, 0.05 + 0.9 * finished[0] / len(items), f"batch {done}/{total}")
+
+    run_in_batches(items, size, run, keep, device)
+    with stage("blend", device):
+        return accumulated.div_(tiling.weight_sum)
 
 
 def _estimate(
     model: CEUNet,
-    data: np.ndarray,
+    data: torch.Tensor,
     context: ScanContext,
     settings: EnhanceSettings,
     device: torch.device,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-):
-    """Standardise ``data`` and run the network: ``(standardised, sampling, noise SD map, clean
-    estimate)``, the last two on the working grid."""
-    standardized = standardize(data, context, settings.super_resolution)
+) -> tuple[Standardized, KSpaceSampling, torch.Tensor, torch.Tensor]:
+    """Standardise ``data`` (a tensor on ``device``) and run the network: ``(standardised,
+    sampling, noise SD map, clean estimate)``, the last two on the working grid, on ``device``."""
+    with stage("standardise", device):
+        standardized = standardize(data, context, settings.super_resolution)
     sampling = context.on_output_grid(settings.super_resolution)
-    noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
+    with stage("noise map", device):
+        noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
     check(cancel)
     report(progress, 0.05, "running the network")
     vector = context_vector.encode(sampling)
@@ -237,12 +202,83 @@ def _estimate(
     return standardized, sampling, noise_sd, estimate
 
 
+def _to_device(data: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The one host → device copy: ``data`` as float32 on ``device`` (on the CPU, float32 input
+    is shared, not copied; nothing writes into it)."""
+    with stage("copy", device):
+        return torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(device)
+
+
+def _to_host(data: torch.Tensor, device: torch.device) -> np.ndarray:
+    """The one device → host copy of a result."""
+    with stage("copy", device):
+        return data.cpu().numpy()
+
+
 def clean_estimate(model: CEUNet, data: np.ndarray, context: ScanContext, device: str = "cpu") -> np.ndarray:
     """The network's clean estimate of ``data`` ``(z, y, x)`` on its own grid, in its intensities
     (no super-resolution, no noise-reduction knob): what training curves score."""
     settings = EnhanceSettings(device=device)
-    standardized, _, _, estimate = _estimate(model.eval(), np.asarray(data), context, settings, select_device(device))
-    return destandardize(estimate, standardized.record)
+    target = select_device(device)
+    with torch.inference_mode():
+        standardized, _, _, estimate = _estimate(model.eval(), _to_device(np.asarray(data), target), context, settings, target)
+        return _to_host(destandardize(estimate, standardized.record), target)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Enhanced:
+    """What one pass of the pipeline on a device gives."""
+
+    image: np.ndarray
+    record: StandardizeRecord
+    achieved: float
+
+
+def _pipeline(
+    model: CEUNet,
+    data: np.ndarray,
+    context: ScanContext,
+    settings: EnhanceSettings,
+    calibration: Calibration,
+    magnitude: bool,
+    device: torch.device,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> _Enhanced:
+    """Every stage on ``device``: copy in, standardise, noise map, network, noise reduction,
+    destandardise (clipped at 0 for a magnitude image), copy out."""
+    with torch.inference_mode():
+        standardized, sampling, noise_sd, estimate = _estimate(
+            model, _to_device(data, device), context, settings, device, progress, cancel
+        )
+        check(cancel)
+        with stage("noise reduction", device):
+            reduced = reduce_noise(standardized.data, estimate, noise_sd, sampling.kmax, settings.noise_reduction, calibration)
+        del estimate, noise_sd
+        with stage("destandardise", device):
+            output = destandardize(reduced.image, standardized.record)
+            if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
+                output.clamp_(min=0.0)
+        return _Enhanced(_to_host(output, device), standardized.record, reduced.achieved)
+
+
+def _on_device_or_cpu(
+    device: torch.device, run: Callable[[torch.device], _Result]
+) -> tuple[_Result, torch.device, str | None]:
+    """``run(device)``; when the device runs out of memory (even one tile at a time), ``run`` again
+    on the CPU with a warning. Returns the result, the device that gave it and the warning."""
+    try:
+        return run(device), device, None
+    except (DeviceOutOfMemory, torch.OutOfMemoryError):
+        if device.type == "cpu":
+            raise MRDeepReconError(
+                "out of memory on the CPU even one tile at a time: use a smaller tile size"
+            ) from None
+    release(device)
+    message = f"{device} ran out of memory even one tile at a time; the enhancement ran on the CPU instead"
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    cpu = torch.device("cpu")
+    return run(cpu), cpu, message
 
 
 def _output_geometry(
@@ -304,16 +340,19 @@ def enhance(
         super-resolution factor of the encoding direction each index axis holds (exactly: the
         field of view is kept), origin unchanged unless the centred resampling shifts the grid
         (see :meth:`~mrdeeprecon.standardize.StandardizeRecord.working_grid`), metadata copied
-        plus ``enhancement`` (settings, model identity and ``noise_reduction_achieved``: the
-        factor the model reached, median over tissue, :mod:`mrdeeprecon.noise_reduction`).
+        plus ``enhancement`` (settings, model identity, the device that ran it and
+        ``noise_reduction_achieved``: the factor the model reached, median over tissue,
+        :mod:`mrdeeprecon.noise_reduction`). A GPU that runs out of memory even one tile at a
+        time leaves the work to the CPU with a ``RuntimeWarning``, recorded as
+        ``enhancement["device_fallback"]``.
 
     Raises:
         MRDeepReconError: bad settings, context, progress or cancel arguments, voxels (NaN/Inf,
             fewer than :data:`MIN_IN_PLANE` pixels in-plane) or model (one without a
             noise-reduction calibration in its card included), or a DICOM image set that is not
             magnitude (phase, real, imaginary, a map); a problem of the image names its file
-            (``metadata["source_path"]``) where it came from one. A magnitude input gives an
-            output clipped at 0.
+            (``metadata["source_path"]``) where it came from one; the CPU out of memory. A
+            magnitude input gives an output clipped at 0.
     """
     if not isinstance(volume, Volume):
         raise MRDeepReconError(f"volume must be a mrdeeprecon.Volume, got {type(volume).__name__}")
@@ -360,14 +399,11 @@ def _enhance(
     model, card, model_path = _load_network(settings, context, device)
     calibration = Calibration.from_card(card, model_path)
 
-    report(progress, 0.0, "standardising")
-    standardized, sampling, noise_sd, estimate = _estimate(model, data, context, settings, device, progress, cancel)
-    check(cancel)
-    reduced = reduce_noise(standardized.data, estimate, noise_sd, sampling.kmax, settings.noise_reduction, calibration)
-    output = destandardize(reduced.image, standardized.record)
-    if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
-        np.maximum(output, 0.0, out=output)
+    def run(target: torch.device) -> _Enhanced:
+        return _pipeline(model.to(target), data, context, settings, calibration, magnitude, target, progress, cancel)
 
+    report(progress, 0.0, "standardising")
+    enhanced, device, fallback = _on_device_or_cpu(device, run)
     record = {
         **dataclasses.asdict(settings),
         "super_resolution": list(settings.super_resolution),
@@ -375,12 +411,14 @@ def _enhance(
         "model_name": card.get("name", model_path.stem),
         "model_sha256": card["sha256"],
         "device": str(device),
-        "noise_reduction_achieved": reduced.achieved,
+        "noise_reduction_achieved": enhanced.achieved,
     }
+    if fallback:
+        record["device_fallback"] = fallback
     metadata = {**volume.metadata, "enhancement": record}
-    spacing, origin = _output_geometry(volume, standardized.record)
+    spacing, origin = _output_geometry(volume, enhanced.record)
     result = volume.with_data(
-        output,
+        enhanced.image,
         spacing=spacing,
         origin=origin,
         direction=volume.direction.copy(),

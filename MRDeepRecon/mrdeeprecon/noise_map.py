@@ -57,6 +57,9 @@ BLOCK = 6
 MAD_TO_SD = 0.6745
 #: Smallest matrix (pixels per axis) the k-space crop keeps.
 _MIN_MATRIX = 2 * BLOCK
+#: Pixels of the slices estimated at a time (whole slices, at least one): bounds the complex
+#: k-space intermediate to 64 MiB.
+_GROUP_PIXELS = 1 << 23
 
 
 def diagonal_haar(image: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -103,9 +106,13 @@ def local_noise_sd(slices, kmax: tuple[float, float] = (1.0, 1.0)):
         raise ValueError(f"expected (n, y, x) slices, got shape {tuple(np.shape(slices))}")
     if not all(0.0 < k <= 1.0 for k in kmax):
         raise ValueError(f"kmax fractions must be in (0, 1], got {kmax}")
-    matrix = _acquired_matrix(data, kmax)
-    scale = math.sqrt((matrix.shape[1] * matrix.shape[2]) / (data.shape[1] * data.shape[2]))
-    result = _to_pixels(_block_sd(matrix) * scale, matrix.shape[1:], data.shape[1:])
+    result = torch.empty_like(data)
+    group = max(1, _GROUP_PIXELS // (data.shape[1] * data.shape[2]))
+    for start in range(0, data.shape[0], group):
+        part = data[start : start + group]
+        matrix = _acquired_matrix(part, kmax)
+        scale = math.sqrt((matrix.shape[1] * matrix.shape[2]) / (part.shape[1] * part.shape[2]))
+        result[start : start + group] = _to_pixels(_block_sd(matrix) * scale, matrix.shape[1:], part.shape[1:])
     result = result[0] if single else result
     return result.numpy() if as_numpy else result
 
@@ -155,23 +162,28 @@ def _reflect(values: torch.Tensor, dim: int, size: int) -> torch.Tensor:
     return values
 
 
-def _to_pixels(coarse: torch.Tensor, matrix: tuple[int, int], shape: tuple[int, int]) -> torch.Tensor:
-    """Block values ``(n, by, bx)`` interpolated linearly to ``(n, *shape)``.
+def _interpolation(blocks: int, m: int, n: int, device: torch.device) -> torch.Tensor:
+    """``(n, blocks)`` weights of the linear interpolation from block centres to ``n`` grid pixels.
 
     Block ``i`` is centred on matrix pixel ``2·BLOCK·i + BLOCK - 0.5``; a slice's grid covers the
-    same field of view as the matrix, so its pixel ``y`` sits at matrix pixel
-    ``(y + 0.5)·m / n - 0.5``.
+    same field of view as the matrix (``m`` pixels), so its pixel ``y`` sits at matrix pixel
+    ``(y + 0.5)·m / n - 0.5``. Constant beyond the outermost centres.
     """
-    out = coarse
-    for axis, (m, n) in enumerate(zip(matrix, shape)):
-        dim = axis + 1
-        blocks = out.shape[dim]
-        where = ((torch.arange(n, dtype=torch.float32, device=out.device) + 0.5) * m / n - 0.5 - (BLOCK - 0.5)) / (2 * BLOCK)
-        where = where.clamp(0, blocks - 1)
-        low = where.floor().long()
-        high = (low + 1).clamp(max=blocks - 1)
-        weight_shape = [1, 1, 1]
-        weight_shape[dim] = n
-        weight = (where - low).reshape(weight_shape)
-        out = out.index_select(dim, low) * (1 - weight) + out.index_select(dim, high) * weight
-    return out
+    where = ((torch.arange(n, dtype=torch.float32, device=device) + 0.5) * m / n - 0.5 - (BLOCK - 0.5)) / (2 * BLOCK)
+    where = where.clamp(0, blocks - 1)
+    low = where.floor().long()
+    high = (low + 1).clamp(max=blocks - 1)
+    weight = where - low
+    rows = torch.arange(n, device=device)
+    matrix = torch.zeros(n, blocks, device=device)
+    matrix.index_put_((rows, low), 1 - weight, accumulate=True)
+    matrix.index_put_((rows, high), weight, accumulate=True)
+    return matrix
+
+
+def _to_pixels(coarse: torch.Tensor, matrix: tuple[int, int], shape: tuple[int, int]) -> torch.Tensor:
+    """Block values ``(n, by, bx)`` interpolated linearly (:func:`_interpolation`), along y then
+    x, to ``(n, *shape)``: two small matrix products per slice."""
+    rows = _interpolation(coarse.shape[1], matrix[0], shape[0], coarse.device)
+    cols = _interpolation(coarse.shape[2], matrix[1], shape[1], coarse.device)
+    return rows @ coarse @ cols.T

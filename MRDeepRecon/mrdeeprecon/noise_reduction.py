@@ -24,6 +24,11 @@ reads the table at its own noise level (the local noise SD map) and band fractio
 ``A − 2αC + α²D = 1 / k²`` (the larger root, α ≤ 1). Where even α = ``C / D`` (the least noise the
 model leaves) does not reach ``k``, that least-noise α is used, and the achieved factor is
 reported, never silently less.
+
+Everything runs in torch on the volume's device. α and the achieved factor depend on a voxel only
+through its noise SD, so :meth:`Calibration.levels` solves them once per volume in float64 on
+:data:`LEVELS` log-spaced noise levels and each voxel reads them by linear interpolation
+(within 2e-4 of the per-voxel solution, ``Testing/test_noise_reduction.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import torch
 from .errors import MRDeepReconError
 from .kspace.fft import fftc, ifftc
 from .kspace.masks import centred_extent
+from .order_statistics import median
 
 #: Slices (in-plane band, α) or rows (slice band) handled at a time: bounds the memory of FFTs and
 #: of the per-voxel coefficients.
@@ -101,17 +107,64 @@ class Calibration:
     def coefficients(self, band_fraction: float, noise_sd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``A, C, D`` at each noise SD (any shape), interpolated linearly in log noise and log band
         fraction, constant beyond the table."""
-        log_bands = np.log(self.band_fractions)
-        position = np.interp(math.log(band_fraction), log_bands, np.arange(len(log_bands)))
-        low = int(np.floor(position))
-        high = min(low + 1, len(log_bands) - 1)
-        weight = position - low
+        low, high, weight = self._rows(band_fraction)
         level = np.log(np.maximum(noise_sd, 1e-8))
         out = []
         for values in (self.a, self.c, self.d):
             rows = [np.interp(level, np.log(self.noise_sd[r]), values[r]) for r in (low, high)]
             out.append((1 - weight) * rows[0] + weight * rows[1])
         return out[0], out[1], out[2]
+
+    def _rows(self, band_fraction: float) -> tuple[int, int, float]:
+        """The two table rows around ``band_fraction`` (in log) and the weight of the second."""
+        log_bands = np.log(self.band_fractions)
+        position = np.interp(math.log(band_fraction), log_bands, np.arange(len(log_bands)))
+        low = int(np.floor(position))
+        return low, min(low + 1, len(log_bands) - 1), float(position - low)
+
+    def levels(self, band_fraction: float, factor: float, noise_sd: torch.Tensor) -> "LevelTable":
+        """α and the achieved factor (:func:`solve_alpha`) for the noise SDs of ``noise_sd``.
+
+        Both depend on a voxel only through its log noise SD, so they are solved once, in float64,
+        on :data:`LEVELS` evenly spaced log levels between the volume's smallest and largest noise
+        SD (clamped to the table's range, beyond which the coefficients are constant).
+        """
+        low, high, _ = self._rows(band_fraction)
+        logs = np.log(np.concatenate([self.noise_sd[low], self.noise_sd[high]]))
+        bounds = (float(np.exp(logs.min())), float(np.exp(logs.max())))
+        lo, hi = (math.log(min(max(float(v), bounds[0]), bounds[1])) for v in torch.aminmax(noise_sd))
+        grid = np.linspace(lo, hi, LEVELS)
+        alpha, achieved = solve_alpha(*self.coefficients(band_fraction, np.exp(grid)), factor)
+        return LevelTable(bounds, lo, (LEVELS - 1) / (hi - lo) if hi > lo else 0.0,
+                          torch.as_tensor(np.stack([alpha, achieved]), dtype=torch.float32, device=noise_sd.device))
+
+
+#: Noise levels α is solved on for one volume (:meth:`Calibration.levels`).
+LEVELS = 1 << 16
+
+
+@dataclass(frozen=True)
+class LevelTable:
+    """α (row 0) and the achieved factor (row 1) at evenly spaced log noise levels: level ``i`` is
+    ``start + i / scale``; noise SDs are clamped to ``bounds`` first."""
+
+    bounds: tuple[float, float]
+    start: float
+    scale: float
+    values: torch.Tensor
+
+    def read(self, noise_sd: torch.Tensor, where: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """α at each noise SD (float32, same shape) and the achieved factor at the voxels
+        ``where`` selects (1D), both interpolated linearly."""
+        position = noise_sd.clamp(*self.bounds).log_().sub_(self.start).mul_(self.scale)
+        index = position.long().clamp_(0, max(0, self.values.shape[1] - 2))
+        fraction = position.sub_(index).clamp_(0.0, 1.0)
+        upper = (index + 1).clamp_(max=self.values.shape[1] - 1)
+        alpha, achieved = self.values
+        at = (index[where], upper[where], fraction[where])
+        chosen = (achieved[at[1]] - achieved[at[0]]).mul_(at[2]).add_(achieved[at[0]])
+        below = alpha[index]
+        return (alpha[upper] - below).mul_(fraction).add_(below), chosen
 
 
 def solve_alpha(a: np.ndarray, c: np.ndarray, d: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -135,27 +188,28 @@ class NoiseReduction:
     """Result of :func:`reduce_noise`.
 
     Attributes:
-        image: the output ``(z, y, x)``, float32.
+        image: the output ``(z, y, x)``, float32 tensor on the inputs' device.
         achieved: median achieved noise-reduction factor over tissue voxels (normalised input above
             ``TISSUE_LEVEL``); equal to the requested factor where the model can reach it.
         reachable: share of those voxels where the requested factor is reached (within 1 %).
     """
 
-    image: np.ndarray
+    image: torch.Tensor
     achieved: float
     reachable: float
 
 
 def reduce_noise(
-    data: np.ndarray,
-    estimate: np.ndarray,
-    noise_sd: np.ndarray,
+    data: torch.Tensor,
+    estimate: torch.Tensor,
+    noise_sd: torch.Tensor,
     kmax: Sequence[float],
     factor: float,
     calibration: Calibration,
 ) -> NoiseReduction:
     """Apply noise reduction ``factor`` to the network's clean ``estimate`` of the standardised
-    input ``data`` (both ``(z, y, x)``, z = slice, y = frequency, x = phase).
+    input ``data`` (float32 tensors ``(z, y, x)`` on one device, z = slice, y = frequency,
+    x = phase); neither is modified.
 
     Args:
         noise_sd: local noise SD of ``data`` (:func:`mrdeeprecon.noise_map.local_noise_sd`).
@@ -165,32 +219,33 @@ def reduce_noise(
     """
     if factor < 1:
         raise MRDeepReconError(f"noise reduction must be >= 1, got {factor:g}")
-    residual = torch.from_numpy(np.ascontiguousarray(data - estimate, dtype=np.float32))
-    for start in range(0, residual.shape[0], _CHUNK):
-        part = slice(start, start + _CHUNK)
-        residual[part] = band_limit(residual[part], kmax[:2], (1, 2))
+    image = data - estimate  # the residual, band-limited, then the output, in place
+    if min(kmax[:2]) < 1:
+        for start in range(0, image.shape[0], _CHUNK):
+            part = slice(start, start + _CHUNK)
+            image[part] = band_limit(image[part], kmax[:2], (1, 2))
     if kmax[2] < 1:
-        for start in range(0, residual.shape[1], _CHUNK):
+        for start in range(0, image.shape[1], _CHUNK):
             part = (slice(None), slice(start, start + _CHUNK))
-            residual[part] = band_limit(residual[part], kmax[2:], (0,))
+            image[part] = band_limit(image[part], kmax[2:], (0,))
     band_fraction = float(kmax[0] * kmax[1])
-    image = np.empty_like(estimate, dtype=np.float32)
-    achieved_parts, tissue_parts = [], []
-    for start in range(0, residual.shape[0], _CHUNK):
+    table = calibration.levels(band_fraction, factor, noise_sd) if factor != 1 else None
+    achieved_parts = []
+    for start in range(0, image.shape[0], _CHUNK):
         part = slice(start, start + _CHUNK)
-        if factor == 1:
-            alpha = np.ones(1, np.float32)
-            achieved = np.ones(data[part].shape, np.float32)
-        else:
-            a, c, d = calibration.coefficients(band_fraction, noise_sd[part])
-            alpha, achieved = solve_alpha(a, c, d, factor)
-        image[part] = estimate[part] + alpha.astype(np.float32) * residual[part].numpy()
         tissue = data[part] > TISSUE_LEVEL
-        achieved_parts.append(np.asarray(achieved, np.float32)[tissue])
-        tissue_parts.append(tissue.sum())
-    achieved = np.concatenate(achieved_parts) if sum(tissue_parts) else np.array([factor], np.float32)
+        if factor == 1:
+            image[part] += estimate[part]
+            achieved_parts.append(torch.ones(int(tissue.sum()), device=data.device))
+            continue
+        alpha, achieved = table.read(noise_sd[part], tissue)
+        image[part].mul_(alpha).add_(estimate[part])
+        achieved_parts.append(achieved)
+    achieved = torch.cat(achieved_parts)
+    if not len(achieved):
+        return NoiseReduction(image=image, achieved=factor, reachable=1.0)
     return NoiseReduction(
         image=image,
-        achieved=float(np.median(achieved)),
-        reachable=float(np.mean(achieved >= 0.99 * factor)),
+        achieved=median(achieved),
+        reachable=float((achieved >= 0.99 * factor).float().mean()),
     )

@@ -62,8 +62,10 @@ def field_spec(item: dataclasses.Field) -> FieldSpec:
 
 
 def default_batch_size(device_type: str) -> int:
-    """Slices per network call when the settings leave it open: 2 on a CPU, where small batches
-    stay in cache (batch 8 was 1.7× slower per slice on 2 cores, see benchmarks/), 8 elsewhere."""
+    """Slices per network call when the settings leave it open on a device without a free-memory
+    query: 2 on a CPU, where small batches stay in cache (batch 8 was 1.7× slower per slice on
+    2 cores, see benchmarks/), 8 on MPS. CUDA follows its free memory
+    (:func:`mrdeeprecon.device_memory.batch_size`)."""
     return 2 if device_type == "cpu" else 8
 
 
@@ -88,7 +90,8 @@ class EnhanceSettings:
         "weights (.safetensors) with their model card (.json) beside them (default: the bundled model)",
         flag="--model", metavar="SAFETENSORS"), None)
     batch_size: int | None = declared(FieldSpec(
-        f"slices (or tiles) per network call (default: {default_batch_size('cpu')} on CPU, {default_batch_size('cuda')} on GPU)",
+        f"slices (or tiles) per network call (default: {default_batch_size('cpu')} on CPU, {default_batch_size('mps')} on MPS, "
+        "as many as half the free memory holds on CUDA)",
         metavar="N"), None)
     tile_size: int = declared(FieldSpec(
         "largest in-plane tile edge in pixels; larger images run in overlapping tiles of N x N to bound memory",

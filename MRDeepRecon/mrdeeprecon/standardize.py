@@ -27,13 +27,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .context import ScanContext
 from .errors import MRDeepReconError
 from .kspace.fft import fftc, ifftc
+from .order_statistics import percentiles
 
 #: Percentiles (of the cropped input) that map to 0 and 1 after normalisation.
 PERCENTILES = (1.0, 99.0)
+#: Complex samples one resampling step transforms at a time (slices or rows are grouped up to
+#: this many): bounds the k-space intermediate to 64 MiB of complex64.
+_CHUNK_SAMPLES = 1 << 23
 
 
 @dataclass(frozen=True)
@@ -93,18 +98,25 @@ class Standardized:
     """Result of :func:`standardize`.
 
     Attributes:
-        data: float32 ``(z', y', x')``: normalised, phase encoding along axis 2, frequency along
-            axis 1, zero borders cropped, on the working grid.
+        data: float32 tensor ``(z', y', x')`` on the input's device (numpy input: the CPU):
+            normalised, phase encoding along axis 2, frequency along axis 1, zero borders cropped,
+            on the working grid.
         record: what is needed to undo it.
     """
 
-    data: np.ndarray
+    data: torch.Tensor
     record: StandardizeRecord
 
 
-def intensity_range(data: np.ndarray) -> tuple[float, float]:
-    """``(lo, hi)`` = 1st and 99th percentiles of ``data``; a constant image is an error."""
-    lo, hi = (float(v) for v in np.percentile(data, PERCENTILES))
+def _as_tensor(data: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """``data`` as a tensor (a numpy array is shared where its dtype allows, never copied twice)."""
+    return data if isinstance(data, torch.Tensor) else torch.from_numpy(np.asarray(data))
+
+
+def intensity_range(data: np.ndarray | torch.Tensor) -> tuple[float, float]:
+    """``(lo, hi)`` = 1st and 99th percentiles of ``data`` (numpy's definition, computed on its
+    device, :mod:`mrdeeprecon.order_statistics`); a constant image is an error."""
+    lo, hi = percentiles(_as_tensor(data).float(), PERCENTILES)
     if not hi > lo:
         raise MRDeepReconError(
             f"constant image: 1st and 99th intensity percentiles are both {lo:g}, "
@@ -113,57 +125,60 @@ def intensity_range(data: np.ndarray) -> tuple[float, float]:
     return lo, hi
 
 
-def normalize(data: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """``(data - lo) / (hi - lo)`` as float32 (a new array)."""
-    return ((np.asarray(data, dtype=np.float32) - np.float32(lo)) / np.float32(hi - lo)).astype(
-        np.float32, copy=False
-    )
+def normalize(data: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """``(data - lo) / (hi - lo)`` as a new float32 tensor."""
+    return (data.float() - lo) / float(np.float32(hi - lo))
 
 
-def denormalize(data: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Inverse of :func:`normalize`: ``data · (hi - lo) + lo`` as float32 (a new array)."""
-    return (np.asarray(data, dtype=np.float32) * np.float32(hi - lo) + np.float32(lo)).astype(
-        np.float32, copy=False
-    )
+def denormalize(data: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Inverse of :func:`normalize`: ``data · (hi - lo) + lo`` as a new float32 tensor."""
+    return data.float().mul(float(np.float32(hi - lo))).add_(lo)
 
 
-def _nonzero_extent(data: np.ndarray) -> tuple[tuple[int, int], ...]:
+def _nonzero_extent(data: torch.Tensor) -> tuple[tuple[int, int], ...]:
     """``(start, stop)`` per axis of the smallest block holding every non-zero voxel."""
     nonzero = data != 0
-    if not nonzero.any():
-        raise MRDeepReconError("constant image: every voxel is 0, nothing to enhance")
     extent = []
-    for axis in range(data.ndim):
-        others = tuple(a for a in range(data.ndim) if a != axis)
-        indices = np.flatnonzero(nonzero.any(axis=others))
-        extent.append((int(indices[0]), int(indices[-1]) + 1))
+    for axis in range(data.dim()):
+        others = tuple(a for a in range(data.dim()) if a != axis)
+        indices = torch.nonzero(nonzero.any(dim=others)).flatten().tolist()
+        if not indices:
+            raise MRDeepReconError("constant image: every voxel is 0, nothing to enhance")
+        extent.append((indices[0], indices[-1] + 1))
     return tuple(extent)
 
 
-def _resize_centred(kspace: np.ndarray, axis: int, size: int) -> np.ndarray:
-    """Zero-pad (or truncate) centred k-space along ``axis`` to ``size`` samples, keeping the DC
+def _resize_centred(kspace: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """Zero-pad (or truncate) centred k-space along ``dim`` to ``size`` samples, keeping the DC
     sample at index ``n // 2`` → ``size // 2``."""
-    n = kspace.shape[axis]
-    if size >= n:
-        widths = [(0, 0)] * kspace.ndim
-        before = size // 2 - n // 2
-        widths[axis] = (before, size - n - before)
-        return np.pad(kspace, widths)
-    start = n // 2 - size // 2
-    return np.take(kspace, np.arange(start, start + size), axis=axis)
+    n = kspace.shape[dim]
+    if size < n:
+        return kspace.narrow(dim, n // 2 - size // 2, size)
+    shape = list(kspace.shape)
+    shape[dim] = size
+    out = kspace.new_zeros(shape)
+    out.narrow(dim, size // 2 - n // 2, n).copy_(kspace)
+    return out
 
 
-def _resample_axes(block: np.ndarray, axes: tuple[int, ...], sizes: tuple[int, ...]) -> np.ndarray:
-    """Sinc-resample a real ``block`` along ``axes`` to ``sizes`` (mean kept, real part)."""
-    kspace = fftc(block, axes)
+def _resample_axes(block: torch.Tensor, dims: tuple[int, ...], sizes: tuple[int, ...]) -> torch.Tensor:
+    """Sinc-resample a real float32 ``block`` along ``dims`` to ``sizes`` (mean kept, real part)."""
+    kspace = fftc(block.to(torch.complex64), dims)
     gain = 1.0
-    for axis, size in zip(axes, sizes):
-        gain *= np.sqrt(size / block.shape[axis])
-        kspace = _resize_centred(kspace, axis, size)
-    return (ifftc(kspace, axes).real * gain).astype(np.float32)
+    for dim, size in zip(dims, sizes):
+        gain *= float(np.sqrt(size / block.shape[dim]))
+        kspace = _resize_centred(kspace, dim, size)
+    return ifftc(kspace, dims).real * gain
 
 
-def resample_kspace(data: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+def _in_groups(count: int, samples_each: int):
+    """Consecutive ``slice`` groups of ``count`` items, each group up to :data:`_CHUNK_SAMPLES`
+    complex samples (at least one item)."""
+    step = max(1, _CHUNK_SAMPLES // max(1, samples_each))
+    return (slice(start, min(start + step, count)) for start in range(0, count, step))
+
+
+def resample_kspace(data: np.ndarray | torch.Tensor, shape: tuple[int, int, int]) -> np.ndarray | torch.Tensor:
     """Exact band-limited (periodic sinc) resampling of a real ``(z, y, x)`` volume to ``shape``
     over the same field of view: its centred k-space zero-padded (finer) or cropped (coarser).
 
@@ -175,23 +190,25 @@ def resample_kspace(data: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray
     field of view, position or direction are :func:`~mrdeeprecon.qa.grid.resample_like`'s
     windowed-sinc case.
 
-    In-plane axes are resampled slice by slice and the slice axis row by row, which keeps the
-    complex intermediate small. An axis whose size does not change is left untouched (bitwise).
-    Returns float32.
+    Runs in torch (complex64) on the data's device: in-plane axes on groups of slices, then the
+    slice axis on groups of rows, which bounds the complex intermediate. An axis whose size does
+    not change is left untouched (bitwise). Returns float32: a numpy array for numpy input, else a
+    tensor on the input's device.
     """
-    out = np.asarray(data, dtype=np.float32)
+    as_numpy = not isinstance(data, torch.Tensor)
+    out = _as_tensor(data).float()
     nz, ny, nx = shape
-    if (ny, nx) != out.shape[1:]:
-        inplane = np.empty((out.shape[0], ny, nx), dtype=np.float32)
-        for z in range(out.shape[0]):
-            inplane[z] = _resample_axes(out[z], (0, 1), (ny, nx))
+    if (ny, nx) != tuple(out.shape[1:]):
+        inplane = out.new_empty((out.shape[0], ny, nx))
+        for group in _in_groups(out.shape[0], max(ny, out.shape[1]) * max(nx, out.shape[2])):
+            inplane[group] = _resample_axes(out[group], (1, 2), (ny, nx))
         out = inplane
     if nz != out.shape[0]:
-        through = np.empty((nz, ny, nx), dtype=np.float32)
-        for y in range(ny):
-            through[:, y, :] = _resample_axes(out[:, y, :], (0,), (nz,))
+        through = out.new_empty((nz, ny, nx))
+        for group in _in_groups(ny, max(nz, out.shape[0]) * nx):
+            through[:, group] = _resample_axes(out[:, group], (0,), (nz,))
         out = through
-    return out
+    return out.numpy() if as_numpy else out
 
 
 def _working_layout(
@@ -209,24 +226,25 @@ def _working_layout(
 
 
 def standardize(
-    data: np.ndarray,
+    data: np.ndarray | torch.Tensor,
     context: ScanContext,
     super_resolution: tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> Standardized:
-    """Standardise a real ``(z, y, x)`` volume for the network (see the module docstring).
+    """Standardise a real ``(z, y, x)`` volume for the network (see the module docstring), on the
+    volume's device (a numpy array: the CPU, sharing its memory).
 
     Args:
         data: voxel values, any real dtype; never modified.
         context: the scan context; only ``phase_axis`` is used here.
         super_resolution: grid refinement along (frequency, phase, slice), each >= 1.
     """
-    data = np.asarray(data)
-    if data.ndim != 3:
-        raise MRDeepReconError(f"standardisation needs a (z, y, x) volume, got shape {data.shape}")
-    if np.iscomplexobj(data):
+    data = _as_tensor(data)
+    if data.dim() != 3:
+        raise MRDeepReconError(f"standardisation needs a (z, y, x) volume, got shape {tuple(data.shape)}")
+    if data.is_complex():
         data = data.real
     transposed = context.phase_axis == 1
-    oriented = np.swapaxes(data, 1, 2) if transposed else data
+    oriented = data.transpose(1, 2) if transposed else data
     crop = _nonzero_extent(oriented)
     block = oriented[tuple(slice(start, stop) for start, stop in crop)]
     lo, hi = intensity_range(block)
@@ -246,17 +264,22 @@ def standardize(
         lo=lo,
         hi=hi,
     )
-    return Standardized(data=np.ascontiguousarray(normalize(resampled, lo, hi)), record=record)
+    return Standardized(data=normalize(resampled, lo, hi).contiguous(), record=record)
 
 
-def destandardize(data: np.ndarray, record: StandardizeRecord) -> np.ndarray:
+def destandardize(data: torch.Tensor, record: StandardizeRecord) -> torch.Tensor:
     """Undo :func:`standardize` except the resampling: original intensity scale, zero borders
-    restored (scaled to the working grid), original orientation. Returns float32
-    ``record.output_shape``."""
-    data = np.asarray(data)
+    restored (scaled to the working grid), original orientation. Returns a new contiguous float32
+    tensor of ``record.output_shape`` on ``data``'s device."""
     if tuple(data.shape) != record.working_shape:
         raise MRDeepReconError(
             f"destandardise expects shape {record.working_shape}, got {tuple(data.shape)}"
         )
-    restored = np.pad(denormalize(data, record.lo, record.hi), record.padding)
-    return np.swapaxes(restored, 1, 2).copy() if record.transposed else restored
+    restored = denormalize(data, record.lo, record.hi)
+    if any(before or after for before, after in record.padding):
+        full = tuple(before + n + after for (before, after), n in zip(record.padding, record.working_shape))
+        inside = tuple(slice(before, before + n) for (before, _), n in zip(record.padding, record.working_shape))
+        padded = data.new_zeros(full, dtype=torch.float32)
+        padded[inside] = restored
+        restored = padded
+    return restored.transpose(1, 2).contiguous() if record.transposed else restored
