@@ -31,7 +31,7 @@ from .errors import MRDeepReconError
 from .model import context_vector
 from .model.ce_unet import CEUNet
 from .model.weights import bundled_model_path, load_model
-from .noise_map import local_noise_sd
+from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
 from .progress import CancelToken, ProgressCallback, check, report
 from .sampling import KSpaceSampling
@@ -106,25 +106,11 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-def _slice_medians(values: torch.Tensor) -> torch.Tensor:
-    """``np.median`` of each slice of ``(n, y, x)`` ``values`` (the mean of the two middle values
-    of an even count): ``(n,)``."""
-    flat = values.flatten(1)
-    count = flat.shape[1]
-    lower = flat.kthvalue((count + 1) // 2, dim=1).values
-    if count % 2:
-        return lower
-    return (lower + flat.kthvalue(count // 2 + 1, dim=1).values) / 2
-
-
 def _noise_channel(model: CEUNet, noise_sd: torch.Tensor) -> torch.Tensor | None:
-    """The extra input channel of a model with a noise input: the local noise SD map, or its
-    median per slice everywhere (``"scalar"``, broadcast without a copy); ``None`` when blind."""
-    if model.config.noise_input == "map":
-        return noise_sd
-    if model.config.noise_input == "scalar":
-        return _slice_medians(noise_sd)[:, None, None].expand_as(noise_sd)
-    return None
+    """The extra input channel of a model with a noise input (:func:`noise_channel`); ``None``
+    when it is blind."""
+    kind = model.config.noise_input
+    return None if kind == NOISE_INPUTS[0] else noise_channel(noise_sd, kind)
 
 
 def _run_network(

@@ -117,15 +117,21 @@ def local_noise_sd(slices, kmax: tuple[float, float] = (1.0, 1.0)):
     return result.numpy() if as_numpy else result
 
 
-def noise_input(slices: torch.Tensor, kmax: tuple[float, float], kind: str) -> torch.Tensor:
-    """The noise-level channel a model with ``noise_input = kind`` reads for ``(n, y, x)`` slices:
-    :func:`local_noise_sd` (``"map"``), or its median over each slice everywhere (``"scalar"``)."""
+def noise_channel(sd: torch.Tensor, kind: str) -> torch.Tensor:
+    """The noise-level channel a model with ``noise_input = kind`` reads, from the local noise SD
+    ``sd`` of ``(n, y, x)`` slices: the map itself (``"map"``), or its median over each slice
+    everywhere (``"scalar"``; torch's median: the lower middle value of an even count). Training
+    and inference both read it here."""
     if kind not in NOISE_INPUTS[1:]:
         raise ValueError(f"no noise channel for noise input {kind!r}")
-    sd = local_noise_sd(slices, kmax)
     if kind == "scalar":
         return sd.flatten(1).median(dim=1).values[:, None, None].expand_as(sd)
     return sd
+
+
+def noise_input(slices: torch.Tensor, kmax: tuple[float, float], kind: str) -> torch.Tensor:
+    """:func:`noise_channel` of :func:`local_noise_sd` of ``(n, y, x)`` slices."""
+    return noise_channel(local_noise_sd(slices, kmax), kind)
 
 
 def _acquired_matrix(data: torch.Tensor, kmax: tuple[float, float]) -> torch.Tensor:
