@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= demo-output
 # Optional extras installed into the venv; CI adds bm4d (the evaluation's BM4D baseline, non-commercial licence).
-EXTRAS ?= test,demo,evaluation
+EXTRAS ?= test,demo,evaluation,raw
 
 .PHONY: venv test test-slow fuzz demo train benchmark quality clean
 

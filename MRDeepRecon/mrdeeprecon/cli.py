@@ -1,4 +1,4 @@
-"""``mrdeeprecon`` command line: info, degrade, enhance, batch, qa, evaluate, train, demo.
+"""``mrdeeprecon`` command line: info, degrade, enhance, recon, batch, qa, evaluate, train, demo.
 
 Every user-facing problem is one line on stderr (``mrdeeprecon: error: FILE: problem``) and a
 non-zero exit code; outputs are written atomically, so a failure leaves no file behind.
@@ -459,6 +459,25 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 BATCH_INCOMPLETE = 4
 
 
+def _cmd_recon(args: argparse.Namespace) -> int:
+    from .io import save_volume
+    from .io.itk import check_itk_target
+    from .job import output_format_of
+    from .raw import read_raw
+    from .raw.recon import reconstruct
+
+    output_format_of(args.output, args.format)
+    check_itk_target(args.output, args.input)
+    raw = read_raw(args.input)
+    volume, consistency = reconstruct(raw, args.method, progress=_Progress.of(args))
+    for warning in volume.metadata["raw_recon"]["warnings"]:
+        print(f"warning: {args.input}: {warning}", file=sys.stderr)
+    save_volume(volume, args.output)
+    _say(args, f"wrote {args.output} ({args.method}, {' x '.join(map(str, volume.shape))} (z, y, x))")
+    _say(args, consistency.summary())
+    return 0
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import REPORT_NAME, find_items, merge_reports, run_batch, shard
     from .distributed import Rank, barrier, device_for, process_group
@@ -676,6 +695,15 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     _add_dicom_flags(p)
     _add_context_flags(p)
     p.set_defaults(func=_cmd_enhance)
+
+    p = sub.add_parser("recon", help="reconstruct raw multi-coil k-space (ISMRMRD/fastMRI .h5, BART .cfl, Siemens .dat, .npy) with ESPIRiT coil maps")
+    p.add_argument("input", type=Path, metavar="RAWFILE", help="raw k-space: .h5 (ISMRMRD/MRD or fastMRI), .cfl/.hdr (BART), .dat (Siemens twix) or .npy")
+    p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
+    p.add_argument("--method", choices=("zerofill", "sense", "l1wavelet"), default="sense", help="zero-filled RSS, CG-SENSE or L1-wavelet compressed sensing (default sense)")
+    p.add_argument("--format", choices=("auto", "nifti", "nrrd"), default="auto", help="output format (auto: from the file name)")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
+    p.set_defaults(func=_cmd_recon)
 
     p = sub.add_parser("batch", help="enhance many series: a manifest (.csv), a DICOMDIR or a folder; resumable, with a CSV/HTML report")
     p.add_argument("input", type=Path, metavar="SOURCE", help=f"MANIFEST.csv (columns {', '.join(MANIFEST_COLUMNS)}), a DICOMDIR, or a folder searched with its sub-folders")

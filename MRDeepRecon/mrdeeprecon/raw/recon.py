@@ -1,0 +1,77 @@
+"""Raw k-space → reconstructed magnitude :class:`~mrdeeprecon.volume.Volume` with its data-consistency report."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..progress import CancelToken, ProgressCallback, report
+from ..volume import Volume
+from .baselines import reconstruct_baseline
+from .consistency import ConsistencyReport, consistency_report, noise_sd
+from .kspace_data import RawKSpace
+
+
+def _geometry(raw: RawKSpace, shape: tuple[int, int, int]) -> tuple[dict, list[str]]:
+    """Spacing, origin and direction of the image ``(z, y, x)`` from the header, and warnings for
+    what the header does not say (1 mm spacing, identity direction, the volume centred at 0)."""
+    header, warnings = raw.header, []
+    counts = np.array(shape[::-1], dtype=float)  # (x, y, z)
+    if header.fov_mm is not None:
+        spacing = np.asarray(header.fov_mm, dtype=float) / counts
+    else:
+        spacing = np.ones(3)
+        warnings.append("no field of view in the header: 1 mm voxels assumed")
+    direction = np.eye(3) if header.direction is None else np.asarray(header.direction, dtype=float)
+    if header.direction is None:
+        warnings.append("no orientation in the header: identity direction assumed")
+    centre = np.zeros(3) if header.position_mm is None else np.asarray(header.position_mm, dtype=float)
+    if header.position_mm is None:
+        warnings.append("no position in the header: the volume is centred at the origin")
+    origin = centre - direction @ (spacing * (counts - 1) / 2)
+    return {"spacing": tuple(spacing), "origin": tuple(origin), "direction": direction}, warnings
+
+
+def reconstruct(
+    raw: RawKSpace,
+    method: str = "sense",
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> tuple[Volume, ConsistencyReport]:
+    """Reconstruct ``raw`` with ``method`` (:data:`~mrdeeprecon.raw.baselines.METHODS`) on the CPU.
+
+    Returns:
+        the magnitude of the coil-combined image as a float32 :class:`Volume` ``(z, y, x)`` =
+        (slices, ky → y, kx → x), its geometry from the header (what is missing is listed in
+        ``metadata["raw_recon"]["warnings"]``), ``metadata["raw_recon"]`` = method, parameters and
+        the consistency report; and the :class:`ConsistencyReport` (a method other than ``sense``
+        is compared with CG-SENSE on the same coil maps).
+    """
+    share = 1.0 if method == "sense" else 0.7
+
+    def sub(start: float, width: float) -> ProgressCallback:
+        return lambda fraction, message: report(progress, start + width * fraction, message)
+
+    result = reconstruct_baseline(raw, method, sub(0.0, share), cancel)
+    sense_image = None
+    if method != "sense":
+        sense_image = reconstruct_baseline(raw, "sense", sub(share, 1.0 - share), cancel, maps=result.maps).image
+    consistency = consistency_report(
+        method, result.image, result.kspace, result.mask, result.maps,
+        noise_sd(raw, result.kspace, result.mask), sense_image,
+    )
+    magnitude = np.abs(result.image).astype(np.float32)
+    geometry, warnings = _geometry(raw, magnitude.shape)
+    metadata = {
+        "source_path": None if raw.source_path is None else str(raw.source_path),
+        "format": f"raw:{raw.header.source_format}",
+        "raw_recon": {
+            "method": method,
+            "parameters": result.parameters,
+            "consistency": consistency.to_dict(),
+            "warnings": warnings,
+        },
+    }
+    report(progress, 1.0, "reconstructed")
+    return Volume(magnitude, metadata=metadata, **geometry), consistency
