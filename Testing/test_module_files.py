@@ -475,7 +475,8 @@ def _lib_class_methods(module: str, cls: str) -> set[str]:
     tree = ast.parse((LIB / f"{module}.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
-            return {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+            inherited = [_lib_class_methods(module, base.id) for base in node.bases if isinstance(base, ast.Name)]
+            return {n.name for n in node.body if isinstance(n, ast.FunctionDef)}.union(*inherited)
     raise AssertionError(f"MRDeepReconLib/{module}.py has no class {cls}")
 
 

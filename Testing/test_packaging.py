@@ -11,10 +11,11 @@ MODULE_NAME = "MRDeepRecon"
 #: Folders under MRDeepRecon/ the extension does not ship: the engine's training and evaluation
 #: (``mrdeeprecon train`` / ``evaluate``, run outside Slicer).
 NOT_SHIPPED = ("mrdeeprecon/training", "mrdeeprecon/evaluation")
-#: The shipped places allowed to import them (file, top-level function): the command line's train
-#: and evaluate commands, and its parser's ``train`` flags (built only for ``mrdeeprecon train``).
+#: The shipped places allowed to import them (file, top-level function): the command line's train,
+#: train-recon and evaluate commands, and its parser's training flags (built only for those commands).
 COMMANDS_OUTSIDE_SLICER = {
     ("mrdeeprecon/cli.py", "_cmd_train"),
+    ("mrdeeprecon/cli.py", "_cmd_train_recon"),
     ("mrdeeprecon/cli.py", "_cmd_evaluate"),
     ("mrdeeprecon/cli.py", "build_parser"),
 }

@@ -31,6 +31,7 @@ JSON_KEYS = {
     "sharpness",
     "change",
     "consistency",
+    "data_consistency",
     "methods",
 }
 FILES = [

@@ -84,11 +84,11 @@ def test_cg_sense_beats_zero_filled_at_r2_and_fits_the_data_to_the_noise():
 
 def test_recon_choices_are_the_methods():
     from mrdeeprecon.cli import build_parser
-    from mrdeeprecon.raw.baselines import METHODS
+    from mrdeeprecon.raw.recon import RECON_METHODS
 
     recon = build_parser(train_flags=False)._subparsers._group_actions[0].choices["recon"]
     method = next(a for a in recon._actions if a.dest == "method")
-    assert tuple(method.choices) == METHODS
+    assert tuple(method.choices) == RECON_METHODS
 
 
 @needs_sigpy

@@ -27,11 +27,7 @@ from MRDeepReconLib import (  # noqa: E402
 from MRDeepReconLib.export import derived_series_options, qa_summary_html  # noqa: E402
 from slicer_scene import scene_with_series  # noqa: E402
 
-#: Keys of qa.json (mrdeeprecon.qa.report's module docstring).
-QA_KEYS = {
-    "original", "enhanced", "scan_context", "requested_noise_reduction", "roi_source", "rois",
-    "noise_reduction", "sharpness", "change", "consistency", "methods",
-}  # fmt: skip
+from test_qa_report import JSON_KEYS as QA_KEYS  # noqa: E402  (the keys of qa.json, declared there)
 
 
 @pytest.fixture(scope="module")

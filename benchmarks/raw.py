@@ -1,4 +1,4 @@
-"""Classical raw k-space reconstructions against the fully sampled ``espirit_full`` (issue 12).
+"""Raw k-space reconstructions, classical and the unrolled network, against the fully sampled ``espirit_full`` (issue 12).
 
     python benchmarks/raw.py [--threads 2] [--out benchmarks/RAW.md] [--json benchmarks/results_raw.json]
 
@@ -7,7 +7,8 @@
 * Retrospective masks at R = 2, 4, 6, 8: uniform (every R-th ky line) + 24 centre lines, and
   Poisson disc (``sigpy.mri.poisson``, 24 × 24 calibration, seed 0). Each reconstruction estimates
   its own ESPIRiT maps from its calibration region.
-* Methods: zero-filled RSS, CG-SENSE, L1-wavelet (``mrdeeprecon.raw.baselines``); PSNR / SSIM of
+* Methods: zero-filled RSS, CG-SENSE, L1-wavelet (``mrdeeprecon.raw.baselines``) and the bundled
+  unrolled SENSE network (``mrdeeprecon.raw.unrolled``, its scores written into its model card); PSNR / SSIM of
   the magnitude (``mrdeeprecon.metrics``, data range = the reference's maximum), seconds per slice
   (maps included) on ``--threads`` threads.
 * L1-wavelet λ: chosen per R on a validation slice that is not the test data — the middle slice of
@@ -38,7 +39,9 @@ ACCELERATIONS = (2, 4, 6, 8)
 ACS_LINES = 24
 LAMBDA_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 REAL_SETS = ("espirit_und2x2.cfl", "sigpy_cartesian_ksp.npy", "bart_pics_brain_ksp.cfl")
-METHOD_NAMES = {"zerofill": "zero-filled RSS", "sense": "CG-SENSE", "l1wavelet": "L1-wavelet"}
+METHOD_NAMES = {"zerofill": "zero-filled RSS", "sense": "CG-SENSE", "l1wavelet": "L1-wavelet", "unrolled": "unrolled SENSE + CNN"}
+#: The issue's goal: the unrolled network at least this many dB above L1-wavelet at R 4 and 6.
+UNROLLED_GOAL_DB = 1.5
 
 
 def _arguments(argv):
@@ -158,7 +161,14 @@ def main(argv=None) -> int:
     from mrdeeprecon.raw import baselines
     from mrdeeprecon.raw.consistency import consistency_report, noise_sd
     from mrdeeprecon.raw.operators import SenseOperator
+    from mrdeeprecon.raw.recon import RECON_METHODS
+    from mrdeeprecon.raw.unrolled import load_unrolled, reconstruct_unrolled
     import torch
+
+    def recon(raw, method, maps=None):
+        if method == "unrolled":
+            return reconstruct_unrolled(raw, maps=maps)
+        return baselines.reconstruct_baseline(raw, method, maps=maps)
 
     figures = BENCHMARKS_DIR / "raw"
     figures.mkdir(exist_ok=True)
@@ -178,9 +188,9 @@ def main(argv=None) -> int:
     rows, images = [], {}
     for (kind, r), mask in masks.items():
         under = _undersampled(full, mask)
-        for method in baselines.METHODS:
+        for method in RECON_METHODS:
             start = time.perf_counter()
-            result = baselines.reconstruct_baseline(under, method)
+            result = recon(under, method)
             seconds = (time.perf_counter() - start) / under.data.shape[1]
             magnitude = np.abs(result.image)
             images.setdefault((kind, r), {})[method] = magnitude[0]
@@ -198,9 +208,9 @@ def main(argv=None) -> int:
     for name in REAL_SETS:
         raw = read_raw(KSPACE / name)
         results = {"zerofill": baselines.reconstruct_baseline(raw, "zerofill")}
-        for method in ("sense", "l1wavelet"):
+        for method in ("sense", "l1wavelet", "unrolled"):
             start = time.perf_counter()
-            results[method] = baselines.reconstruct_baseline(raw, method, maps=results["zerofill"].maps)
+            results[method] = recon(raw, method, maps=results["zerofill"].maps)
             results[method].parameters["seconds_per_slice"] = (time.perf_counter() - start) / results[method].kspace.shape[1]
         noise = noise_sd(raw, results["sense"].kspace, results["sense"].mask)
         for method, result in results.items():
@@ -211,20 +221,50 @@ def main(argv=None) -> int:
         print(name, "done", flush=True)
     _panel(figures / "real_undersampled.png", "real undersampled k-space (no ground truth)", real_images, None)
 
+    _, card = load_unrolled()
     payload = {
         "threads": args.threads, "reference": "espirit_full, ESPIRiT-combined", "relative_noise_sd": relative_noise,
+        "unrolled_model": {"sha256": card["sha256"], "steps": card["training"]["steps"], "wall_hours": card["training"]["wall_hours"],
+                           "parameters": card["parameter_count"]},
         "lambda_validation": {"chosen": chosen, "scores": validation, "table": table, "shipped_table": shipped},
         "espirit_full": rows, "real": real,
     }
     args.json.write_text(json.dumps(payload, indent=1, default=float))
     args.out.write_text(_markdown(payload, args.threads, table == shipped))
+    _update_model_card(payload)
     print(f"wrote {args.out} and {args.json}")
     return 0
 
 
+def _unrolled_margins(rows) -> dict[str, float]:
+    """``{"<mask> R<r>": unrolled PSNR − L1-wavelet PSNR}`` in dB."""
+    psnr = {(r["mask"], r["r"], r["method"]): r["psnr_db"] for r in rows}
+    return {f"{kind} R{r}": psnr[(kind, r, "unrolled")] - psnr[(kind, r, "l1wavelet")]
+            for kind, r, method in psnr if method == "unrolled"}
+
+
+def _update_model_card(payload) -> None:
+    """The unrolled rows and their margins over L1-wavelet into the bundled model card (weights untouched)."""
+    from mrdeeprecon.model.weights import bundled_file, card_path
+    from mrdeeprecon.raw.unrolled import BUNDLED_NAME
+
+    path = card_path(bundled_file(BUNDLED_NAME, "unrolled SENSE model", "train one with `mrdeeprecon train-recon`"))
+    card = json.loads(path.read_text())
+    card["scores"] = {
+        "script": "benchmarks/raw.py", "reference": payload["reference"], "sha256": card["sha256"],
+        "espirit_full": [{k: r[k] for k in ("mask", "r", "effective_r", "psnr_db", "ssim", "seconds_per_slice")}
+                         for r in payload["espirit_full"] if r["method"] == "unrolled"],
+        "margin_over_l1wavelet_db": _unrolled_margins(payload["espirit_full"]),
+        "goal": f"unrolled >= L1-wavelet + {UNROLLED_GOAL_DB} dB at R 4 and 6",
+    }
+    path.write_text(json.dumps(card, indent=2) + "\n")
+
+
 def _markdown(payload, threads, shipped_matches) -> str:
+    model = payload["unrolled_model"]
+    margins = _unrolled_margins(payload["espirit_full"])
     lines = [
-        "# Raw k-space: classical reconstructions (issue 12)",
+        "# Raw k-space reconstructions (issue 12)",
         "",
         f"`python benchmarks/raw.py --threads {threads}` (CPU, {threads} threads). Reference: `espirit_full` "
         "(230 × 180, 8 coils, fully sampled) coil-combined with its own ESPIRiT maps. Retrospective masks: uniform "
@@ -243,6 +283,13 @@ def _markdown(payload, threads, shipped_matches) -> str:
     lines += [
         "",
         "Images and |error| × 5: [uniform](raw/espirit_full_uniform.png), [Poisson disc](raw/espirit_full_poisson.png).",
+        "",
+        "## Unrolled network",
+        "",
+        f"Bundled `unrolled_sense` (SHA-256 {model['sha256'][:12]}…, {model['parameters']} parameters, {model['steps']} steps, "
+        f"{model['wall_hours']:.2f} CPU hours; `mrdeeprecon train-recon`, its model card). Margin over L1-wavelet "
+        f"(goal ≥ +{UNROLLED_GOAL_DB} dB at R 4 and 6): "
+        + ", ".join(f"{key} {value:+.2f} dB" for key, value in margins.items()) + ".",
         "",
         "## L1-wavelet λ",
         "",

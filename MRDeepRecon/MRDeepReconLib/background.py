@@ -97,8 +97,9 @@ def python_slicer_executable(python: str = sys.executable) -> Optional[str]:
     return candidate if os.path.isfile(candidate) else None
 
 
-class BackgroundEnhancement:
-    """One enhancement of one node in a child process (use a new object for each run)."""
+class BackgroundProcess:
+    """One ``mrdeeprecon.cli`` command in a child process with a temporary folder: progress
+    lines, the one-line error, cancel of the process tree (use a new object for each run)."""
 
     def __init__(self) -> None:
         self._process: Optional[subprocess.Popen] = None
@@ -109,39 +110,17 @@ class BackgroundEnhancement:
         self._status = BackgroundStatus(running=False)
         self._cancelled = False
         self._input_name = ""
-        self.parameters: Optional[ProcessParameters] = None
+        self._input_path = ""
 
-    def start(
-        self,
-        input_node,
-        parameters: ProcessParameters,
-        context: ScanContext,
-        python_executable: str,
-        module_dir: Path,
-    ) -> None:
-        """Write the input and launch the run; returns at once.
-
-        Args:
-            input_node: the scalar volume to enhance (read, never modified).
-            parameters: what to do (checked when they were made).
-            context: the input's scan context as read; ``parameters``' overrides are applied.
-            python_executable: the interpreter that runs the engine (``PythonSlicer`` in Slicer).
-            module_dir: the folder holding the ``mrdeeprecon`` package (put on ``PYTHONPATH``).
-
-        Raises:
-            MRDeepReconError: a run was already started or the input cannot be written.
-        """
+    def _launch(self, folder: Path, command: list[str], module_dir: Path) -> None:
+        """Run ``command`` (its files in ``folder``, removed if it cannot start) in a new
+        process group and start the reader threads; raises if a run was already started."""
         if self._process is not None:
+            shutil.rmtree(folder, ignore_errors=True)
             raise MRDeepReconError("this background run was already started; use a new one")
-        context = parameters.scan_context(context)
-        self.parameters = parameters
-        self._input_name = input_node.GetName()
-        folder = Path(tempfile.mkdtemp(prefix="MRDeepRecon-"))
         try:
-            save_volume(volume_from_node(input_node), folder / INPUT_NAME)
-            (folder / CONTEXT_NAME).write_text(json.dumps({"scan_context": context.to_dict()}))
             self._process = subprocess.Popen(
-                self._command(python_executable, folder, parameters),
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -160,17 +139,6 @@ class BackgroundEnhancement:
             reader = threading.Thread(target=_read_lines, args=(stream, name, self._lines), daemon=True)
             reader.start()
             self._readers.append(reader)
-
-    @staticmethod
-    def _command(python: str, folder: Path, settings: EnhanceSettings) -> list[str]:
-        return [
-            python, "-m", "mrdeeprecon.cli", "enhance",
-            str(folder / INPUT_NAME), str(folder / OUTPUT_NAME),
-            "--context", str(folder / CONTEXT_NAME),
-            "--record", str(folder / RECORD_NAME),
-            "--progress", "lines",
-            *settings_arguments(settings),
-        ]  # fmt: skip
 
     @staticmethod
     def _environment(module_dir: Path) -> dict[str, str]:
@@ -220,9 +188,9 @@ class BackgroundEnhancement:
         errors = [line for line in self._stderr if line.startswith(ERROR_PREFIX)]
         if errors:
             line = errors[-1][len(ERROR_PREFIX):]
-            return line.replace(str(self._folder / INPUT_NAME), self._input_name)
+            return line.replace(self._input_path, self._input_name) if self._input_path else line
         lines = [line for line in self._stderr if line.strip()]
-        return lines[-1] if lines else f"the enhancement process ended with exit code {returncode}"
+        return lines[-1] if lines else f"the background process ended with exit code {returncode}"
 
     def wait(self, timeout: Optional[float] = None) -> BackgroundStatus:
         """Block until the run ends or ``timeout`` seconds pass (for scripts and tests); the
@@ -270,25 +238,15 @@ class BackgroundEnhancement:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    def finish(self, logic, input_node, output_node=None):
-        """Load the result and place it with :meth:`MRDeepReconLogic.store_result`; returns the
-        output node (``None``: a new ``<input>_DLR`` node). The temporary files are removed.
-
-        Raises:
-            MRDeepReconError: the run is still going, failed or was cancelled.
-        """
+    def _result_folder(self, what: str) -> Path:
+        """The temporary folder of a run that ended well; raises while the ``what`` (e.g.
+        ``"enhancement"``) runs, after it failed or was cancelled."""
         status = self.poll()
         if status.running:
-            raise MRDeepReconError("the background enhancement is still running")
+            raise MRDeepReconError(f"the background {what} is still running")
         if status.error is not None or self._folder is None:
             raise MRDeepReconError(status.error or "no result: the run was not started or is finished")
-        try:
-            volume = load_volume(self._folder / OUTPUT_NAME)
-            record = json.loads((self._folder / RECORD_NAME).read_text(encoding="utf-8"))
-            volume.metadata["enhancement"] = record["enhancement"]
-            return logic.store_result(input_node, output_node, volume, self.parameters)
-        finally:
-            self._remove_files()
+        return self._folder
 
     @property
     def folder(self) -> Optional[Path]:
@@ -304,3 +262,73 @@ class BackgroundEnhancement:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+
+
+class BackgroundEnhancement(BackgroundProcess):
+    """One enhancement of one node in a child process (use a new object for each run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parameters: Optional[ProcessParameters] = None
+
+    def start(
+        self,
+        input_node,
+        parameters: ProcessParameters,
+        context: ScanContext,
+        python_executable: str,
+        module_dir: Path,
+    ) -> None:
+        """Write the input and launch the run; returns at once.
+
+        Args:
+            input_node: the scalar volume to enhance (read, never modified).
+            parameters: what to do (checked when they were made).
+            context: the input's scan context as read; ``parameters``' overrides are applied.
+            python_executable: the interpreter that runs the engine (``PythonSlicer`` in Slicer).
+            module_dir: the folder holding the ``mrdeeprecon`` package (put on ``PYTHONPATH``).
+
+        Raises:
+            MRDeepReconError: a run was already started or the input cannot be written.
+        """
+        if self._process is not None:
+            raise MRDeepReconError("this background run was already started; use a new one")
+        context = parameters.scan_context(context)
+        self.parameters = parameters
+        self._input_name = input_node.GetName()
+        folder = Path(tempfile.mkdtemp(prefix="MRDeepRecon-"))
+        self._input_path = str(folder / INPUT_NAME)
+        try:
+            save_volume(volume_from_node(input_node), folder / INPUT_NAME)
+            (folder / CONTEXT_NAME).write_text(json.dumps({"scan_context": context.to_dict()}))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self._launch(folder, self._command(python_executable, folder, parameters), module_dir)
+
+    @staticmethod
+    def _command(python: str, folder: Path, settings: EnhanceSettings) -> list[str]:
+        return [
+            python, "-m", "mrdeeprecon.cli", "enhance",
+            str(folder / INPUT_NAME), str(folder / OUTPUT_NAME),
+            "--context", str(folder / CONTEXT_NAME),
+            "--record", str(folder / RECORD_NAME),
+            "--progress", "lines",
+            *settings_arguments(settings),
+        ]  # fmt: skip
+
+    def finish(self, logic, input_node, output_node=None):
+        """Load the result and place it with :meth:`MRDeepReconLogic.store_result`; returns the
+        output node (``None``: a new ``<input>_DLR`` node). The temporary files are removed.
+
+        Raises:
+            MRDeepReconError: the run is still going, failed or was cancelled.
+        """
+        folder = self._result_folder("enhancement")
+        try:
+            volume = load_volume(folder / OUTPUT_NAME)
+            record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+            volume.metadata["enhancement"] = record["enhancement"]
+            return logic.store_result(input_node, output_node, volume, self.parameters)
+        finally:
+            self._remove_files()

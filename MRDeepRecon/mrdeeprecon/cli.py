@@ -1,4 +1,4 @@
-"""``mrdeeprecon`` command line: info, degrade, enhance, recon, batch, qa, evaluate, train, demo.
+"""``mrdeeprecon`` command line: info, degrade, enhance, recon, batch, qa, evaluate, train, train-recon, demo.
 
 Every user-facing problem is one line on stderr (``mrdeeprecon: error: FILE: problem``) and a
 non-zero exit code; outputs are written atomically, so a failure leaves no file behind.
@@ -466,15 +466,35 @@ def _cmd_recon(args: argparse.Namespace) -> int:
     from .raw import read_raw
     from .raw.recon import reconstruct
 
-    output_format_of(args.output, args.format)
-    check_itk_target(args.output, args.input)
+    from .raw.consistency_sidecar import write_consistency_sidecar
+
+    kind = output_format_of(args.output, args.format)
+    if args.like is not None and kind != "dicom":
+        raise MRDeepReconError("--like needs --format dicom")
+    options = None
+    if kind == "dicom":
+        from .io.dicom_write import DerivedSeriesOptions, check_original_target, patient_study_like
+
+        patient = None if args.like is None else patient_study_like(args.like)
+        options = DerivedSeriesOptions(patient=patient, research_placeholder=patient is None)
+        check_original_target(args.output, options)
+    else:
+        check_itk_target(args.output, args.input)
     raw = read_raw(args.input)
-    volume, consistency = reconstruct(raw, args.method, progress=_Progress.of(args))
+    volume, consistency = reconstruct(raw, args.method, progress=_Progress.of(args), model_path=args.model)
     for warning in volume.metadata["raw_recon"]["warnings"]:
         print(f"warning: {args.input}: {warning}", file=sys.stderr)
-    save_volume(volume, args.output)
-    _say(args, f"wrote {args.output} ({args.method}, {' x '.join(map(str, volume.shape))} (z, y, x))")
-    _say(args, consistency.summary())
+    if options is None:
+        save_volume(volume, args.output)
+        written = f"wrote {args.output}"
+    else:
+        from .io.dicom_write import write_original_series
+
+        series = write_original_series(volume, args.output, options)
+        written = f"wrote {len(series.files)} DICOM file(s) to {args.output}, series {series.series_instance_uid}"
+    sidecar = write_consistency_sidecar(volume, args.output)
+    _say(args, f"{written} ({args.method}, {' x '.join(map(str, volume.shape))} (z, y, x))")
+    _say(args, f"{consistency.summary()} (in {sidecar.name})")
     return 0
 
 
@@ -550,7 +570,10 @@ def _cmd_qa(args: argparse.Namespace) -> int:
     enhanced = load_volume(args.enhanced, series_uid=args.enhanced_series)
     rois = [parse_roi(spec, original, i + 1) for i, spec in enumerate(args.roi or [])]
     lines = [parse_line(spec, original, i + 1) for i, spec in enumerate(args.line or [])]
-    report = run_qa(original, enhanced, context, rois=rois, lines=lines, requested_noise_reduction=args.noise_reduction)
+    from .raw.consistency_sidecar import data_consistency_of
+
+    report = run_qa(original, enhanced, context, rois=rois, lines=lines, requested_noise_reduction=args.noise_reduction,
+                    data_consistency=data_consistency_of(original, args.input))
     others = sorted(p.name for p in args.out.iterdir()) if args.out.is_dir() else []
     written = write_qa_report(report, args.out)
     others = [name for name in others if name not in {p.name for p in written}]
@@ -573,6 +596,10 @@ def _cmd_qa(args: argparse.Namespace) -> int:
             print(f"  edge sharpness along {axis.axis}: x{axis.median_ratio:.3g} (median of {axis.profiles} profiles)")
     flagged = list(report.consistency.flagged)
     print(f"  low-frequency consistency: {len(flagged)} slice(s) flagged {flagged if flagged else ''}".rstrip())
+    if report.data_consistency is not None:
+        from .raw.consistency import ConsistencyReport
+
+        print(f"  original's {ConsistencyReport(**report.data_consistency).summary()}")
     return 0
 
 
@@ -653,6 +680,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_recon(args: argparse.Namespace) -> int:
+    from .training.train_unrolled import ReconTrainConfig, train_recon
+
+    out = train_recon(ReconTrainConfig(**_given(args, ReconTrainConfig)))
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -662,8 +697,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     """The ``mrdeeprecon`` parser. ``train``'s flags come from
-    :class:`~mrdeeprecon.training.train.TrainConfig`, whose module imports torch: ``train_flags``
-    ``False`` leaves them out, so that the other commands start without torch (:func:`main`)."""
+    :class:`~mrdeeprecon.training.train.TrainConfig` and ``train-recon``'s from
+    :class:`~mrdeeprecon.training.train_unrolled.ReconTrainConfig`, whose modules import torch:
+    ``train_flags`` ``False`` leaves them out, so that the other commands start without torch (:func:`main`)."""
     from .batch import MANIFEST_COLUMNS
 
     parser = argparse.ArgumentParser(prog="mrdeeprecon", description="Deep-learning MR enhancement: denoising and super-resolution.")
@@ -698,9 +734,11 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("recon", help="reconstruct raw multi-coil k-space (ISMRMRD/fastMRI .h5, BART .cfl, Siemens .dat, .npy) with ESPIRiT coil maps")
     p.add_argument("input", type=Path, metavar="RAWFILE", help="raw k-space: .h5 (ISMRMRD/MRD or fastMRI), .cfl/.hdr (BART), .dat (Siemens twix) or .npy")
-    p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write")
-    p.add_argument("--method", choices=("zerofill", "sense", "l1wavelet"), default="sense", help="zero-filled RSS, CG-SENSE or L1-wavelet compressed sensing (default sense)")
-    p.add_argument("--format", choices=("auto", "nifti", "nrrd"), default="auto", help="output format (auto: from the file name)")
+    p.add_argument("output", type=Path, help="NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file to write, or with --format dicom a new series folder; the reconstruction record with its data-consistency report goes beside it as OUTPUT.consistency.json")
+    p.add_argument("--method", choices=("zerofill", "sense", "l1wavelet", "unrolled"), default="sense", help="zero-filled RSS, CG-SENSE, L1-wavelet compressed sensing or the unrolled SENSE network (default sense)")
+    p.add_argument("--model", type=Path, metavar="SAFETENSORS", help="with --method unrolled: weights with their model card (default: bundled)")
+    p.add_argument("--format", choices=("auto", "nifti", "nrrd", "dicom"), default="auto", help="output format (auto: from the file name); dicom: an ORIGINAL MR Image series in a new study with a research placeholder patient")
+    p.add_argument("--like", type=Path, metavar="DICOM_FOLDER", help="with --format dicom: take the patient and study from this existing series (the new series joins its study)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
     p.set_defaults(func=_cmd_recon)
@@ -752,6 +790,13 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
         _add_field_flags(p, TrainConfig)
     p.set_defaults(func=_cmd_train)
 
+    p = sub.add_parser("train-recon", help="train the unrolled SENSE network on multi-coil k-space simulated from real volumes")
+    if train_flags:
+        from .training.train_unrolled import ReconTrainConfig
+
+        _add_field_flags(p, ReconTrainConfig)
+    p.set_defaults(func=_cmd_train_recon)
+
     p = sub.add_parser("demo", help="degrade and enhance nilearn's MNI152 T1; write volumes, a PNG and metrics")
     p.add_argument("--out", type=Path, default=Path("demo-output"))
     p.add_argument("--device", choices=DEVICES, default="auto")
@@ -775,7 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     send, 4 for a batch with refused or failed items, 130 when interrupted (SIGINT) and 143 when
     terminated (SIGTERM)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(train_flags=argv[:1] == ["train"])
+    parser = build_parser(train_flags=argv[:1] in (["train"], ["train-recon"]))
     args = parser.parse_args(argv)
     shown = warnings.showwarning
     warnings.showwarning = _warning_line

@@ -57,20 +57,27 @@ def save_model(model: CEUNet, path: Path, card: dict[str, Any]) -> dict[str, Any
     ``path`` may name the weights file or just the stem. The written card is ``card`` plus
     ``architecture``, ``context_fields``, ``parameter_count``, ``sha256`` and ``format``.
     """
+    return write_weights(
+        {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()},
+        path,
+        {
+            **card,
+            "architecture": dataclasses.asdict(model.config),
+            "context_fields": list(context_vector.FIELDS),
+            "parameter_count": model.parameter_count(),
+        },
+    )
+
+
+def write_weights(tensors: dict[str, torch.Tensor], path: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Write ``tensors`` to ``<stem>.safetensors`` and ``card`` plus ``sha256`` and ``format`` to
+    ``<stem>.json`` (any model's weights); return the card written."""
     from safetensors.torch import save as save_safetensors_bytes
 
     weights_path = Path(path).with_suffix(WEIGHTS_SUFFIX)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
     payload = save_safetensors_bytes(tensors)
-    written = {
-        **card,
-        "architecture": dataclasses.asdict(model.config),
-        "context_fields": list(context_vector.FIELDS),
-        "parameter_count": model.parameter_count(),
-        "sha256": hashlib.sha256(payload).hexdigest(),
-        "format": "safetensors",
-    }
+    written = {**card, "sha256": hashlib.sha256(payload).hexdigest(), "format": "safetensors"}
     _write_atomically(weights_path, payload)
     _write_atomically(card_path(weights_path), (json.dumps(written, indent=2) + "\n").encode())
     return written
@@ -106,15 +113,11 @@ def _config_from_card(card: dict[str, Any], weights_path: Path) -> CEUNetConfig:
         ) from error
 
 
-def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, dict[str, Any]]:
-    """Load a CE U-Net saved by :func:`save_model`, in eval mode on ``device``, with its card.
-
-    Only ``.safetensors`` files are accepted (never pickle). The card must exist, its ``sha256``
-    must match the file and its ``context_fields`` must equal this engine's
-    :data:`~mrdeeprecon.model.context_vector.FIELDS`; otherwise :class:`MRDeepReconError` names the
-    file.
-    """
-    weights_path = Path(path)
+def read_weights(weights_path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The bytes of a ``.safetensors`` weights file and its model card, checked: only safetensors
+    (never pickle), the card present with ``format`` safetensors and the file's SHA-256; otherwise
+    :class:`MRDeepReconError` names the file."""
+    weights_path = Path(weights_path)
     if weights_path.suffix != WEIGHTS_SUFFIX:
         raise MRDeepReconError(
             "only .safetensors model files are accepted (pickled checkpoints are never loaded)",
@@ -128,18 +131,31 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, 
             f"model card format is {card.get('format')!r}, expected 'safetensors'",
             card_path(weights_path),
         )
-    if card.get("context_fields") != list(context_vector.FIELDS):
-        raise MRDeepReconError(
-            "model was trained with different context fields "
-            f"({card.get('context_fields')}) than this engine uses ({list(context_vector.FIELDS)})",
-            weights_path,
-        )
     payload = weights_path.read_bytes()
     digest = hashlib.sha256(payload).hexdigest()
     if digest != card.get("sha256"):
         raise MRDeepReconError(
             f"SHA-256 {digest} does not match the model card ({card.get('sha256')}): "
             "the file is corrupt or was modified",
+            weights_path,
+        )
+    return payload, card
+
+
+def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[CEUNet, dict[str, Any]]:
+    """Load a CE U-Net saved by :func:`save_model`, in eval mode on ``device``, with its card.
+
+    Only ``.safetensors`` files are accepted (never pickle). The card must exist, its ``sha256``
+    must match the file and its ``context_fields`` must equal this engine's
+    :data:`~mrdeeprecon.model.context_vector.FIELDS`; otherwise :class:`MRDeepReconError` names the
+    file.
+    """
+    weights_path = Path(path)
+    payload, card = read_weights(weights_path)
+    if card.get("context_fields") != list(context_vector.FIELDS):
+        raise MRDeepReconError(
+            "model was trained with different context fields "
+            f"({card.get('context_fields')}) than this engine uses ({list(context_vector.FIELDS)})",
             weights_path,
         )
     from safetensors import SafetensorError
@@ -174,13 +190,19 @@ def bundled_model_path(kind: str) -> Path:
     """
     if kind not in BUNDLED_NAMES:
         raise MRDeepReconError(f"model kind must be '2d' or '3d', got {kind!r}")
+    return bundled_file(BUNDLED_NAMES[kind], f"{kind.upper()} model", f"train one with `mrdeeprecon train --kind {kind}`")
+
+
+def bundled_file(file_name: str, what: str, how_to_make: str) -> Path:
+    """The shipped weights file ``file_name``: the first found in ``$MRDEEPRECON_MODEL_DIR``, then
+    ``Resources/models`` (:func:`bundled_model_path`). The error raised when none is found names
+    ``what`` it is (e.g. "2D model") and ends with ``how_to_make`` (e.g. the training command)."""
     dirs = _model_dirs()
     for folder in dirs:
-        candidate = folder / BUNDLED_NAMES[kind]
+        candidate = folder / file_name
         if candidate.is_file():
             return candidate
     searched = ", ".join(str(d) for d in dirs)
     raise MRDeepReconError(
-        f"no bundled {kind.upper()} model {BUNDLED_NAMES[kind]} found (searched {searched}); "
-        f"train one with `mrdeeprecon train --kind {kind}` or pass a .safetensors model path"
+        f"no bundled {what} {file_name} found (searched {searched}); {how_to_make} or pass a .safetensors model path"
     )

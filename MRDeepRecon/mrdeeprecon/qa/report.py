@@ -10,7 +10,9 @@ its files are moved in one by one, each by an atomic rename), so a failure leave
 ``requested_noise_reduction``, ``roi_source`` (``"user"`` or ``"auto"``), ``rois``,
 ``noise_reduction`` (median measured factor over the ROIs, requested, relative error),
 ``sharpness`` (``axes``: per encoding direction; ``lines``: the user's lines), ``change``,
-``consistency`` and ``methods`` (one sentence per measurement saying what was computed).
+``consistency``, ``data_consistency`` (when the original is a reconstruction from raw k-space:
+its :class:`~mrdeeprecon.raw.consistency.ConsistencyReport` as a dict, else null) and ``methods``
+(one sentence per measurement saying what was computed).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 
 from ..context import ScanContext
 from ..errors import MRDeepReconError
+from ..raw.consistency_sidecar import data_consistency_of
 from ..reporting import (
     PanelRow,
     json_safe,
@@ -66,6 +69,9 @@ METHODS = {
     "consistency": "per slice, ||M (F(W enh) - F(W orig))|| / ||M F(W orig)|| over the "
     "low-frequency core M of the acquired band, W = object window; flagged above "
     "max(factor x noise-removal residual, median + k x 1.4826 x MAD over slices).",
+    "data_consistency": "of the original's reconstruction from raw k-space (mrdeeprecon recon): "
+    "RMS of A x - y at the sampled positions relative to the noise SD of one k-space sample, and "
+    "the image energy added beyond CG-SENSE (with the part of it the samples do not see).",
 }
 
 
@@ -84,6 +90,8 @@ class QAReport:
         lines: the user's line profiles.
         change: the change map summary.
         consistency: the k-space consistency per slice.
+        data_consistency: the original's data-consistency report when it is a reconstruction
+            from raw k-space (:meth:`~mrdeeprecon.raw.consistency.ConsistencyReport.to_dict`).
     """
 
     original: dict[str, Any]
@@ -96,6 +104,7 @@ class QAReport:
     lines: tuple[LineComparison, ...]
     change: ChangeResult = field(repr=False)
     consistency: ConsistencyResult = field(repr=False)
+    data_consistency: dict[str, Any] | None = None
 
     def noise_reduction_summary(self) -> dict[str, Any]:
         """Median measured factor over the ROIs, the request and the relative error."""
@@ -123,6 +132,7 @@ class QAReport:
                 },
                 "change": self.change.to_dict(),
                 "consistency": self.consistency.to_dict(),
+                "data_consistency": self.data_consistency,
                 "methods": METHODS,
             }
         )
@@ -152,6 +162,7 @@ def run_qa(
     rois: Sequence[ROI] | None = None,
     lines: Sequence[LineSegment] | None = None,
     requested_noise_reduction: float | None = None,
+    data_consistency: dict[str, Any] | None = None,
 ) -> QAReport:
     """Measure noise in ROIs, relative edge sharpness, the change map and k-space consistency.
 
@@ -163,6 +174,9 @@ def run_qa(
         lines: segments for user line profiles (in addition to the automatic ones).
         requested_noise_reduction: the factor asked of the enhancement; ``None`` = the one in
             ``enhanced.metadata["enhancement"]``, if any.
+        data_consistency: the original's data-consistency report (a raw reconstruction read
+            from a file: its sidecar, :func:`~mrdeeprecon.raw.consistency_sidecar.data_consistency_of`);
+            ``None`` = the one in ``original.metadata["raw_recon"]``, if any.
     """
     requested = requested_factor(enhanced, requested_noise_reduction)
     foreground = foreground_mask(original)
@@ -181,6 +195,7 @@ def run_qa(
         consistency=kspace_consistency(
             original, enhanced, context, requested, foreground=foreground
         ),
+        data_consistency=data_consistency or data_consistency_of(original, None),
     )
 
 
@@ -384,6 +399,27 @@ def _consistency_section(report: QAReport) -> list[str]:
     return lines
 
 
+def _data_consistency_section(report: QAReport) -> list[str]:
+    dc = report.data_consistency
+    if dc is None:
+        return []
+    added = dc.get("added_energy_fraction")
+    unseen = dc.get("unmeasured_added_fraction")
+    row = [
+        dc.get("method", "–"),
+        f"{_number(dc.get('noise_sd'))} ({dc.get('noise_source', 'unknown')})",
+        _number(dc.get("residual_rms"), 4),
+        _number(dc.get("residual_to_noise")),
+        _number(dc.get("sampled_fraction")),
+        "–" if added is None else f"{100 * added:.2f} %",
+        "–" if unseen is None else f"{100 * unseen:.2f} %",
+    ]
+    header = ["method", "noise SD (source)", "residual RMS", "residual / noise SD", "sampled fraction",
+              "energy added vs CG-SENSE", "unseen by the data"]
+    return ["", "## Data consistency of the raw reconstruction", "", METHODS["data_consistency"], "",
+            *markdown_table(header, [row])]
+
+
 def _markdown(report: QAReport) -> str:
     sections = (
         _header_section,
@@ -391,6 +427,7 @@ def _markdown(report: QAReport) -> str:
         _sharpness_section,
         _change_section,
         _consistency_section,
+        _data_consistency_section,
     )
     return "\n".join(line for section in sections for line in section(report)) + "\n"
 

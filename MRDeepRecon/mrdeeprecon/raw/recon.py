@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from ..progress import CancelToken, ProgressCallback, report
 from ..volume import Volume
-from .baselines import reconstruct_baseline
+from .baselines import METHODS, reconstruct_baseline
 from .consistency import ConsistencyReport, consistency_report, noise_sd
 from .kspace_data import RawKSpace
+from .unrolled import reconstruct_unrolled
+
+#: What :func:`reconstruct` offers: the classical baselines and the unrolled network.
+RECON_METHODS = (*METHODS, "unrolled")
 
 
 def _geometry(raw: RawKSpace, shape: tuple[int, int, int]) -> tuple[dict, list[str]]:
@@ -38,14 +43,17 @@ def reconstruct(
     method: str = "sense",
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    model_path: Optional[Path] = None,
 ) -> tuple[Volume, ConsistencyReport]:
-    """Reconstruct ``raw`` with ``method`` (:data:`~mrdeeprecon.raw.baselines.METHODS`) on the CPU.
+    """Reconstruct ``raw`` with ``method`` (:data:`RECON_METHODS`) on the CPU; ``model_path``: the
+    unrolled network's weights (default: the bundled ones).
 
     Returns:
         the magnitude of the coil-combined image as a float32 :class:`Volume` ``(z, y, x)`` =
         (slices, ky → y, kx → x), its geometry from the header (what is missing is listed in
-        ``metadata["raw_recon"]["warnings"]``), ``metadata["raw_recon"]`` = method, parameters and
-        the consistency report; and the :class:`ConsistencyReport` (a method other than ``sense``
+        ``metadata["raw_recon"]["warnings"]``), ``metadata["raw_recon"]`` = method, parameters,
+        the consistency report and the header's ``acquisition`` facts (2D/3D, TE and TR in ms,
+        field strength in T, None where absent); and the :class:`ConsistencyReport` (a method other than ``sense``
         is compared with CG-SENSE on the same coil maps).
     """
     share = 1.0 if method == "sense" else 0.7
@@ -53,7 +61,10 @@ def reconstruct(
     def sub(start: float, width: float) -> ProgressCallback:
         return lambda fraction, message: report(progress, start + width * fraction, message)
 
-    result = reconstruct_baseline(raw, method, sub(0.0, share), cancel)
+    if method == "unrolled":
+        result = reconstruct_unrolled(raw, sub(0.0, share), cancel, model_path=model_path)
+    else:
+        result = reconstruct_baseline(raw, method, sub(0.0, share), cancel)
     sense_image = None
     if method != "sense":
         sense_image = reconstruct_baseline(raw, "sense", sub(share, 1.0 - share), cancel, maps=result.maps).image
@@ -71,6 +82,12 @@ def reconstruct(
             "parameters": result.parameters,
             "consistency": consistency.to_dict(),
             "warnings": warnings,
+            "acquisition": {
+                "acquisition": raw.header.acquisition,
+                "te_ms": raw.header.te_ms,
+                "tr_ms": raw.header.tr_ms,
+                "field_strength_t": raw.header.field_strength_t,
+            },
         },
     }
     report(progress, 1.0, "reconstructed")

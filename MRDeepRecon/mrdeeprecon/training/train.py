@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -136,18 +136,24 @@ class TrainConfig:
             choices, value = field_spec(item).choices, getattr(self, item.name)
             if choices is not None and value not in choices:
                 raise MRDeepReconError(f"{item.name} must be one of {choices}, got {value!r}")
-        if self.steps < 1 or (self.stop_at is not None and not 1 <= self.stop_at <= self.steps):
-            raise MRDeepReconError(f"need 1 <= stop_at <= steps, got stop_at {self.stop_at}, steps {self.steps}")
-        held_out = {(SHARED_DATA / n).resolve() for n in HELD_OUT}
-        for path in self.data:
-            resolved = Path(path).resolve()
-            if resolved in held_out or any(h in resolved.parents for h in held_out):
-                raise MRDeepReconError("this volume is held out for evaluation and never trained on", path)
+        check_schedule_and_data(self.steps, self.stop_at, self.data)
 
 
-def _learning_rate(config: TrainConfig, step: int) -> float:
-    """Cosine decay from ``learning_rate`` to 2 % of it over ``steps``."""
-    return config.learning_rate * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / config.steps)))
+def check_schedule_and_data(steps: int, stop_at: int | None, data: Sequence[str | Path]) -> None:
+    """Raise :class:`MRDeepReconError` unless ``1 <= stop_at <= steps`` and no training volume is
+    one of the evaluation's held-out data (:data:`HELD_OUT`); shared by every training command."""
+    if steps < 1 or (stop_at is not None and not 1 <= stop_at <= steps):
+        raise MRDeepReconError(f"need 1 <= stop_at <= steps, got stop_at {stop_at}, steps {steps}")
+    held_out = {(SHARED_DATA / n).resolve() for n in HELD_OUT}
+    for path in data:
+        resolved = Path(path).resolve()
+        if resolved in held_out or any(h in resolved.parents for h in held_out):
+            raise MRDeepReconError("this volume is held out for evaluation and never trained on", path)
+
+
+def cosine_learning_rate(base: float, step: int, steps: int) -> float:
+    """Cosine decay from ``base`` to 2 % of it over ``steps``."""
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / steps)))
 
 
 def _input_weight(model: CEUNet) -> str:
@@ -359,7 +365,7 @@ def _train(
     for step in range(start, stop):
         check(cancel)
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(config, step)
+            group["lr"] = cosine_learning_rate(config.learning_rate, step, config.steps)
         tick = time.perf_counter()
         batch = sampler.batch(per_process_batch)
         pair_seconds += time.perf_counter() - tick

@@ -56,6 +56,12 @@ rescale attributes in a classic series (the MR IOD has none). Window centre/widt
 (classic top level, or the enhanced Frame VOI LUT group), else from the output's 1st–99th
 percentiles.
 
+A reconstruction from raw k-space (:func:`write_original_series`, :mod:`.original`) is written
+the same way as an ORIGINAL classic series: ImageType ``ORIGINAL\\PRIMARY\\M\\NONE``, no
+derivation, references or contributing equipment; description ``MRDeepRecon recon <method>``;
+TE / TR / field strength from the raw header; the patient and study of ``--like`` (an existing
+series, :mod:`.like_series`) or a research placeholder in a new study.
+
 NIfTI/NRRD input has no patient: :class:`PatientStudy` or a research placeholder is required, and
 a complete MR header is made from scratch (new study and frame of reference, Manufacturer
 ``MRDeepRecon``, ScanningSequence ``RM``, unknown type-2 values left empty).
@@ -69,7 +75,9 @@ series), :mod:`.checks` (refusals before writing), :mod:`.plan` (what is decided
 series), :mod:`.derivation` (derivation and reference bookkeeping), :mod:`.iod_keywords` and
 :mod:`.pulse_sequence` (the attribute vocabulary of the two IODs), :mod:`.header` (the header
 every instance shares; writing an instance), :mod:`.classic` and :mod:`.enhanced` (the two
-writers), :mod:`.series` (the entry points, atomic), :mod:`.items` (small data set builders).
+writers), :mod:`.original` (ORIGINAL images of a raw reconstruction), :mod:`.like_series`
+(patient and study of an existing series), :mod:`.series` (the entry points, atomic),
+:mod:`.items` (small data set builders).
 """
 
 from __future__ import annotations
@@ -82,15 +90,24 @@ from .options import (
     DerivedSeriesOptions,
     PatientStudy,
 )
-from .series import check_derived_target, write_derived_series
+from .like_series import patient_study_like
+from .series import (
+    check_derived_target,
+    check_original_target,
+    write_derived_series,
+    write_original_series,
+)
 
 __all__ = [
     "check_derived_target",
+    "check_original_target",
     "DerivedSeries",
     "DerivedSeriesOptions",
     "PatientStudy",
+    "patient_study_like",
     "RESEARCH_PATIENT_ID",
     "RESEARCH_PATIENT_NAME",
     "write_derived_series",
+    "write_original_series",
     "engine_version",
 ]

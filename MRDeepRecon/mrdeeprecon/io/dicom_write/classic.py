@@ -25,6 +25,7 @@ from .iod_keywords import (
     ORIGINAL_ONLY_KEYWORDS,
 )
 from .items import filled
+from .original import ORIGINAL_IMAGE_TYPE, add_acquisition
 from .plan import SeriesPlan, slice_thickness, window_values
 from .pulse_sequence import scan_options, scanning_sequence, sequence_variant
 from .source import SourceSeries
@@ -114,8 +115,12 @@ def _classic_base(plan: SeriesPlan) -> Dataset:
         if keyword not in ds:  # type 2 attributes of the MR Image module: empty = unknown
             setattr(ds, keyword, "")
     ds.SOPClassUID = MR_IMAGE_STORAGE
-    ds.ImageType = _classic_image_type(source)
-    add_derivation(ds, plan.volume)
+    if plan.original:
+        ds.ImageType = list(ORIGINAL_IMAGE_TYPE)
+        add_acquisition(ds, plan.volume)
+    else:
+        ds.ImageType = _classic_image_type(source)
+        add_derivation(ds, plan.volume)
     volume = plan.volume
     ds.ImageOrientationPatient = [
         format_ds(v) for v in np.concatenate([volume.direction[:, 0], volume.direction[:, 1]])

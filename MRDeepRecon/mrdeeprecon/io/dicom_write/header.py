@@ -95,9 +95,10 @@ def base_header(plan: SeriesPlan) -> Dataset:
     ds.Modality = "MR"
     burned_in = source.is_dicom and str(source.header.get("BurnedInAnnotation", "")) == "YES"  # type: ignore[union-attr]
     ds.BurnedInAnnotation = "YES" if burned_in else "NO"
-    equipment = Sequence(list(ds.get("ContributingEquipmentSequence") or []))
-    equipment.append(contributing_equipment(plan))
-    ds.ContributingEquipmentSequence = equipment
+    if not plan.original:  # an ORIGINAL series was made, not modified, by MRDeepRecon
+        equipment = Sequence(list(ds.get("ContributingEquipmentSequence") or []))
+        equipment.append(contributing_equipment(plan))
+        ds.ContributingEquipmentSequence = equipment
     if source.is_dicom:
         ds.ReferencedSeriesSequence = referenced_series(plan, "ReferencedInstanceSequence")
     return ds

@@ -20,6 +20,7 @@ from ..itk import ITK_SUFFIXES
 from .checks import IS_MAX, LO_MAX, check_encodable
 from .items import filled
 from .options import DerivedSeriesOptions
+from .original import original_description
 from .source import SourceSeries
 
 #: A second source slice is referenced too when it is no farther than the nearest one plus this
@@ -43,6 +44,8 @@ class SeriesPlan:
         positions: ``(N, 3)`` LPS mm: ImagePositionPatient of output slice ``k`` (array axis 0).
         normal: unit slice normal (row × column direction), LPS.
         references: per output slice, the indices of its nearest sorted source slices.
+        original: an ORIGINAL series (a reconstruction from raw k-space, :mod:`.original`)
+            rather than a derived one.
     """
 
     volume: Volume
@@ -56,6 +59,7 @@ class SeriesPlan:
     positions: np.ndarray
     normal: np.ndarray
     references: list[list[int]]
+    original: bool = False
 
     @property
     def n_slices(self) -> int:
@@ -112,12 +116,14 @@ def window_values(plan: SeriesPlan) -> tuple[list[str], list[str], list[str]]:
 
 def slice_thickness(plan: SeriesPlan) -> str:
     """SliceThickness (DS, mm): the source's nominal thickness, else the input's slice spacing
-    (``spacing[2]`` × the slice super-resolution factor)."""
+    (``spacing[2]`` × the slice super-resolution factor; ``spacing[2]`` for an ORIGINAL series)."""
     source = plan.source
     if source.is_dicom:
         thickness = as_number(source.group_value("PixelMeasuresSequence", "SliceThickness"))
         if thickness is not None and thickness > 0:
             return format_ds(thickness)
+    if plan.original:
+        return format_ds(plan.volume.spacing[2])
     _, sr = enhancement_factors(enhancement_record(plan.volume))
     return format_ds(plan.volume.spacing[2] * sr[2])
 
@@ -201,12 +207,16 @@ def _identity_rescale(source: SourceSeries) -> bool:
     )
 
 
-def plan_series(volume: Volume, source: SourceSeries, options: DerivedSeriesOptions) -> SeriesPlan:
-    """Decide the series: description (checked against the source's character set), stored
-    pixels, time, UID, number, slice positions ``ijk_to_lps() @ (0, 0, k, 1)`` and the nearest
-    source slices."""
+def plan_series(
+    volume: Volume, source: SourceSeries, options: DerivedSeriesOptions, original: bool = False
+) -> SeriesPlan:
+    """Decide the series (derived, or ``original``: a reconstruction from raw k-space):
+    description (checked against the source's character set), stored pixels, time, UID, number,
+    slice positions ``ijk_to_lps() @ (0, 0, k, 1)`` and the nearest source slices."""
     description = options.series_description
-    if description is None:
+    if description is None and original:
+        description = original_description(volume, options.research_placeholder)
+    elif description is None:
         description = _default_description(volume, source, options)
     matrix = volume.ijk_to_lps()
     k = np.arange(volume.shape[0], dtype=np.float64)
@@ -227,4 +237,5 @@ def plan_series(volume: Volume, source: SourceSeries, options: DerivedSeriesOpti
         positions=positions,
         normal=normal,
         references=_nearest_source_slices(volume, source, normal, positions),
+        original=original,
     )

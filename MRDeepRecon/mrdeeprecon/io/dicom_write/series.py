@@ -1,5 +1,7 @@
-"""The entry points: refuse early (:func:`check_derived_target`), then write the whole series
-into a hidden temporary folder renamed to ``out_dir`` at the end (:func:`write_derived_series`)."""
+"""The entry points: refuse early (:func:`check_derived_target`, :func:`check_original_target`),
+then write the whole series into a hidden temporary folder renamed to ``out_dir`` at the end
+(:func:`write_derived_series`; :func:`write_original_series` for a reconstruction from raw
+k-space)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from .checks import check_options, check_target
 from .classic import write_classic
 from .enhanced import write_enhanced
 from .options import DerivedSeries, DerivedSeriesOptions
-from .plan import enhancement_record, plan_series
+from .original import reconstruction_record
+from .plan import SeriesPlan, enhancement_record, plan_series
 from .source import SourceSeries
 
 
@@ -68,7 +71,51 @@ def write_derived_series(
     check_options(options, source)
     check_target(out_dir, source)
     plan = plan_series(enhanced, source, options)
+    return _write_staged(plan, out_dir, progress, cancel)
 
+
+def check_original_target(out_dir: str | Path, options: DerivedSeriesOptions) -> None:
+    """Raise now what :func:`write_original_series` would raise for these options and folder
+    (before minutes of reconstruction)."""
+    if options.enhanced:
+        raise MRDeepReconError("a reconstruction is written as classic MR Image Storage, not Enhanced MR")
+    source = SourceSeries(header=None, path=None)
+    check_options(options, source)
+    check_target(Path(out_dir), source)
+
+
+def write_original_series(
+    reconstruction: Volume,
+    out_dir: str | Path,
+    options: DerivedSeriesOptions,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> DerivedSeries:
+    """Write a reconstruction from raw k-space as a new ORIGINAL MR Image Storage series
+    (:mod:`.original`): ImageType ``ORIGINAL\\PRIMARY\\M\\NONE``, a new frame of reference,
+    the patient and study of ``options.patient`` (e.g. :func:`.like_series.patient_study_like`)
+    or a research placeholder in a new study; one file per slice, atomically.
+
+    Args:
+        reconstruction: the volume of :func:`mrdeeprecon.raw.recon.reconstruct` (data
+            ``(z, y, x)``, LPS mm geometry, ``metadata["raw_recon"]``).
+        out_dir, progress, cancel: as for :func:`write_derived_series`.
+        options: ``patient`` or ``research_placeholder``; description, numbering, UID prefix.
+    """
+    out_dir = Path(out_dir)
+    reconstruction_record(reconstruction)
+    check_original_target(out_dir, options)
+    source = SourceSeries.of(reconstruction)
+    plan = plan_series(reconstruction, source, options, original=True)
+    return _write_staged(plan, out_dir, progress, cancel)
+
+
+def _write_staged(
+    plan: SeriesPlan, out_dir: Path, progress: ProgressCallback | None, cancel: CancelToken | None
+) -> DerivedSeries:
+    """Write ``plan`` into a hidden folder beside ``out_dir``, renamed to it at the end; any
+    error or cancellation removes the hidden folder."""
+    source, options = plan.source, plan.options
     target = Path(os.path.realpath(out_dir))
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.partial"
     try:

@@ -1,0 +1,223 @@
+"""The unrolled SENSE network (E2E-VarNet / seed 002 style): data-consistency gradient steps on
+``½‖M F S x − y‖²`` interleaved with small CNN regularisers, on the CPU.
+
+One cascade ``k`` maps the image ``x`` (complex, ``(slices, y, x)``) to::
+
+    x ← x − η_k · Aᴴ(A x − y) − R_k(x)
+
+with ``A = M · F · S`` (:class:`~mrdeeprecon.raw.operators.SenseOperator`), ``η_k`` a learned step
+size (1 at initialisation; ``‖AᴴA‖ ≤ 1`` for ESPIRiT maps with ``Σ_c |S_c|² ≤ 1``, so the step
+decreases the residual) and ``R_k`` a compact U-Net on the two real channels (real, imaginary) of
+``x`` whose last convolution starts at zero: the untrained network is plain gradient descent
+(Landweber) on the SENSE objective. The coil maps are given (ESPIRiT, :mod:`.baselines`), not
+learned. The network starts from ``x = Aᴴ y`` and works in units of the robust scale
+``s`` = the 99th percentile of ``|Aᴴ y|`` (:func:`robust_scale`): ``y / s`` in, ``s ·`` output out.
+
+Weights are a ``.safetensors`` file with a JSON model card beside it (architecture, SHA-256 of the
+weights, training record); the bundled ones are ``Resources/models/unrolled_sense.safetensors``
+(:func:`mrdeeprecon.model.weights.bundled_file`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import MRDeepReconError, one_line
+from ..progress import CancelToken, ProgressCallback, check, report
+from .baselines import ESPIRIT_SETTINGS, Reconstruction, acceleration, espirit_maps, slice_kspace
+from .kspace_data import RawKSpace
+from .operators import SenseOperator
+
+#: File name of the bundled weights (in the model folders of :mod:`mrdeeprecon.model.weights`).
+BUNDLED_NAME = "unrolled_sense.safetensors"
+#: Percentile of ``|Aᴴ y|`` that scales the network's input (:func:`robust_scale`).
+SCALE_PERCENTILE = 99.0
+
+
+@dataclass(frozen=True)
+class UnrolledConfig:
+    """Architecture of :class:`UnrolledSense`.
+
+    Attributes:
+        cascades: number of data-consistency + regulariser cascades.
+        channels: channels of each regulariser U-Net's full-resolution stage (× 2, × 4 below).
+        initial_step: the data-consistency step size ``η`` at initialisation.
+    """
+
+    cascades: int = 6
+    channels: int = 12
+    initial_step: float = 1.0
+
+
+def _double_conv(inputs: int, outputs: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(inputs, outputs, 3, padding=1), nn.LeakyReLU(0.1),
+        nn.Conv2d(outputs, outputs, 3, padding=1), nn.LeakyReLU(0.1),
+    )
+
+
+class Regulariser(nn.Module):
+    """A two-level U-Net on ``(batch, 2, y, x)`` (real, imaginary) returning a correction of the same
+    shape; the input is reflect-padded to a multiple of 4 and the output cropped back."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        c = channels
+        self.enc0, self.enc1, self.bottom = _double_conv(2, c), _double_conv(c, 2 * c), _double_conv(2 * c, 4 * c)
+        self.dec1, self.dec0 = _double_conv(6 * c, 2 * c), _double_conv(3 * c, c)
+        self.out = nn.Conv2d(c, 2, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        pad_y, pad_x = -h % 4, -w % 4
+        x = nn.functional.pad(x, (0, pad_x, 0, pad_y), mode="reflect")
+        e0 = self.enc0(x)
+        e1 = self.enc1(nn.functional.avg_pool2d(e0, 2))
+        b = self.bottom(nn.functional.avg_pool2d(e1, 2))
+        d1 = self.dec1(torch.cat([e1, nn.functional.interpolate(b, scale_factor=2.0, mode="nearest")], 1))
+        d0 = self.dec0(torch.cat([e0, nn.functional.interpolate(d1, scale_factor=2.0, mode="nearest")], 1))
+        return self.out(d0)[..., :h, :w]
+
+
+def _to_channels(image: torch.Tensor) -> torch.Tensor:
+    """Complex ``(slices, y, x)`` → real ``(slices, 2, y, x)``."""
+    return torch.stack([image.real, image.imag], 1)
+
+
+def _to_complex(channels: torch.Tensor) -> torch.Tensor:
+    return torch.complex(channels[:, 0], channels[:, 1])
+
+
+def robust_scale(adjoint: torch.Tensor) -> torch.Tensor:
+    """``s`` of every slice: the :data:`SCALE_PERCENTILE` percentile of ``|Aᴴ y|`` over the slice
+    ``(slices, y, x)`` → ``(slices, 1, 1)``, at least 1e-12."""
+    magnitude = adjoint.abs().flatten(1)
+    return torch.quantile(magnitude, SCALE_PERCENTILE / 100, dim=1).clamp_min(1e-12)[:, None, None]
+
+
+class UnrolledSense(nn.Module):
+    """The unrolled network (module docstring)."""
+
+    def __init__(self, config: UnrolledConfig = UnrolledConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.steps = nn.Parameter(torch.full((config.cascades,), float(config.initial_step)))
+        self.regularisers = nn.ModuleList(Regulariser(config.channels) for _ in range(config.cascades))
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def data_consistency(self, cascade: int, image: torch.Tensor, operator: SenseOperator, kspace: torch.Tensor) -> torch.Tensor:
+        """``η_k Aᴴ(A x − y)``: the gradient step of cascade ``k`` (subtracted from ``x``)."""
+        return self.steps[cascade] * operator.adjoint(operator.forward(image) - kspace)
+
+    def forward(self, kspace: torch.Tensor, maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Reconstruct slices.
+
+        Args:
+            kspace: coil k-space ``(coils, slices, ky, kx)``, complex64, zero where not sampled.
+            maps: coil maps ``(coils, slices, y, x)``, complex64.
+            mask: sampled positions, bool, broadcastable to ``(slices, ky, kx)``.
+
+        Returns:
+            the complex image ``(slices, y, x)`` in the units of ``kspace``'s image.
+        """
+        operator = SenseOperator(maps, mask)
+        scale = robust_scale(operator.adjoint(kspace))
+        kspace = kspace / scale
+        image = operator.adjoint(kspace)
+        for k, regulariser in enumerate(self.regularisers):
+            correction = _to_complex(regulariser(_to_channels(image)))
+            image = image - self.data_consistency(k, image, operator, kspace) - correction
+        return image * scale
+
+
+def save_unrolled(model: UnrolledSense, path: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Write ``<stem>.safetensors`` and its model card; the card gets ``architecture``,
+    ``parameter_count``, ``sha256`` and ``format`` added. Returns the card written."""
+    from ..model.weights import write_weights
+
+    return write_weights(
+        {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()},
+        path,
+        {**card, "architecture": dataclasses.asdict(model.config), "parameter_count": model.parameter_count()},
+    )
+
+
+def load_unrolled(path: Optional[Path] = None) -> tuple[UnrolledSense, dict[str, Any]]:
+    """The model at ``path`` (default: the bundled :data:`BUNDLED_NAME`), in eval mode on the CPU,
+    with its card (SHA-256 checked; only safetensors)."""
+    from safetensors.torch import load as load_safetensors_bytes
+
+    from ..model.weights import bundled_file, read_weights
+
+    weights_path = Path(path) if path is not None else bundled_file(BUNDLED_NAME, "unrolled SENSE model", "train one with `mrdeeprecon train-recon`")
+    payload, card = read_weights(weights_path)
+    try:
+        model = UnrolledSense(UnrolledConfig(**card.get("architecture", {})))
+        model.load_state_dict(load_safetensors_bytes(payload), strict=True)
+    except (TypeError, RuntimeError) as error:
+        raise MRDeepReconError(f"weights do not fit an unrolled SENSE network ({one_line(error, 160)})", weights_path) from error
+    return model.eval(), card
+
+
+def run_unrolled(
+    model: UnrolledSense,
+    kspace: np.ndarray,
+    mask: np.ndarray,
+    maps: np.ndarray,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> np.ndarray:
+    """``model`` on every slice of ``kspace`` ``(coils, slices, ky, kx)`` with ``maps``
+    ``(coils, slices, y, x)``; returns the complex64 image ``(slices, y, x)``."""
+    slices = kspace.shape[1]
+    full_mask = np.broadcast_to(mask, kspace.shape[1:])
+    image = np.empty(kspace.shape[1:], np.complex64)
+    with torch.no_grad():
+        for s in range(slices):
+            check(cancel)
+            image[s] = model(
+                torch.from_numpy(np.ascontiguousarray(kspace[:, s : s + 1] * full_mask[s])),
+                torch.from_numpy(np.ascontiguousarray(maps[:, s : s + 1])),
+                torch.from_numpy(np.array(full_mask[s : s + 1])),  # a copy: broadcast views are read-only
+            )[0].numpy()
+            report(progress, (s + 1) / slices, f"unrolled network: slice {s + 1}/{slices}")
+    return image
+
+
+
+def reconstruct_unrolled(
+    raw: RawKSpace,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+    maps: Optional[np.ndarray] = None,
+    model_path: Optional[Path] = None,
+) -> Reconstruction:
+    """Reconstruct ``raw`` with the unrolled network (the bundled one unless ``model_path``), given
+    ESPIRiT coil maps (estimated as :mod:`.baselines` does unless ``maps`` ``(coils, slices, y, x)``
+    is given); progress: maps the first 30 %."""
+    kspace, mask = slice_kspace(raw)
+    model, card = load_unrolled(model_path)
+    parameters: dict[str, Any] = {
+        "acceleration": acceleration(mask, kspace.shape[1:]),
+        "model": card.get("name", Path(model_path or BUNDLED_NAME).stem),
+        "model_sha256": card["sha256"],
+        "architecture": card.get("architecture"),
+    }
+    if maps is None:
+        maps, width = espirit_maps(kspace, mask, lambda f, m: report(progress, 0.3 * f, m), cancel)
+        parameters["espirit"] = {**ESPIRIT_SETTINGS, "calib_width": width}
+    else:
+        parameters["espirit"] = "given"
+    image = run_unrolled(model, kspace, mask, maps, lambda f, m: report(progress, 0.3 + 0.7 * f, m), cancel)
+    return Reconstruction(image=image, maps=maps, kspace=kspace, mask=mask, method="unrolled", parameters=parameters)
