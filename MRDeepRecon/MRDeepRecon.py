@@ -28,6 +28,7 @@ from MRDeepReconGui.export_section import ExportSection
 from MRDeepReconGui.lib_loader import moduleDir
 from MRDeepReconGui.model_section import ModelSection
 from MRDeepReconGui.parameter_node import MRDeepReconParameterLogic, MRDeepReconParameterNode
+from MRDeepReconGui.raw_section import RawSection
 from MRDeepReconGui.run_section import RunSection
 from MRDeepReconGui.scan_context_section import ScanContextSection
 
@@ -35,12 +36,12 @@ from MRDeepReconGui.scan_context_section import ScanContextSection
 LIB_MODULES = [
     "dependencies", "device", "export_policy", "parameters", "panel_settings", "node_volume", "dicom_source",
     "image_sets", "input_reading", "context_display", "model_card", "comparison", "logic", "background",
-    "enhancement_run", "comparison_session", "export",
+    "background_run", "enhancement_run", "raw_input", "comparison_session", "export",
 ]
 #: MRDeepReconGui modules in dependency order (each imports only those before it), for "Reload".
 GUI_MODULES = [
     "lib_loader", "parameter_node", "dependencies_dialog", "scan_context_section", "model_section",
-    "comparison_section", "run_section", "export_section",
+    "comparison_section", "run_section", "raw_section", "export_section",
 ]
 
 
@@ -63,6 +64,8 @@ class MRDeepRecon(ScriptedLoadableModule):
             " The enhancement runs in a background process (Apply turns into Cancel); the result is a new"
             " volume next to the input, which can be compared side by side (thick-slab and 3D MIP,"
             " difference), checked (quality assurance report) and exported as a derived DICOM series."
+            " Raw multi-coil k-space (ISMRMRD/MRD, fastMRI, BART, Siemens twix, .npy) is reconstructed first"
+            " (zero-filled, CG-SENSE, L1-wavelet or the unrolled SENSE network) into the input volume."
             "<br><br>Research software: no image it produces is for diagnosis."
         )
         self.parent.acknowledgementText = _(
@@ -105,6 +108,7 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.scanContextSection: Optional[ScanContextSection] = None
         self.modelSection: Optional[ModelSection] = None
         self.runSection: Optional[RunSection] = None
+        self.rawSection: Optional[RawSection] = None
         self.comparisonSection: Optional[ComparisonSection] = None
         self.exportSection: Optional[ExportSection] = None
 
@@ -126,13 +130,17 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.modelSection = ModelSection(self.ui, parameterNode, self.parent)
         self.comparisonSection = ComparisonSection(self.ui, parameterNode)
         self.runSection = RunSection(
-            self.ui, parameterNode, self.scanContextSection, self.modelSection, self._onParameterNodeModified)
+            self.ui, parameterNode, self.scanContextSection, self.modelSection, self._onParameterNodeModified,
+            reconstructing=lambda: self.rawSection.running)
+        self.rawSection = RawSection(
+            self.ui, parameterNode, self.runSection.log, lambda: self.runSection.running, self._onParameterNodeModified)
         self.exportSection = ExportSection(self.ui, parameterNode, self.scanContextSection, self.runSection.log, self.parent)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
 
         self.ui.applyButton.connect("clicked(bool)", self.runSection.onApplyButton)
+        self.ui.reconstructButton.connect("clicked(bool)", self.rawSection.onReconstructButton)
         self.ui.detectDeviceButton.connect("clicked(bool)", self.modelSection.onDetectDevice)
         self.ui.importWeightsButton.connect("clicked(bool)", self.modelSection.onImportWeights)
         self.ui.bundledWeightsButton.connect("clicked(bool)", self.modelSection.onBundledWeights)
@@ -148,11 +156,16 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def cleanup(self) -> None:
         """Called when the application closes and the module widget is destroyed."""
-        self.runSection.cancelJob()
+        self._cancelJobs()
         self.removeObservers()
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
+
+    def _cancelJobs(self) -> None:
+        """Stop the background enhancement and reconstruction, if any."""
+        self.runSection.cancelJob()
+        self.rawSection.cancelJob()
 
     def enter(self) -> None:
         self.initializeParameterNode()
@@ -164,7 +177,7 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
 
     def onSceneStartClose(self, caller, event) -> None:
-        self.runSection.cancelJob()
+        self._cancelJobs()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -175,7 +188,7 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onReload(self) -> None:
         """Developer mode "Reload": also reload the MRDeepReconLib and MRDeepReconGui modules
         already imported, before this file is imported again."""
-        self.runSection.cancelJob()
+        self._cancelJobs()
         _reloadPackage("MRDeepReconLib", LIB_MODULES)
         _reloadPackage("MRDeepReconGui", GUI_MODULES)
         ScriptedLoadableModuleWidget.onReload(self)
@@ -196,6 +209,7 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             # The .ui names each bound widget's parameter in its "SlicerParameterName" property.
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.modelSection.relabelComboBoxes()
+            self.rawSection.relabelComboBox()
             self.comparisonSection.forgetToggles()
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
             self._onParameterNodeModified()
@@ -210,6 +224,7 @@ class MRDeepReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.scanContextSection.update()
             self.modelSection.updateModelCard()
             self.runSection.updateButtons()
+            self.rawSection.updateButtons()
             self.comparisonSection.update()
         finally:
             self._updating = False

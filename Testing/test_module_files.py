@@ -43,7 +43,7 @@ LAZY_ONLY = {"torch", "numpy", "mrdeeprecon", "MRDeepReconLib", "safetensors", "
              "SimpleITK", "pydicom", "matplotlib", "PyTorchUtils", "SampleData"}
 
 #: Sections the panel has (ctkCollapsibleButton texts).
-SECTIONS = {"Inputs", "Acquisition", "Enhancement", "Advanced", "Comparison", "Export DICOM", "Quality assurance"}
+SECTIONS = {"Raw k-space", "Inputs", "Acquisition", "Enhancement", "Advanced", "Comparison", "Export DICOM", "Quality assurance"}
 
 #: Widget classes connectGui binds, per field type (Slicer's parameterNodeWrapper/guiConnectors.py).
 BINDABLE = {
@@ -475,7 +475,8 @@ def _lib_class_methods(module: str, cls: str) -> set[str]:
     tree = ast.parse((LIB / f"{module}.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
-            inherited = [_lib_class_methods(module, base.id) for base in node.bases if isinstance(base, ast.Name)]
+            local = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}  # bases of other modules: not followed
+            inherited = [_lib_class_methods(module, base.id) for base in node.bases if isinstance(base, ast.Name) and base.id in local]
             return {n.name for n in node.body if isinstance(n, ast.FunctionDef)}.union(*inherited)
     raise AssertionError(f"MRDeepReconLib/{module}.py has no class {cls}")
 
@@ -549,6 +550,7 @@ def test_comparison_session_methods_the_panel_calls_exist():
 
 def test_background_and_logic_calls_match_the_lib():
     assert {"start", "poll", "cancel", "finish"} <= _lib_class_methods("background", "BackgroundEnhancement")
+    assert {"start", "finish"} <= _lib_class_methods("raw_input", "BackgroundReconstruction")
     assert {"process", "store_result"} <= _lib_class_methods("logic", "MRDeepReconLogic")
 
 

@@ -128,6 +128,17 @@ def test_panel_choices_are_the_engines():
     assert tuple(fields["model"].validators["Choice"][0]) == MODEL_KINDS and fields["model"].default == DEFAULTS.model_kind
 
 
+def test_raw_reconstruction_methods_are_the_engines():
+    """``recon --method``, the panel's method choices and their default are the engine's
+    ``RECON_METHODS`` (the command line and the panel cannot import it when they are built)."""
+    from mrdeeprecon.raw.recon import RECON_METHODS
+
+    method = _options(_subparser("recon"))["--method"]
+    assert tuple(method.choices) == RECON_METHODS
+    field = _fields(ast.parse(PARAMETER_NODE.read_text(encoding="utf-8")))["rawMethod"]
+    assert tuple(field.validators["Choice"][0]) == RECON_METHODS and field.default == method.default
+
+
 def test_panel_phase_axes_are_the_engines():
     """The panel's phase-axis choices are the DICOM spellings of mrdeeprecon.sampling."""
     from mrdeeprecon.sampling import PHASE_AXIS_OF_DICOM

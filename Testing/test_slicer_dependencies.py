@@ -150,3 +150,15 @@ def test_fallback_declined_runs_no_pip(monkeypatch, tmp_path, no_pip_ensure):
     monkeypatch.setattr(slicer.util, "pip_install", pip_install)
     check = ensure_dependencies(None, tmp_path / "c.txt", confirm_install=lambda m: False)
     assert check.outcome is DependencyOutcome.DECLINED
+
+
+def test_the_panels_requirements_are_the_projects():
+    """The pip requirements the panel installs are pyproject.toml's: the engine's dependencies
+    (PyTorch comes from the PyTorch extension; Slicer's own packages are never installed) and the
+    ``raw`` extra for a raw k-space reconstruction."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    slicer_own = {"numpy", "pydicom", "simpleitk", "torch"}
+    engine = {r for r in project["dependencies"] if r.split(">")[0].split("=")[0].lower() not in slicer_own}
+    assert set(dependencies.ENGINE_REQUIREMENTS) == engine
+    assert list(dependencies.RAW_REQUIREMENTS) == project["optional-dependencies"]["raw"]

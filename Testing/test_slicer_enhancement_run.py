@@ -1,4 +1,4 @@
-"""MRDeepReconLib.enhancement_run: a background run as the panel follows it, with a job that
+"""MRDeepReconLib.enhancement_run (and background_run): a background run as the panel follows it, with a job that
 replays statuses and volume nodes of a real MRML scene (slicer-core)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pytest
 slicer = pytest.importorskip("slicer", reason="slicer-core (a test dependency) is not installed")
 
 from MRDeepReconLib.background import BackgroundStatus  # noqa: E402
-from MRDeepReconLib.enhancement_run import EnhancementRun, RunFailure, RunUpdate  # noqa: E402
+from MRDeepReconLib.background_run import RunFailure, RunUpdate  # noqa: E402
+from MRDeepReconLib.enhancement_run import EnhancementRun  # noqa: E402
 from slicer_scene import new_scene  # noqa: E402
 
 LOGIC = object()  # what the panel passes through to BackgroundEnhancement.finish

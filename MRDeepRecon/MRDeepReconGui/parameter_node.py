@@ -30,12 +30,19 @@ PANEL_NOISE_REDUCTION_MAX = 5.0
 #: DICOM InPlanePhaseEncodingDirection -> ScanContext.phase_axis: mrdeeprecon.sampling.PHASE_AXIS_OF_DICOM
 #: (checked by the same test).
 PHASE_AXES = {"COL": 1, "ROW": 2}
+#: Raw k-space reconstruction methods: mrdeeprecon.raw.recon.RECON_METHODS, the default the command
+#: line's (checked by the same test).
+RAW_METHODS = ["zerofill", "sense", "l1wavelet", "unrolled"]
 
 
 @parameterNodeWrapper
 class MRDeepReconParameterNode:
     """The module's settings, saved with the scene. Each field is bound to the widget of the .ui
     whose ``SlicerParameterName`` property names it."""
+
+    # Raw k-space: reconstructed into a new volume, which becomes the input
+    rawFile: pathlib.Path
+    rawMethod: Annotated[str, Choice(RAW_METHODS)] = "sense"
 
     # Inputs
     inputVolume: vtkMRMLScalarVolumeNode

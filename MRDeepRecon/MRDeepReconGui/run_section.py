@@ -18,6 +18,27 @@ from .scan_context_section import ScanContextSection
 POLL_INTERVAL_MS = 250
 
 
+def pythonSlicerExecutable() -> str:
+    """The ``PythonSlicer`` launcher that runs the engine's command line in the background."""
+    pythonSlicer = lib("background").python_slicer_executable(sys.executable)
+    if pythonSlicer is None:
+        raise RuntimeError(_("The PythonSlicer executable was not found next to {path}.").format(path=sys.executable))
+    return pythonSlicer
+
+
+def runError(update) -> str:
+    """Why a background run (``MRDeepReconLib.background_run.RunUpdate``) ended without a result,
+    in the panel's words; "" when it succeeded."""
+    failures = lib("background_run").RunFailure
+    return {
+        None: "",
+        failures.POLL_FAILED: _("The background process failed: {error}"),
+        failures.ENGINE_ERROR: "{error}",
+        failures.EXIT_CODE: _("The background process ended with code {code}."),
+        failures.STORE_FAILED: _("The result could not be stored: {error}"),
+    }[update.failure].format(error=update.detail, code=update.detail)
+
+
 class RunSection:
     """The Apply button (Cancel while a run is in progress), the progress bar, status and log."""
 
@@ -28,15 +49,18 @@ class RunSection:
         scanContext: ScanContextSection,
         devices: ModelSection,
         refreshPanel: Callable[[], None],
+        reconstructing: Callable[[], bool] = lambda: False,
     ) -> None:
         """``scanContext`` gives the input's scan context, refusal and DICOM files; ``devices``
         picks the device; ``refreshPanel`` updates the panel from the parameter node when a run
-        ends."""
+        ends; ``reconstructing`` says whether a raw k-space reconstruction is running (Apply
+        waits for it: the two would share the CPU or GPU)."""
         self.ui = ui
         self._getParameterNode = parameterNode
         self._scanContext = scanContext
         self._devices = devices
         self._refreshPanel = refreshPanel
+        self._reconstructing = reconstructing
         self.logic = None  # MRDeepReconLib.logic.MRDeepReconLogic, created after the dependencies
         self._run = None  # MRDeepReconLib.enhancement_run.EnhancementRun while a run is in progress
         self._timer = qt.QTimer()
@@ -46,6 +70,11 @@ class RunSection:
         #: The .ui's tool tips of the buttons that need a result, shown once there is one.
         self._resultToolTips = {
             b.objectName: b.toolTip for b in (self.ui.comparisonLayoutButton, self.ui.exportButton, self.ui.qaButton)}
+
+    @property
+    def running(self) -> bool:
+        """Whether an enhancement is in progress."""
+        return self._run is not None
 
     def getLogic(self):
         if self.logic is None:
@@ -83,10 +112,7 @@ class RunSection:
         if note:
             self.log(note)
             slicer.util.warningDisplay(note, windowTitle="MRDeepRecon")
-        pythonSlicer = lib("background").python_slicer_executable(sys.executable)
-        if pythonSlicer is None:
-            raise RuntimeError(_("The PythonSlicer executable was not found next to {path}.").format(path=sys.executable))
-        job.start(inputNode, parameters, context, pythonSlicer, moduleDir())
+        job.start(inputNode, parameters, context, pythonSlicerExecutable(), moduleDir())
         self._run = lib("enhancement_run").EnhancementRun(job, inputNode, node.outputVolume)
         self.log(_("Enhancing {name}: noise reduction {nr:g}, super-resolution {sr}, device {device}.").format(
             name=inputNode.GetName(), nr=parameters.noise_reduction,
@@ -95,7 +121,7 @@ class RunSection:
         self.ui.progressBar.show()
         self.ui.statusLabel.text = _("Starting…")
         self._timer.start()
-        self.updateButtons()
+        self._refreshPanel()
 
     def _pollJob(self) -> None:
         if self._run is None:
@@ -109,15 +135,7 @@ class RunSection:
             self.ui.statusLabel.text = update.message
         if update.running:
             return
-        failures = lib("enhancement_run").RunFailure
-        error = {
-            None: "",
-            failures.POLL_FAILED: _("The background process failed: {error}"),
-            failures.ENGINE_ERROR: "{error}",
-            failures.EXIT_CODE: _("The background process ended with code {code}."),
-            failures.STORE_FAILED: _("The result could not be stored: {error}"),
-        }[update.failure].format(error=update.detail, code=update.detail)
-        self._finishRun(error, update.output_node)
+        self._finishRun(runError(update), update.output_node)
 
     def _finishRun(self, error: str, output=None) -> None:
         self._timer.stop()
@@ -167,9 +185,11 @@ class RunSection:
         else:
             self.ui.applyButton.text = _("Apply")
             canApply = lib("logic").is_usable_input(inputNode) and outputNode is not inputNode and not refusal
-            self.ui.applyButton.enabled = canApply
+            reconstructing = self._reconstructing()
+            self.ui.applyButton.enabled = canApply and not reconstructing
             self.ui.applyButton.toolTip = (
-                _("Enhance the input in a background process.") if canApply
+                _("A raw k-space reconstruction is running.") if reconstructing
+                else _("Enhance the input in a background process.") if canApply
                 else refusal or _("Select an input volume (and an output volume different from it).")
             )
         for section in (self.ui.inputsCollapsibleButton, self.ui.enhancementCollapsibleButton,

@@ -34,6 +34,9 @@ ENGINE_REQUIREMENTS = {
 }
 #: What the quality-assurance report needs besides :data:`ENGINE_REQUIREMENTS` (its PNG plots).
 QA_REQUIREMENTS = {"matplotlib>=3.5": "matplotlib"}
+#: What a raw k-space reconstruction needs besides :data:`ENGINE_REQUIREMENTS`: the project's ``raw``
+#: extra (pyproject.toml; Testing/test_slicer_dependencies.py checks that they agree).
+RAW_REQUIREMENTS = {"sigpy==0.1.27": "sigpy", "h5py>=3": "h5py", "ismrmrd>=1.14": "ismrmrd", "twixtools>=0.24": "twixtools"}
 #: Slicer's own packages: pinned at their installed versions while installing, never replaced.
 SLICER_PACKAGES = ("numpy", "SimpleITK", "pydicom")
 #: Import name of PyTorch, which the PyTorch extension installs.

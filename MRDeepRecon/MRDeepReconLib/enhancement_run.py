@@ -1,99 +1,25 @@
-"""One background enhancement as the panel follows it: its nodes, its progress, its end.
-
-:class:`EnhancementRun` holds a started :class:`~MRDeepReconLib.background.BackgroundEnhancement`
-with the input node and the output node chosen when it started. :meth:`EnhancementRun.poll` (from
-the panel's timer) turns the job's status into a :class:`RunUpdate`: new log lines, progress, and
-once the process ended either the stored result node or why there is none
-(:class:`RunFailure`, for the panel to say in its own words).
-"""
+"""One background enhancement as the panel follows it (:class:`EnhancementRun`): the input node
+and the output node chosen when it started, and the result stored into the output node."""
 
 from __future__ import annotations
 
-import enum
-import logging
-from dataclasses import dataclass, field
-from typing import Any, Optional
-
 from .background import BackgroundEnhancement
+from .background_run import BackgroundRun
 
 
-class RunFailure(enum.Enum):
-    """Why a run ended without a result (:attr:`RunUpdate.detail` says more)."""
-
-    POLL_FAILED = "the background process could not be polled"
-    """Asking the job for its status raised; ``detail`` is the exception."""
-    ENGINE_ERROR = "the engine reported an error"
-    """The process ended with an error message (or was cancelled); ``detail`` is that message."""
-    EXIT_CODE = "the process ended with a non-zero exit code"
-    """The process ended with a non-zero exit code and no message; ``detail`` is the code."""
-    STORE_FAILED = "the result could not be stored"
-    """Loading the result or putting it into the scene raised; ``detail`` is the exception."""
-
-
-@dataclass
-class RunUpdate:
-    """What changed since the previous poll.
-
-    Attributes:
-        running: the process has not ended.
-        fraction: the last reported progress, in [0, 1].
-        message: the message of the last progress line ("" if none).
-        log_lines: output lines received since the previous poll.
-        failure: why the run ended without a result; ``None`` while running and after success.
-        detail: the failure's message, exception text or exit code.
-        output_node: the result node once the run succeeded and was stored.
-    """
-
-    running: bool
-    fraction: float = 0.0
-    message: str = ""
-    log_lines: list[str] = field(default_factory=list)
-    failure: Optional[RunFailure] = None
-    detail: str = ""
-    output_node: Any = None
-
-
-class EnhancementRun:
+class EnhancementRun(BackgroundRun):
     """A started background enhancement of ``input_node`` into ``output_node`` (``None``: a new
-    ``<input>_DLR`` node when it succeeds)."""
+    ``<input>_DLR`` node when it succeeds). ``poll(logic)``: :meth:`BackgroundRun.poll`."""
 
     def __init__(self, job: BackgroundEnhancement, input_node, output_node=None) -> None:
-        self.job = job
+        super().__init__(job)
         self.input_node = input_node
         self.output_node = output_node
 
-    def poll(self, logic) -> RunUpdate:
-        """The job's status without blocking; when it ended successfully, the result is stored
-        with ``logic`` (:meth:`MRDeepReconLogic.store_result`) into the output node, or into a
-        new node when the output node was removed from the scene meanwhile."""
-        try:
-            status = self.job.poll()
-        except Exception as error:
-            return RunUpdate(running=False, failure=RunFailure.POLL_FAILED, detail=str(error))
-        update = RunUpdate(
-            running=status.running,
-            fraction=max(0.0, min(1.0, status.fraction or 0.0)),
-            message=status.message,
-            log_lines=list(status.log_lines or []),
-        )
-        if status.running:
-            return update
-        if status.error:
-            update.failure, update.detail = RunFailure.ENGINE_ERROR, status.error
-            return update
-        if status.returncode:
-            update.failure, update.detail = RunFailure.EXIT_CODE, str(status.returncode)
-            return update
+    def _store(self, logic):
+        """The result stored with ``logic`` (:meth:`MRDeepReconLogic.store_result`) into the
+        output node, or into a new node when the output node was removed from the scene meanwhile."""
         output = self.output_node
         if output is not None and output.GetScene() is None:  # removed while the run went on
             output = None
-        try:
-            update.output_node = self.job.finish(logic, self.input_node, output)
-        except Exception as error:
-            logging.exception("MRDeepRecon: storing the result failed")
-            update.failure, update.detail = RunFailure.STORE_FAILED, str(error)
-        return update
-
-    def cancel(self) -> None:
-        """End the process tree and remove its files; nothing enters the scene."""
-        self.job.cancel()
+        return self.job.finish(logic, self.input_node, output)

@@ -20,6 +20,7 @@ from mrdeeprecon.qa.sharpness import LineSegment
 from .dicom_source import FileForInstance, instance_uids, source_volume
 from .logic import ATTRIBUTE_ENHANCEMENT, ATTRIBUTE_SOURCE_NODE_ID, enhancement_record
 from .node_volume import volume_from_node
+from .raw_input import data_consistency_of_node
 
 
 def _check_pair(output_node, input_node) -> None:
@@ -111,14 +112,15 @@ def qa_for_nodes(
             (:func:`~mrdeeprecon.qa.write_qa_report`).
         rois, lines: noise ROIs and edge segments (indices of the input); ``None`` = automatic.
 
-    The requested noise reduction is the one recorded on the output node, if any.
+    The requested noise reduction is the one recorded on the output node, if any; when the input
+    is a raw k-space reconstruction (:mod:`.raw_input`), the report carries its data consistency.
     """
     original = volume_from_node(input_node)
     enhanced = volume_from_node(output_node)
     if output_node.GetAttribute(ATTRIBUTE_ENHANCEMENT):
         _check_pair(output_node, input_node)
         enhanced.metadata["enhancement"] = enhancement_record(output_node)
-    report = run_qa(original, enhanced, context, rois=rois, lines=lines)
+    report = run_qa(original, enhanced, context, rois=rois, lines=lines, data_consistency=data_consistency_of_node(input_node))
     if out_dir is not None:
         write_qa_report(report, out_dir)
     return report

@@ -5,7 +5,9 @@ subject-hierarchy study named after the file, carrying its data-consistency repo
     PYTHON -m mrdeeprecon.cli recon RAWFILE out.nrrd --method METHOD --progress lines
 
 The scene is touched only in :meth:`BackgroundReconstruction.finish`; the new node is an
-ordinary scalar volume, so enhance, compare and export take it unchanged.
+ordinary scalar volume, so enhance, compare and export take it unchanged, and the quality
+assurance of its enhancement shows its data-consistency report (:func:`data_consistency_of_node`).
+The panel follows a run with :class:`ReconstructionRun`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mrdeeprecon.raw.consistency_sidecar import sidecar_path
 from mrdeeprecon.volume import Volume
 
 from .background import OUTPUT_NAME, BackgroundProcess
+from .background_run import BackgroundRun
 from .node_volume import update_node_from_volume
 
 #: Node attribute: the data-consistency report as one line (:meth:`ConsistencyReport.summary`).
@@ -65,6 +68,32 @@ class BackgroundReconstruction(BackgroundProcess):
             return store_reconstruction(scene, volume, record, self.raw_path)
         finally:
             self._remove_files()
+
+
+class ReconstructionRun(BackgroundRun):
+    """A started :class:`BackgroundReconstruction` followed by the panel: ``poll(scene)``
+    (:meth:`BackgroundRun.poll`) stores the result into ``scene`` when it succeeded."""
+
+    def __init__(self, job: BackgroundReconstruction, method: str) -> None:
+        super().__init__(job)
+        self.method = method
+
+    def _store(self, scene):
+        return self.job.finish(scene)
+
+
+def reconstruction_record(node) -> dict[str, Any] | None:
+    """The reconstruction record (method, parameters, consistency, warnings) stored on ``node``
+    by :func:`store_reconstruction`; ``None`` when ``node`` is not a raw reconstruction."""
+    text = node.GetAttribute(ATTRIBUTE_RECONSTRUCTION) if node is not None else None
+    return json.loads(text) if text else None
+
+
+def data_consistency_of_node(node) -> dict[str, Any] | None:
+    """The data-consistency report (:meth:`ConsistencyReport.to_dict`) of a reconstruction node,
+    for the quality-assurance report of its enhancement; ``None`` for any other node."""
+    record = reconstruction_record(node)
+    return None if record is None else record.get("consistency")
 
 
 def store_reconstruction(scene: "slicer.vtkMRMLScene", volume: Volume, record: dict[str, Any], raw_path: Path):

@@ -1,5 +1,5 @@
 """The self-test of the MRDeepRecon module: the panel, a blocking enhancement and the comparison,
-and the choice of an image set, inside Slicer.
+the choice of an image set, and a raw k-space file reconstructed in the background, inside Slicer.
 
 Slicer's ctest runs it (``slicer_add_python_unittest`` in this folder's CMakeLists.txt:
 ``slicer.testing.runUnitTest`` imports this file and runs its TestCase). In developer mode the
@@ -35,6 +35,8 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         self.test_ProcessAndCompare()
         self.setUp()
         self.test_ImageSetChoice()
+        self.setUp()
+        self.test_RawKSpaceInput()
 
     # helpers ------------------------------------------------------------
 
@@ -101,6 +103,32 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
     @staticmethod
     def _engineAvailable() -> bool:
         return all(importlib.util.find_spec(name) is not None for name in ("torch", "safetensors", "skimage"))
+
+    @staticmethod
+    def _rawFile(folder: str) -> str:
+        """A small fully sampled multi-coil k-space, ``(coils 4, slices 2, ky 64, kx 64)`` as .npy:
+        a disc seen by four Gaussian coils."""
+        import numpy as np
+
+        y, x = np.mgrid[-32:32, -32:32].astype(np.float32)
+        image = ((x**2 + y**2) < 24**2) * (1.0 + 0.3 * np.cos(x / 5.0))
+        centres = [(-32, 0), (32, 0), (0, -32), (0, 32)]
+        coils = np.stack([image * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 30.0**2)) for cx, cy in centres])
+        kspace = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(coils, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+        rng = np.random.default_rng(0)
+        kspace = kspace + 1e-3 * (rng.standard_normal(kspace.shape) + 1j * rng.standard_normal(kspace.shape))
+        path = os.path.join(folder, "phantom ksp.npy")
+        np.save(path, np.repeat(kspace[:, None], 2, axis=1).astype(np.complex64))
+        return path
+
+    @staticmethod
+    def _waitWhile(condition, timeout_s: float = 300.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while condition() and time.monotonic() < deadline:
+            slicer.app.processEvents()
+            time.sleep(0.05)
 
     # tests --------------------------------------------------------------
 
@@ -243,3 +271,43 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
             self.assertIn("is not enhanced", widget.ui.inputRefusalLabel.text)
             del widget.scanContextSection.fileForInstance
         self.delayDisplay("A series holding magnitude and phase: OK")
+
+    def test_RawKSpaceInput(self):
+        self.delayDisplay("Raw k-space: reconstruct in the background, cancel, the result becomes the input")
+        if not (self._engineAvailable() and importlib.util.find_spec("sigpy") is not None):
+            self.delayDisplay("PyTorch or sigpy missing in this Slicer: raw k-space input not tested")
+            return
+        import tempfile
+
+        widget = moduleWidget()
+        node = widget._parameterNode
+        self.assertFalse(widget.ui.reconstructButton.enabled)  # no file chosen
+        with tempfile.TemporaryDirectory() as folder:
+            node.rawFile = self._rawFile(folder)
+            node.rawMethod = "l1wavelet"
+            self.assertEqual(widget.ui.rawMethodComboBox.currentText, "L1-wavelet (compressed sensing)")
+            self.assertTrue(widget.ui.reconstructButton.enabled)
+            volumesBefore = slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+
+            widget.rawSection.startJob()  # what Reconstruct does once the packages are there
+            self.assertEqual(widget.ui.reconstructButton.text, "Cancel")
+            self.assertFalse(widget.ui.applyButton.enabled)  # one background run at a time
+            widget.ui.reconstructButton.click()  # cancel
+            self.assertFalse(widget.rawSection.running)
+            self.assertEqual(widget.ui.reconstructButton.text, "Reconstruct")
+            self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode"), volumesBefore)
+
+            node.rawMethod = "zerofill"
+            widget.rawSection.startJob()
+            self._waitWhile(lambda: widget.rawSection.running)
+            self.assertFalse(widget.rawSection.running)
+        result = node.inputVolume
+        self.assertIsNotNone(result)
+        self.assertEqual(result.GetName(), "phantom ksp_zerofill")
+        self.assertEqual(slicer.util.arrayFromVolume(result).shape, (2, 64, 64))
+        self.assertTrue(widget.ui.rawStatusLabel.text.startswith("Done: phantom ksp_zerofill. data consistency"))
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(slicer.mrmlScene)
+        study = hierarchy.GetItemParent(hierarchy.GetItemByDataNode(result))
+        self.assertEqual(hierarchy.GetItemName(study), "phantom ksp.npy")
+        self.assertTrue(widget.ui.applyButton.enabled)  # enhance takes it as any volume
+        self.delayDisplay("Raw k-space: OK")
