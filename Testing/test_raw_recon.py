@@ -4,6 +4,7 @@ report and ``mrdeeprecon recon``."""
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -116,3 +117,28 @@ def test_cli_refuses_a_bad_raw_file_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith("mrdeeprecon: error: ") and str(source) in error and "\n" not in error
     assert not output.exists()
+
+
+def test_sense_settings_interpolate_log_linearly_in_r_and_hold_outside_the_table(monkeypatch):
+    from mrdeeprecon.raw import baselines
+
+    monkeypatch.setattr(baselines, "SENSE_SETTINGS_BY_ACCELERATION", {4.0: (1e-1, 40), 2.0: (1e-3, 10)})
+    lamda, iterations = baselines.sense_settings_for(3.0)
+    assert lamda == pytest.approx(1e-2) and iterations == 20  # geometric means halfway in R
+    assert baselines.sense_settings_for(2.0) == pytest.approx((1e-3, 10))
+    assert baselines.sense_settings_for(1.0) == pytest.approx((1e-3, 10))
+    assert baselines.sense_settings_for(12.0) == pytest.approx((1e-1, 40))
+    assert isinstance(baselines.sense_settings_for(2.5)[1], int)
+    assert baselines.value_at_acceleration({2.0: 1e-3, 4.0: 1e-1}, 2.5) == pytest.approx(10**-2.5)
+
+
+@needs_sigpy
+def test_cg_sense_uses_the_table_and_scales_with_the_data():
+    """λ is absolute (dimensionless): scaling the k-space scales the CG-SENSE image, nothing else."""
+    from mrdeeprecon.raw.baselines import reconstruct_baseline, sense_settings_for
+
+    raw = _raw(_phantom(), 4, noise_scan=False)
+    result = reconstruct_baseline(raw, "sense")
+    scaled = reconstruct_baseline(replace(raw, data=raw.data * np.float32(1000.0)), "sense", maps=result.maps)
+    assert (result.parameters["lamda"], result.parameters["iterations"]) == sense_settings_for(result.parameters["acceleration"])
+    np.testing.assert_allclose(scaled.image, 1000.0 * result.image, rtol=0, atol=1e-4 * 1000.0 * np.abs(result.image).max())

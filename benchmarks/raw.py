@@ -1,6 +1,6 @@
 """Raw k-space reconstructions, classical and the unrolled network, against the fully sampled ``espirit_full`` (issue 12).
 
-    python benchmarks/raw.py [--threads 2] [--out benchmarks/RAW.md] [--json benchmarks/results_raw.json]
+    python benchmarks/raw.py [--threads 2] [--out benchmarks/RAW.md] [--json benchmarks/results_raw.json] [--validation-only]
 
 * Reference: ``espirit_full`` (230 × 180, 8 coils, fully sampled) coil-combined with its ESPIRiT
   maps (``Σ_c S_c* c_c``, magnitude).
@@ -11,11 +11,15 @@
   unrolled SENSE network (``mrdeeprecon.raw.unrolled``, its scores written into its model card); PSNR / SSIM of
   the magnitude (``mrdeeprecon.metrics``, data range = the reference's maximum), seconds per slice
   (maps included) on ``--threads`` threads.
-* L1-wavelet λ: chosen per R on a validation slice that is not the test data — the middle slice of
-  ``adi_t2tse_3t_block1`` resized to 230 × 180, 8 simulated coils (``kspace/coils.py``), complex
-  noise at espirit_full's noise SD relative to its 99th percentile — by PSNR over a grid of λ_rel,
-  the best mean over the two mask kinds at each R; the shipped table
-  (``baselines.L1_LAMBDA_BY_ACCELERATION``, keyed by the effective R) is compared with it.
+* Baseline settings, chosen per R on a validation slice that is not the test data — the middle
+  slice of ``adi_t2tse_3t_block1`` resized to 230 × 180, 8 simulated coils (``kspace/coils.py``),
+  complex noise at espirit_full's noise SD relative to its 99th percentile, the same masks (ESPIRiT
+  maps estimated once per mask) — by PSNR, the best mean over the two mask kinds at each R:
+  L1-wavelet λ_rel over :data:`L1_LAMBDA_GRID`, CG-SENSE λ × iterations over
+  :data:`SENSE_LAMBDA_GRID` × :data:`SENSE_ITERATION_GRID`. The chosen tables (keyed by the mean
+  effective R) replace the shipped ones (``baselines.L1_LAMBDA_BY_ACCELERATION``,
+  ``baselines.SENSE_SETTINGS_BY_ACCELERATION``) for the run and are compared with them.
+  ``--validation-only`` runs this search alone, prints the chosen tables and exits (nothing written).
 * The real undersampled sets (``espirit_und2x2``, ``sigpy_cartesian_ksp``, ``bart_pics_brain_ksp``):
   no ground truth; images and the data-consistency report of each method.
 
@@ -28,8 +32,9 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from common import BENCHMARKS_DIR, REPO, set_thread_environment, set_torch_threads, use_repository_engine
 
@@ -37,7 +42,10 @@ KSPACE = REPO.parent / "shared" / "data" / "kspace"
 VALIDATION_VOLUME = REPO.parent / "shared" / "data" / "volumes" / "adi_t2tse_3t_block1.nii.gz"
 ACCELERATIONS = (2, 4, 6, 8)
 ACS_LINES = 24
-LAMBDA_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+L1_LAMBDA_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+SENSE_LAMBDA_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+#: CG iterations from zero; fewest first, so that a tie (CG converged) goes to the fewest.
+SENSE_ITERATION_GRID = (3, 4, 5, 6, 8, 10, 15, 20, 30, 50)
 REAL_SETS = ("espirit_und2x2.cfl", "sigpy_cartesian_ksp.npy", "bart_pics_brain_ksp.cfl")
 METHOD_NAMES = {"zerofill": "zero-filled RSS", "sense": "CG-SENSE", "l1wavelet": "L1-wavelet", "unrolled": "unrolled SENSE + CNN"}
 #: The issue's goal: the unrolled network at least this many dB above L1-wavelet at R 4 and 6.
@@ -49,7 +57,51 @@ def _arguments(argv):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=BENCHMARKS_DIR / "RAW.md")
     parser.add_argument("--json", type=Path, default=BENCHMARKS_DIR / "results_raw.json")
+    parser.add_argument("--validation-only", action="store_true", help="run the settings' validation search, print the chosen tables and exit")
     return parser.parse_args(argv)
+
+
+@dataclass(frozen=True)
+class SettingSearch:
+    """One baseline's validation search.
+
+    Attributes:
+        table: name of the ``baselines`` table (effective R → setting) the choice replaces.
+        title: Markdown heading of its section.
+        explanation: Markdown: what the setting is.
+        column: Markdown column header of a setting.
+        candidates: every setting tried (a value of ``table``) → the ``reconstruct_baseline``
+            keywords that apply it.
+    """
+
+    table: str
+    title: str
+    explanation: str
+    column: str
+    candidates: dict[Any, dict[str, Any]]
+
+
+SEARCHES = {
+    "l1wavelet": SettingSearch(
+        "L1_LAMBDA_BY_ACCELERATION", "L1-wavelet λ",
+        "λ = λ_rel · (99th percentile of |Aᴴy|); grid of λ_rel " + ", ".join(f"{v:g}" for v in L1_LAMBDA_GRID) + ".",
+        "λ_rel", {lam: {"l1_lambda_relative": lam} for lam in L1_LAMBDA_GRID},
+    ),
+    "sense": SettingSearch(
+        "SENSE_SETTINGS_BY_ACCELERATION", "CG-SENSE λ and iterations",
+        "Tikhonov weight λ of ½λ‖x‖² (dimensionless: AᴴA has scale 1) and the conjugate-gradient iterations from zero "
+        "(stopping early regularises too); grid λ " + ", ".join(f"{v:g}" for v in SENSE_LAMBDA_GRID)
+        + " × iterations " + ", ".join(str(n) for n in SENSE_ITERATION_GRID) + ".",
+        "λ, iterations",
+        {(lam, n): {"sense_lambda": lam, "sense_iterations": n} for n in SENSE_ITERATION_GRID for lam in SENSE_LAMBDA_GRID},
+    ),
+}
+"""The validation searches by method (module docstring)."""
+
+
+def _setting_text(setting) -> str:
+    """A table value as Markdown: ``0.003``, or ``0.01, 20`` for a tuple."""
+    return ", ".join(f"{v:g}" for v in (setting if isinstance(setting, tuple) else (setting,)))
 
 
 def _masks(shape):
@@ -73,7 +125,7 @@ def _undersampled(raw, mask):
 
 
 def _validation_raw(shape, relative_noise):
-    """The λ validation slice as a RawKSpace (module docstring)."""
+    """The validation slice as a RawKSpace (module docstring), and its ground truth ``(y, x)``."""
     import numpy as np
     import SimpleITK as sitk
     from skimage.transform import resize
@@ -94,30 +146,52 @@ def _validation_raw(shape, relative_noise):
     return raw, image
 
 
-def _choose_lambdas(masks, relative_noise):
+def _choose_settings(masks, relative_noise) -> dict[str, dict[str, Any]]:
+    """Every :data:`SEARCHES` on the validation slice.
+
+    Returns:
+        ``{method: {"chosen": {R: {"setting", "effective_r", "psnr_db"}}, "scores": [{"mask", "r",
+        "setting", "psnr_db"}], "seconds": search time (ESPIRiT maps excluded)}}``.
+    """
     import numpy as np
 
     from mrdeeprecon.metrics import psnr
     from mrdeeprecon.raw.baselines import acceleration, espirit_maps, reconstruct_baseline
 
     raw, truth = _validation_raw(next(iter(masks.values())).shape, relative_noise)
-    scores, chosen = {}, {}
+    found = {method: {"chosen": {}, "scores": [], "seconds": 0.0} for method in SEARCHES}
     for r in ACCELERATIONS:
-        per_lambda = {lam: [] for lam in LAMBDA_GRID}
+        per_setting = {method: {setting: [] for setting in search.candidates} for method, search in SEARCHES.items()}
         effective = []
         for kind in ("uniform", "poisson"):
             under = _undersampled(raw, masks[(kind, r)])
             maps, _ = espirit_maps(under.data, under.mask)
             effective.append(acceleration(under.mask, under.data.shape[1:]))
-            for lam in LAMBDA_GRID:
-                image = reconstruct_baseline(under, "l1wavelet", maps=maps, l1_lambda_relative=lam).image
-                value = psnr(truth[None], np.abs(image))
-                per_lambda[lam].append(value)
-                scores[f"{kind} R{r} lambda {lam:g}"] = value
-        best = max(LAMBDA_GRID, key=lambda lam: np.mean(per_lambda[lam]))
-        chosen[r] = {"lambda_relative": best, "effective_r": float(np.mean(effective)), "psnr_db": float(np.mean(per_lambda[best]))}
-        print(f"validation R={r}: lambda_rel {best:g} ({chosen[r]['psnr_db']:.2f} dB)", flush=True)
-    return chosen, scores
+            for method, search in SEARCHES.items():
+                start = time.perf_counter()
+                for setting, keywords in search.candidates.items():
+                    image = reconstruct_baseline(under, method, maps=maps, **keywords).image
+                    value = psnr(truth[None], np.abs(image))
+                    per_setting[method][setting].append(value)
+                    found[method]["scores"].append({"mask": kind, "r": r, "setting": setting, "psnr_db": value})
+                found[method]["seconds"] += time.perf_counter() - start
+        for method, scores in per_setting.items():
+            best = max(scores, key=lambda setting: np.mean(scores[setting]))
+            found[method]["chosen"][r] = {"setting": best, "effective_r": float(np.mean(effective)), "psnr_db": float(np.mean(scores[best]))}
+            print(f"validation R={r} {method}: {SEARCHES[method].column} {_setting_text(best)} ({np.mean(scores[best]):.2f} dB)", flush=True)
+    return found
+
+
+def _use_chosen_tables(baselines, found) -> None:
+    """Add ``"table"`` (the choice, keyed by the mean effective R rounded to 0.01) and
+    ``"shipped_table"`` to each method's entry of ``found``, and put the choice in ``baselines``."""
+    for method, search in SEARCHES.items():
+        table = getattr(baselines, search.table)
+        found[method]["shipped_table"] = {round(float(k), 2): v for k, v in table.items()}
+        found[method]["table"] = {round(v["effective_r"], 2): v["setting"] for v in found[method]["chosen"].values()}
+        table.clear()
+        table.update(found[method]["table"])
+        print(f"{search.table} = {found[method]['table']}  (shipped: {found[method]['shipped_table']})", flush=True)
 
 
 def _panel(path, title, rows, reference):
@@ -179,11 +253,12 @@ def main(argv=None) -> int:
     relative_noise = sd / float(np.percentile(reference, 99))
     masks = _masks(full.data.shape[-2:])
 
-    chosen, validation = _choose_lambdas(masks, relative_noise)
-    table = {round(v["effective_r"], 2): v["lambda_relative"] for v in chosen.values()}
-    shipped = {round(float(k), 2): v for k, v in baselines.L1_LAMBDA_BY_ACCELERATION.items()}
-    baselines.L1_LAMBDA_BY_ACCELERATION.clear()
-    baselines.L1_LAMBDA_BY_ACCELERATION.update(table)
+    validation = _choose_settings(masks, relative_noise)
+    _use_chosen_tables(baselines, validation)
+    for method, found in validation.items():
+        print(f"validation {method}: {found['seconds']:.1f} s", flush=True)
+    if args.validation_only:
+        return 0
 
     rows, images = [], {}
     for (kind, r), mask in masks.items():
@@ -226,11 +301,11 @@ def main(argv=None) -> int:
         "threads": args.threads, "reference": "espirit_full, ESPIRiT-combined", "relative_noise_sd": relative_noise,
         "unrolled_model": {"sha256": card["sha256"], "steps": card["training"]["steps"], "wall_hours": card["training"]["wall_hours"],
                            "parameters": card["parameter_count"]},
-        "lambda_validation": {"chosen": chosen, "scores": validation, "table": table, "shipped_table": shipped},
+        "validation": validation,
         "espirit_full": rows, "real": real,
     }
     args.json.write_text(json.dumps(payload, indent=1, default=float))
-    args.out.write_text(_markdown(payload, args.threads, table == shipped))
+    args.out.write_text(_markdown(payload, args.threads))
     _update_model_card(payload)
     print(f"wrote {args.out} and {args.json}")
     return 0
@@ -260,7 +335,7 @@ def _update_model_card(payload) -> None:
     path.write_text(json.dumps(card, indent=2) + "\n")
 
 
-def _markdown(payload, threads, shipped_matches) -> str:
+def _markdown(payload, threads) -> str:
     model = payload["unrolled_model"]
     margins = _unrolled_margins(payload["espirit_full"])
     lines = [
@@ -279,7 +354,6 @@ def _markdown(payload, threads, shipped_matches) -> str:
     for row in payload["espirit_full"]:
         lines.append(f"| {row['mask']} | {row['r']} ({row['effective_r']:.2f}) | {METHOD_NAMES[row['method']]} | "
                      f"{row['psnr_db']:.2f} | {row['ssim']:.4f} | {row['seconds_per_slice']:.2f} |")
-    validation = payload["lambda_validation"]
     lines += [
         "",
         "Images and |error| × 5: [uniform](raw/espirit_full_uniform.png), [Poisson disc](raw/espirit_full_poisson.png).",
@@ -291,20 +365,21 @@ def _markdown(payload, threads, shipped_matches) -> str:
         f"(goal ≥ +{UNROLLED_GOAL_DB} dB at R 4 and 6): "
         + ", ".join(f"{key} {value:+.2f} dB" for key, value in margins.items()) + ".",
         "",
-        "## L1-wavelet λ",
+        "## Baseline settings",
         "",
-        "λ = λ_rel · (99th percentile of |Aᴴy|), λ_rel per R chosen by PSNR on a validation slice that is not the "
+        "The settings of L1-wavelet and CG-SENSE, chosen per R by PSNR on a validation slice that is not the "
         "test data: the middle slice of `adi_t2tse_3t_block1` resized to 230 × 180, 8 simulated coils "
         "(`kspace/coils.py`), complex noise at espirit_full's noise SD relative to its 99th percentile "
-        f"({payload['relative_noise_sd']:.2e}), the same masks; grid {', '.join(f'{v:g}' for v in LAMBDA_GRID)}; "
-        "the best mean PSNR over the two mask kinds at each R.",
+        f"({payload['relative_noise_sd']:.2e}), the same masks; the best mean PSNR over the two mask kinds at each R.",
         "",
-        "| R | effective R (mean) | λ_rel | validation PSNR dB |",
-        "|---|---|---|---|",
     ]
-    for r, v in validation["chosen"].items():
-        lines.append(f"| {r} | {v['effective_r']:.2f} | {v['lambda_relative']:g} | {v['psnr_db']:.2f} |")
-    lines += ["", f"Shipped table (`baselines.L1_LAMBDA_BY_ACCELERATION`) {'matches' if shipped_matches else 'DIFFERS from'} this choice.", ""]
+    for method, search in SEARCHES.items():
+        found = payload["validation"][method]
+        matches = "matches" if found["table"] == found["shipped_table"] else "DIFFERS from"
+        lines += [f"### {search.title}", "", search.explanation, "",
+                  f"| R | effective R (mean) | {search.column} | validation PSNR dB |", "|---|---|---|---|"]
+        lines += [f"| {r} | {v['effective_r']:.2f} | {_setting_text(v['setting'])} | {v['psnr_db']:.2f} |" for r, v in found["chosen"].items()]
+        lines += ["", f"Shipped table (`baselines.{search.table}`) {matches} this choice.", ""]
     lines += [
         "## Real undersampled data (no ground truth)",
         "",

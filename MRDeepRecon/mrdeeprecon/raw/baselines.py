@@ -12,16 +12,24 @@ Every method takes a :class:`~mrdeeprecon.raw.kspace_data.RawKSpace` and returns
   sensitivity-weighted combination ``Σ_c S_c* c_c`` so that its data consistency is measured like the
   others' (the magnitude is the RSS).
 * ``sense``: CG-SENSE, sigpy's ``SenseRecon`` (conjugate gradient on
-  ``½‖W^½(A x − y)‖² + ½λ‖x‖²``, ``W`` the sampling mask), λ = :data:`SENSE_LAMBDA` (relative to
-  ``AᴴA``, whose scale is 1), :data:`SENSE_ITERATIONS` iterations from zero.
+  ``½‖W^½(A x − y)‖² + ½λ‖x‖²``, ``W`` the sampling mask, from ``x = 0``), λ and the number of
+  iterations (stopping CG early is itself a regulariser) read from
+  :data:`SENSE_SETTINGS_BY_ACCELERATION` at the data's acceleration. λ is dimensionless and absolute:
+  both terms have the units of ``|y|²`` (``A`` is dimensionless, with ``AᴴA`` of scale 1 since the
+  FFT is orthonormal and ``Σ_c |S_c|² = 1``), and the CG iterates from zero are linear in ``y``, so
+  scaling the data scales the image and leaves the best λ unchanged (unlike the L1 weight, which
+  carries the units of ``|y|`` and is therefore made relative). What λ does depend on is the
+  signal-to-noise ratio, which the validation below matches to the test data.
 * ``l1wavelet``: ``sigpy.mri.app.L1WaveletRecon`` (``½‖W^½(A x − y)‖² + λ‖Ψ x‖₁``, Daubechies-4
   wavelets, accelerated proximal gradient, :data:`L1_ITERATIONS` iterations), with
   ``λ = λ_rel · s``: ``s`` the 99th percentile of ``|Aᴴ y|`` (so λ follows the data's scale) and
-  ``λ_rel`` read from :data:`L1_LAMBDA_BY_ACCELERATION` at the data's acceleration (log-linear in R,
-  held constant outside the table), zero outside the coil maps' support (the wavelet shrinkage
-  leaves blocky values there that no sample constrains). The table was chosen per R by PSNR on a validation slice
-  (``benchmarks/raw.py``: a real T2 slice with simulated coils at the noise level of
-  ``espirit_full``, not the benchmark's test data; ``benchmarks/RAW.md``).
+  ``λ_rel`` read from :data:`L1_LAMBDA_BY_ACCELERATION` at the data's acceleration, zero outside the
+  coil maps' support (the wavelet shrinkage leaves blocky values there that no sample constrains).
+
+Both tables are keyed by the effective acceleration R and read by :func:`value_at_acceleration`
+(log-linear in R, held constant outside the table). They were chosen per R by PSNR on a validation
+slice (``benchmarks/raw.py``: a real T2 slice with simulated coils at the noise level of
+``espirit_full``, not the benchmark's test data; ``benchmarks/RAW.md``).
 
 A "3D" acquisition whose mask does not change along kz is first transformed along kz (hybrid
 space), so that its partitions are slices; undersampling along kz is refused.
@@ -30,7 +38,7 @@ space), so that its partitions are slices; undersampling along kz is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 import torch
@@ -50,10 +58,12 @@ MAX_CALIBRATION_WIDTH = 24
 ESPIRIT_SETTINGS = {"kernel_width": 6, "thresh": 0.02, "crop": 0.95, "max_iter": 100}
 """``sigpy.mri.app.EspiritCalib`` settings (BART ``ecalib`` defaults)."""
 
-SENSE_LAMBDA = 1e-3
-"""CG-SENSE Tikhonov weight λ (``½λ‖x‖²``, relative to ``AᴴA``)."""
-SENSE_ITERATIONS = 30
-"""CG-SENSE conjugate-gradient iterations."""
+SENSE_SETTINGS_BY_ACCELERATION: dict[float, tuple[float, int]] = {1.9: (3e-3, 4), 3.55: (1e-2, 6), 4.94: (1e-2, 6), 6.33: (3e-3, 6)}
+"""CG-SENSE (Tikhonov weight λ of ``½λ‖x‖²``, dimensionless; conjugate-gradient iterations) by
+effective acceleration R (see the module docstring): the validation's choice
+(``benchmarks/raw.py --validation-only``) for nominal R = 2, 4, 6, 8 (uniform + 24 lines and Poisson
+disc), keyed by the two masks' mean effective R. Early stopping is the main regulariser there: past
+about 6 iterations the noise amplification outgrows the unaliasing."""
 L1_ITERATIONS = 100
 """L1-wavelet proximal-gradient iterations."""
 L1_LAMBDA_BY_ACCELERATION = {1.9: 3e-3, 3.55: 3e-3, 4.94: 3e-3, 6.33: 3e-3}
@@ -143,11 +153,19 @@ def acceleration(mask: np.ndarray, shape: tuple[int, ...]) -> float:
     return float(1.0 / max(np.broadcast_to(mask, shape).mean(), 1e-12))
 
 
-def l1_lambda_for(r: float) -> float:
-    """λ_rel of :data:`L1_LAMBDA_BY_ACCELERATION` at acceleration ``r`` (log-linear in R)."""
-    rs = np.array(sorted(L1_LAMBDA_BY_ACCELERATION))
-    values = np.log([L1_LAMBDA_BY_ACCELERATION[x] for x in rs])
-    return float(np.exp(np.interp(r, rs, values)))
+def value_at_acceleration(table: Mapping[float, float], r: float) -> float:
+    """The value of ``table`` (effective acceleration R → a positive setting) at acceleration ``r``:
+    its logarithm interpolated linearly in R, the end values held outside the table's range."""
+    rs = np.array(sorted(table))
+    return float(np.exp(np.interp(r, rs, np.log([table[x] for x in rs]))))
+
+
+def sense_settings_for(r: float) -> tuple[float, int]:
+    """CG-SENSE ``(λ, iterations)`` of :data:`SENSE_SETTINGS_BY_ACCELERATION` at acceleration ``r``,
+    each read by :func:`value_at_acceleration` (the iterations rounded to the nearest integer)."""
+    lamda = value_at_acceleration({k: v[0] for k, v in SENSE_SETTINGS_BY_ACCELERATION.items()}, r)
+    iterations = value_at_acceleration({k: v[1] for k, v in SENSE_SETTINGS_BY_ACCELERATION.items()}, r)
+    return lamda, round(iterations)
 
 
 def _zerofill(kspace: np.ndarray, mask: np.ndarray, maps: np.ndarray) -> np.ndarray:
@@ -184,6 +202,8 @@ def reconstruct_baseline(
     cancel: Optional[CancelToken] = None,
     maps: np.ndarray | None = None,
     l1_lambda_relative: float | None = None,
+    sense_lambda: float | None = None,
+    sense_iterations: int | None = None,
 ) -> Reconstruction:
     """Reconstruct ``raw`` with ``method`` (one of :data:`METHODS`) on the CPU.
 
@@ -193,7 +213,9 @@ def reconstruct_baseline(
         progress, cancel: progress callback (coil maps: the first 30 %) and cancel token, checked
             between slices.
         maps: coil maps ``(coils, slices, y, x)`` to use instead of estimating them (ESPIRiT).
-        l1_lambda_relative: λ_rel of ``l1wavelet`` instead of the table's (benchmarks' λ search).
+        l1_lambda_relative: λ_rel of ``l1wavelet`` instead of the table's (benchmarks' validation search).
+        sense_lambda, sense_iterations: λ (dimensionless) and CG iterations of ``sense`` instead of
+            the table's (benchmarks' validation search).
     """
     from sigpy.mri.app import L1WaveletRecon, SenseRecon
 
@@ -217,13 +239,16 @@ def reconstruct_baseline(
         image = _zerofill(kspace, mask, maps)
         report(progress, 1.0, "zero-filled")
     elif method == "sense":
-        parameters.update(solver="sigpy.mri.app.SenseRecon (CG)", lamda=SENSE_LAMBDA, iterations=SENSE_ITERATIONS)
+        table_lambda, table_iterations = sense_settings_for(r)
+        lamda = sense_lambda if sense_lambda is not None else table_lambda
+        iterations = sense_iterations if sense_iterations is not None else table_iterations
+        parameters.update(solver="sigpy.mri.app.SenseRecon (CG)", lamda=lamda, iterations=iterations)
         image = _per_slice(
-            lambda y, w, s: SenseRecon(y, s, lamda=SENSE_LAMBDA, weights=w, max_iter=SENSE_ITERATIONS, show_pbar=False).run(),
+            lambda y, w, s: SenseRecon(y, s, lamda=lamda, weights=w, max_iter=iterations, show_pbar=False).run(),
             kspace, mask, maps, "CG-SENSE", rest, cancel,
         )
     else:
-        relative = l1_lambda_relative if l1_lambda_relative is not None else l1_lambda_for(r)
+        relative = l1_lambda_relative if l1_lambda_relative is not None else value_at_acceleration(L1_LAMBDA_BY_ACCELERATION, r)
         adjoint = SenseOperator(torch.from_numpy(maps), torch.from_numpy(np.ascontiguousarray(mask))).adjoint(torch.from_numpy(kspace))
         scale = float(np.percentile(np.abs(adjoint.numpy()), 99))
         lamda = relative * scale
