@@ -57,6 +57,43 @@ def test_each_data_consistency_step_reduces_the_residual_at_initialisation():
             assert after < before, (k, float(before), float(after))
 
 
+@needs_sigpy
+def test_cg_sense_iterates_as_sigpys_sense_recon():
+    import sigpy.mri.app
+
+    from mrdeeprecon.raw.operators import cg_sense
+
+    kspace, maps, mask, _ = _random_problem(2)
+    image = cg_sense(SenseOperator(maps, mask), kspace, 1e-2, 5)
+    for s in range(SLICES):
+        reference = sigpy.mri.app.SenseRecon(kspace[:, s].numpy(), maps[:, s].numpy(), lamda=1e-2,
+                                             weights=mask[s].numpy().astype(np.float32), max_iter=5, show_pbar=False).run()
+        assert np.abs(image[s].numpy() - reference).max() <= 1e-4 * np.abs(reference).max()
+
+
+@needs_sigpy
+def test_the_sense_start_is_cg_sense_at_the_baselines_setting():
+    """With no cascade, a "sense" network is CG-SENSE at each slice's acceleration (here two
+    slices sampled at different R), whatever the data's scale; an "adjoint" one is Aᴴy."""
+    from mrdeeprecon.raw.baselines import sense_settings_for
+    from mrdeeprecon.raw.operators import cg_sense
+
+    kspace, maps, mask, generator = _random_problem(3)
+    mask[1] = torch.rand((NY, NX), generator=generator) < 0.6
+    kspace = kspace * mask * 1e3
+    with torch.no_grad():
+        started = UnrolledSense(UnrolledConfig(cascades=0, start="sense"))(kspace, maps, mask)
+        adjoint = UnrolledSense(UnrolledConfig(cascades=0))(kspace, maps, mask)
+    for s in range(SLICES):
+        lamda, iterations = sense_settings_for(float(mask[s].numel() / mask[s].sum()))
+        expected = cg_sense(SenseOperator(maps[:, s : s + 1], mask[s : s + 1]), kspace[:, s : s + 1], lamda, iterations)[0]
+        assert torch.allclose(started[s], expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+    assert torch.allclose(adjoint, SenseOperator(maps, mask).adjoint(kspace), atol=1e-3)
+    assert sense_settings_for(float(mask[0].numel() / mask[0].sum())) != sense_settings_for(float(mask[1].numel() / mask[1].sum()))
+    with pytest.raises(ValueError, match="unknown start"):
+        UnrolledConfig(start="zero")
+
+
 def _template(path):
     """A fully sampled 8-coil ``.npy`` raw file (1 slice, 128 × 112: Poisson-disc masks at R 8 need
     room beside the 24 × 24 calibration) of an ellipse with noise."""
@@ -92,6 +129,30 @@ def test_train_recon_resumes_exactly(tmp_path):
     for name in whole:
         assert torch.equal(split[name], whole[name]), name
     assert not (tmp_path / "split" / "unrolled_sense.checkpoint.json").exists()  # the schedule finished
+
+
+@needs_sigpy
+def test_train_recon_fine_tunes_from_other_weights(tmp_path):
+    """``init_weights``: an adjoint-start model's weights start a CG-SENSE-start run; its card joins
+    the lineage, and weights of another size are refused."""
+    from mrdeeprecon.errors import MRDeepReconError
+    from mrdeeprecon.raw.unrolled import load_unrolled
+    from mrdeeprecon.training.train_unrolled import ReconTrainConfig, train_recon
+
+    rng = np.random.default_rng(0)
+    volumes = tmp_path / "volumes.npz"
+    np.savez(volumes, a=rng.random((12, 40, 36)).astype(np.float32))
+    common = dict(data=[volumes], template=_template(tmp_path / "template.npy"), steps=1, cascades=2, channels=4,
+                  batch_size=1, log_every=1, threads=1)
+    first = train_recon(ReconTrainConfig(out_dir=tmp_path / "adjoint", start="adjoint", **common), log=lambda m: None)
+    tuned = train_recon(ReconTrainConfig(out_dir=tmp_path / "tuned", init_weights=first, **common), log=lambda m: None)
+    model, card = load_unrolled(tuned)
+    source, source_card = load_unrolled(first)
+    assert (model.config.start, source.config.start) == ("sense", "adjoint")
+    assert card["lineage"][0]["fine_tuned_from"] == first.name and card["lineage"][0]["sha256"] == source_card["sha256"]
+    assert len(card["lineage"]) == 2
+    with pytest.raises(MRDeepReconError, match="do not fit"):
+        train_recon(ReconTrainConfig(out_dir=tmp_path / "wide", init_weights=first, **{**common, "channels": 6}), log=lambda m: None)
 
 
 def test_train_recon_flags_are_the_config_fields():

@@ -10,8 +10,12 @@ size (1 at initialisation; ``‖AᴴA‖ ≤ 1`` for ESPIRiT maps with ``Σ_c |S
 decreases the residual) and ``R_k`` a compact U-Net on the two real channels (real, imaginary) of
 ``x`` whose last convolution starts at zero: the untrained network is plain gradient descent
 (Landweber) on the SENSE objective. The coil maps are given (ESPIRiT, :mod:`.baselines`), not
-learned. The network starts from ``x = Aᴴ y`` and works in units of the robust scale
-``s`` = the 99th percentile of ``|Aᴴ y|`` (:func:`robust_scale`): ``y / s`` in, ``s ·`` output out.
+learned. The network starts (:attr:`UnrolledConfig.start`) from ``x = Aᴴ y`` (``"adjoint"``) or from
+CG-SENSE at the baselines' setting for the slice's acceleration (``"sense"``:
+:func:`~mrdeeprecon.raw.operators.cg_sense` with :func:`~mrdeeprecon.raw.baselines.sense_settings_for`,
+so that the untrained network is CG-SENSE followed by a few Landweber steps and training learns a
+refinement of it), and works in units of the robust scale ``s`` = the 99th percentile of ``|Aᴴ y|``
+(:func:`robust_scale`): ``y / s`` in, ``s ·`` output out.
 
 Weights are a ``.safetensors`` file with a JSON model card beside it (architecture, SHA-256 of the
 weights, training record); the bundled ones are ``Resources/models/unrolled_sense.safetensors``
@@ -31,14 +35,16 @@ from torch import nn
 
 from ..errors import MRDeepReconError, one_line
 from ..progress import CancelToken, ProgressCallback, check, report
-from .baselines import ESPIRIT_SETTINGS, Reconstruction, acceleration, espirit_maps, slice_kspace
+from .baselines import ESPIRIT_SETTINGS, Reconstruction, acceleration, espirit_maps, sense_settings_for, slice_kspace
 from .kspace_data import RawKSpace
-from .operators import SenseOperator
+from .operators import SenseOperator, cg_sense
 
 #: File name of the bundled weights (in the model folders of :mod:`mrdeeprecon.model.weights`).
 BUNDLED_NAME = "unrolled_sense.safetensors"
 #: Percentile of ``|Aᴴ y|`` that scales the network's input (:func:`robust_scale`).
 SCALE_PERCENTILE = 99.0
+#: Where the cascades start (:attr:`UnrolledConfig.start`).
+STARTS = ("adjoint", "sense")
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,18 @@ class UnrolledConfig:
         cascades: number of data-consistency + regulariser cascades.
         channels: channels of each regulariser U-Net's full-resolution stage (× 2, × 4 below).
         initial_step: the data-consistency step size ``η`` at initialisation.
+        start: the image the cascades start from, one of :data:`STARTS` (module docstring); a
+            model card without it is an ``"adjoint"`` model.
     """
 
     cascades: int = 6
     channels: int = 12
     initial_step: float = 1.0
+    start: str = "adjoint"
+
+    def __post_init__(self) -> None:
+        if self.start not in STARTS:
+            raise ValueError(f"unknown start {self.start!r}; one of {', '.join(STARTS)}")
 
 
 def _double_conv(inputs: int, outputs: int) -> nn.Sequential:
@@ -120,6 +133,21 @@ class UnrolledSense(nn.Module):
         """``η_k Aᴴ(A x − y)``: the gradient step of cascade ``k`` (subtracted from ``x``)."""
         return self.steps[cascade] * operator.adjoint(operator.forward(image) - kspace)
 
+    def start_image(self, operator: SenseOperator, kspace: torch.Tensor) -> torch.Tensor:
+        """The image ``(slices, y, x)`` the cascades start from (:attr:`UnrolledConfig.start`); the
+        CG-SENSE start takes each slice's own acceleration (no gradient flows through it)."""
+        if self.config.start == "adjoint":
+            return operator.adjoint(kspace)
+        masks = operator.mask.expand(kspace.shape[1:])
+        images = []
+        with torch.no_grad():
+            for s in range(kspace.shape[1]):
+                r = float(masks[s].numel() / masks[s].sum().clamp_min(1))
+                lamda, iterations = sense_settings_for(r)
+                one = SenseOperator(operator.maps[:, s : s + 1], masks[s : s + 1])
+                images.append(cg_sense(one, kspace[:, s : s + 1], lamda, iterations))
+        return torch.cat(images, 0)
+
     def forward(self, kspace: torch.Tensor, maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Reconstruct slices.
 
@@ -134,7 +162,7 @@ class UnrolledSense(nn.Module):
         operator = SenseOperator(maps, mask)
         scale = robust_scale(operator.adjoint(kspace))
         kspace = kspace / scale
-        image = operator.adjoint(kspace)
+        image = self.start_image(operator, kspace)
         for k, regulariser in enumerate(self.regularisers):
             correction = _to_complex(regulariser(_to_channels(image)))
             image = image - self.data_consistency(k, image, operator, kspace) - correction
@@ -165,7 +193,7 @@ def load_unrolled(path: Optional[Path] = None) -> tuple[UnrolledSense, dict[str,
     try:
         model = UnrolledSense(UnrolledConfig(**card.get("architecture", {})))
         model.load_state_dict(load_safetensors_bytes(payload), strict=True)
-    except (TypeError, RuntimeError) as error:
+    except (TypeError, ValueError, RuntimeError) as error:
         raise MRDeepReconError(f"weights do not fit an unrolled SENSE network ({one_line(error, 160)})", weights_path) from error
     return model.eval(), card
 

@@ -5,7 +5,8 @@ Loss: the mean ``|x̂ − x|`` of the complex image, both divided by the input's
 (:func:`~mrdeeprecon.raw.unrolled.robust_scale`). Optimiser: Adam, learning rate cosine-decayed to
 2 % over ``steps``. ``resume`` continues the checkpoint exactly (weights, Adam moments, the pair
 generator); ``stop_at`` and ``max_minutes`` end a session early, writing the model and card of that
-step and keeping the checkpoint. The card records the training volumes (SHA-256), the template
+step and keeping the checkpoint. ``init_weights`` fine-tunes: the weights of another model of the
+same size start a new schedule (its card goes into this one's lineage). The card records the training volumes (SHA-256), the template
 k-space, the pair recipe, steps, pairs, wall hours per session (``lineage``) and the loss history.
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import MRDeepReconError
-from ..raw.unrolled import BUNDLED_NAME, UnrolledConfig, UnrolledSense, robust_scale, save_unrolled
+from ..raw.unrolled import BUNDLED_NAME, STARTS, UnrolledConfig, UnrolledSense, load_unrolled, robust_scale, save_unrolled
 from ..raw.operators import SenseOperator
 from ..settings import FieldSpec, declared
 from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
@@ -55,6 +56,10 @@ class ReconTrainConfig:
     learning_rate: float = declared(FieldSpec("peak Adam learning rate (cosine-decayed to 2 % of it)"), 1e-3)
     cascades: int = declared(FieldSpec("data-consistency + CNN cascades", metavar="K"), UnrolledConfig.cascades)
     channels: int = declared(FieldSpec("channels of each regulariser U-Net's first stage", metavar="C"), UnrolledConfig.channels)
+    start: str = declared(FieldSpec("where the cascades start: the adjoint A^H y, or CG-SENSE at the baselines' setting", choices=STARTS), "sense")
+    init_weights: Optional[Path] = declared(FieldSpec(
+        "fine-tune: start from this unrolled model's weights (same cascades and channels; its card joins the lineage)",
+        metavar="SAFETENSORS"), None)
     seed: int = declared(FieldSpec("seed of the pairs and the initial weights"), 0)
     threads: Optional[int] = declared(FieldSpec("CPU threads (default: torch's)"), None)
     checkpoint_every: int = declared(FieldSpec("steps between checkpoints", metavar="N"), 50)
@@ -94,12 +99,22 @@ def train_recon(config: ReconTrainConfig, log=lambda message: print(message, flu
     maps, covariance, level = template_of(Path(config.template))
     pair_config = RawPairConfig()
     sampler = RawPairSampler([v.data for v in volumes], maps, covariance, level, pair_config, config.seed)
-    net_config = UnrolledConfig(cascades=config.cascades, channels=config.channels)
+    net_config = UnrolledConfig(cascades=config.cascades, channels=config.channels, start=config.start)
     model = UnrolledSense(net_config)
+    origin: list[dict[str, Any]] = []
+    if config.init_weights is not None:
+        source, source_card = load_unrolled(config.init_weights)
+        try:
+            model.load_state_dict(source.state_dict())
+        except RuntimeError as error:
+            raise MRDeepReconError(f"these weights do not fit --cascades {config.cascades} --channels {config.channels}", config.init_weights) from error
+        origin = [{"fine_tuned_from": Path(config.init_weights).name, "sha256": source_card["sha256"],
+                   "architecture": source_card.get("architecture"), "lineage": source_card.get("lineage", [])}]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     checkpoint = Path(config.checkpoint_dir or config.out_dir) / f"{Path(BUNDLED_NAME).stem}.checkpoint"
-    recipe = {"pairs": dataclasses.asdict(pair_config), "network": dataclasses.asdict(net_config), "batch_size": config.batch_size}
-    start, elapsed, history, lineage = 0, 0.0, [], []
+    recipe = {"pairs": dataclasses.asdict(pair_config), "network": dataclasses.asdict(net_config), "batch_size": config.batch_size,
+              "init_weights": origin[0]["sha256"] if origin else None}
+    start, elapsed, history, lineage = 0, 0.0, [], origin
     if config.resume and checkpoint_files(checkpoint)[1].exists():
         state, extra = load_checkpoint(checkpoint, model, optimizer)
         if state["recipe"] != json_ready(recipe):
