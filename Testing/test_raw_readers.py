@@ -87,22 +87,32 @@ def test_twix_oversampling_removed_and_header():
     # the k-space centre (largest magnitude) at n // 2 of ky and kx
     energy = np.abs(raw.data).sum(axis=(0, 1))
     assert np.unravel_index(energy.argmax(), energy.shape) == (80, 80)
+    # the imaging ADC's dwell (sRXSPEC.alDwellTime[0] = 11600 ns, 320 samples: 269 Hz per pixel);
+    # the file has no noise scan, so nothing was rescaled and nothing is warned
+    assert raw.header.dwell_us == 11.6
+    assert raw.header.noise_dwell_ratio is None and raw.header.warnings == () and not raw.whitened
 
 
 # ---- generated files -------------------------------------------------------------------------
 
 
-def _write_ismrmrd(path, kspace: np.ndarray, missing_line: int, noise: np.ndarray | None, trajectory="cartesian", contrasts=1):
+def _write_ismrmrd(
+    path, kspace: np.ndarray, missing_line: int, noise: np.ndarray | None, trajectory="cartesian", contrasts=1,
+    dwell_us: float = 0.0, noise_dwell_us: float = 0.0,
+):
     """kspace (coils, slices, ky, 2 nx) oversampled readouts → an ISMRMRD file, one acquisition per
-    (slice, line) except ``missing_line``, after a noise acquisition."""
+    (slice, line) except ``missing_line``, after the noise acquisitions ``noise`` (readouts, coils,
+    samples); ``sample_time_us`` = ``dwell_us`` for the imaging, ``noise_dwell_us`` for the noise
+    readouts (0: not recorded)."""
     import ismrmrd
 
     coils, slices, ny, nx2 = kspace.shape
     with ismrmrd.Dataset(str(path), "dataset", mode="w") as dataset:
         dataset.write_xml_header(_xml(nx2 // 2, ny, slices, trajectory=trajectory).encode())
-        if noise is not None:
-            acq = ismrmrd.Acquisition.from_array(noise)
+        for readout in noise if noise is not None else ():
+            acq = ismrmrd.Acquisition.from_array(np.ascontiguousarray(readout))
             acq.set_flag(ismrmrd.ACQ_IS_NOISE_MEASUREMENT)
+            acq.sample_time_us = noise_dwell_us
             dataset.append_acquisition(acq)
         for contrast in range(contrasts):
             for s in range(slices):
@@ -110,6 +120,7 @@ def _write_ismrmrd(path, kspace: np.ndarray, missing_line: int, noise: np.ndarra
                     if line == missing_line:
                         continue
                     acq = ismrmrd.Acquisition.from_array(np.ascontiguousarray(kspace[:, s, line]))
+                    acq.sample_time_us = dwell_us
                     acq.idx.kspace_encode_step_1 = line
                     acq.idx.slice = s
                     acq.idx.contrast = contrast
@@ -146,11 +157,74 @@ def test_ismrmrd_noise_scan_whitens(tmp_path):
     ny, nx = 64, 64  # 4096 samples per coil after the readout oversampling is removed
     kspace = (mixing @ _complex(rng, COILS, ny * 2 * nx)).reshape(COILS, 1, ny, 2 * nx).astype(np.complex64)
     path = tmp_path / "noisy.h5"
-    _write_ismrmrd(path, kspace, missing_line=-1, noise=noise)
+    _write_ismrmrd(path, kspace, missing_line=-1, noise=noise[None])
     raw = read_raw(path)
     assert raw.whitened and raw.noise is None
+    assert raw.header.noise_dwell_ratio is None and "dwell time of the noise scan and the imaging readouts" in raw.header.warnings[0]
     # the data (noise with the noise scan's covariance) whitened: identity covariance
     np.testing.assert_allclose(noise_covariance(raw.data.reshape(COILS, -1)), np.eye(COILS), atol=0.1)
+
+
+def _read_noise_only(tmp_path, sigma_noise: float, noise_dwell_us: float, dwell_us: float, band=None):
+    """An ISMRMRD file of pure noise: imaging readouts (64 lines of 2 × 64 oversampled samples) of
+    complex variance 1 per sample, 16 noise readouts of 512 samples and variance ``sigma_noise²``,
+    both with the coil mixing below and, where given, the power spectrum ``band(f)`` along the
+    readout (f in [-1/2, 1/2) of the sampling band: the receiver filter); read back."""
+    from mrdeeprecon.kspace.fft import fftc, ifftc
+
+    rng = np.random.default_rng(8)
+    mixing = np.array([[1.0, 0, 0], [0.6, 0.8, 0], [0.2, 0.3, 0.5]])
+
+    def noise(*shape: int) -> np.ndarray:
+        white = np.einsum("ij,...jk->...ik", mixing, _complex(rng, *shape) / np.sqrt(2))
+        if band is not None:
+            f = np.arange(shape[-1]) / shape[-1] - 0.5  # fftc puts f = 0 at n // 2
+            white = fftc(ifftc(white, axes=(-1,)) * np.sqrt(band(f)), axes=(-1,))
+        return white.astype(np.complex64)
+
+    kspace = noise(64, COILS, 128).transpose(1, 0, 2)[:, None]  # (coils, 1, ky, 2 nx)
+    path = tmp_path / "noise_only.h5"
+    _write_ismrmrd(path, kspace, -1, sigma_noise * noise(16, COILS, 512), dwell_us=dwell_us, noise_dwell_us=noise_dwell_us)
+    return read_raw(path)
+
+
+def _whitened_variance(raw: RawKSpace) -> float:
+    """Mean complex noise variance per coil of a whitened pure-noise k-space."""
+    return float(np.mean(np.abs(raw.data) ** 2))
+
+
+def test_ismrmrd_noise_scan_rescaled_for_its_dwell(tmp_path):
+    # noise readouts at twice the imaging dwell: half the bandwidth, half the variance per sample
+    raw = _read_noise_only(tmp_path, np.sqrt(0.5), noise_dwell_us=10.0, dwell_us=5.0)
+    assert raw.whitened and raw.header.dwell_us == 5.0 and raw.header.noise_dwell_ratio == 2.0
+    assert raw.header.warnings == ()
+    assert _whitened_variance(raw) == pytest.approx(1.0, rel=0.04)  # unscaled it would be 2
+    np.testing.assert_allclose(noise_covariance(raw.data.reshape(COILS, -1)), np.eye(COILS), atol=0.06)
+
+
+def test_ismrmrd_noise_scan_equal_dwell_unchanged(tmp_path):
+    raw = _read_noise_only(tmp_path, 1.0, noise_dwell_us=5.0, dwell_us=5.0)
+    assert raw.header.noise_dwell_ratio == 1.0 and raw.header.warnings == ()
+    assert _whitened_variance(raw) == pytest.approx(1.0, rel=0.04)
+
+
+def test_ismrmrd_noise_scan_unknown_dwell_left_unscaled_with_warning(tmp_path):
+    raw = _read_noise_only(tmp_path, np.sqrt(0.5), noise_dwell_us=0.0, dwell_us=5.0)
+    assert raw.header.noise_dwell_ratio is None and raw.header.dwell_us == 5.0
+    assert len(raw.header.warnings) == 1 and "dwell time of the noise scan is not recorded" in raw.header.warnings[0]
+    assert _whitened_variance(raw) == pytest.approx(2.0, rel=0.04)  # today's behaviour: off by the ratio
+
+
+def test_ismrmrd_noise_scan_cropped_to_the_flat_receiver_band(tmp_path):
+    # a receiver filter flat over the centre half of the band and rolling off outside it (relative
+    # noise bandwidth 0.8): the imaging data keep the flat centre, so must the noise scan
+    def band(f):
+        return np.where(np.abs(f) < 0.25, 1.0, np.cos(np.pi * (np.abs(f) - 0.25) / 0.5 * 0.8) ** 2)
+
+    raw = _read_noise_only(tmp_path, np.sqrt(0.5), noise_dwell_us=10.0, dwell_us=5.0, band=band)
+    relative_bandwidth = float(np.mean(band(np.arange(512) / 512 - 0.5)))
+    assert relative_bandwidth < 0.85  # uncropped, the whitened variance would be 1 / that
+    assert _whitened_variance(raw) == pytest.approx(1.0, rel=0.04)
 
 
 def test_prewhiten_identity_covariance():

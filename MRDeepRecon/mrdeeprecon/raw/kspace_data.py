@@ -33,6 +33,9 @@ class RawHeader:
     position_mm: tuple[float, float, float] | None = None  # centre of the volume, LPS mm, where present
     direction: tuple[tuple[float, float, float], ...] | None = None  # 3x3 LPS direction cosines (columns: x, y, z image axes), where present
     source_format: str = ""  # "ismrmrd" | "fastmri" | "bart" | "twix" | "npy"
+    dwell_us: float | None = None  # imaging readouts' ADC dwell time per acquired (oversampled) sample, µs, where the file says
+    noise_dwell_ratio: float | None = None  # noise-scan dwell / imaging dwell, the factor the noise scan's variance was multiplied by (mrdeeprecon.raw.whitening); None: no noise scan, or a dwell time unknown and the scan left unscaled
+    warnings: tuple[str, ...] = ()  # what the reader could not do (one line each), for the reconstruction record
 
     def __post_init__(self) -> None:
         if len(self.matrix) != 3 or any(int(n) < 1 for n in self.matrix):
@@ -45,6 +48,10 @@ class RawHeader:
             raise MRDeepReconError(f"raw header position must be three LPS coordinates in mm, got {self.position_mm}")
         if self.direction is not None and (len(self.direction) != 3 or any(len(row) != 3 for row in self.direction)):
             raise MRDeepReconError(f"raw header direction must be a 3x3 matrix, got {self.direction}")
+        for name in ("dwell_us", "noise_dwell_ratio"):
+            value = getattr(self, name)
+            if value is not None and not float(value) > 0:
+                raise MRDeepReconError(f"raw header {name} must be positive, got {value}")
         if self.source_format not in SOURCE_FORMATS:
             raise MRDeepReconError(f"raw header source format must be one of {SOURCE_FORMATS[1:]}, got {self.source_format!r}")
 
@@ -58,8 +65,10 @@ class RawKSpace:
     axis (centred FFT convention of mrdeeprecon.kspace.fft).
     mask: bool ndarray (slices, ky, kx) or broadcastable to it ((1, ky, kx), (1, ky, 1)): True where
     k-space was acquired.
-    noise: complex64 ndarray (coils, samples) of a noise-only scan, or None. Once pre-whitened,
-    `whitened` is True and noise is None.
+    noise: complex64 ndarray (coils, samples) of a noise-only scan, or None; the readers give it the
+    imaging data's noise variance per sample (readout band and dwell time matched,
+    :func:`mrdeeprecon.raw.whitening.noise_scan_for_imaging`). Once pre-whitened, `whitened` is True
+    and noise is None.
     """
 
     data: np.ndarray

@@ -5,8 +5,13 @@ Handles: Cartesian encodings (the first encoding space); 2D multi-slice (``idx.s
 ``center_sample`` at kx = n // 2 (reversed readouts flipped, ``discard_pre``/``discard_post``
 samples dropped); repeated lines (averages) averaged; lines never acquired stay zero and False in
 the mask (slices, ky, 1); parallel-imaging calibration lines kept; navigator, phase-correction,
-dummy and feedback readouts skipped; noise readouts (``ACQ_IS_NOISE_MEASUREMENT``) become the
-noise scan; readout oversampling (encoded x > reconstructed x) removed.
+dummy and feedback readouts skipped; readout oversampling (encoded x > reconstructed x) removed.
+Noise readouts (``ACQ_IS_NOISE_MEASUREMENT``) become the noise scan, matched to the imaging data
+(:func:`~mrdeeprecon.raw.whitening.noise_scan_for_imaging`): cropped to the same centre of the
+readout band, and its variance multiplied by the ratio of the noise and imaging readouts' dwell
+times, their ``sample_time_us`` (µs per acquired sample); where that is 0 (not recorded) or differs
+between the readouts of one kind, the scan is left unscaled and the header carries a warning. The
+header records the imaging dwell (``dwell_us``) and the ratio applied (``noise_dwell_ratio``).
 
 Refused with one error: non-Cartesian trajectories, several contrasts / repetitions / sets /
 cardiac phases / encoding spaces (there is no choice of one that a user did not make).
@@ -22,6 +27,7 @@ from mrdeeprecon.errors import MRDeepReconError, one_line
 from mrdeeprecon.raw.ismrmrd_header import parse_encoding
 from mrdeeprecon.raw.kspace_data import RawHeader, RawKSpace
 from mrdeeprecon.raw.readouts import ReadoutGrid, centred_extent, remove_readout_oversampling
+from mrdeeprecon.raw.whitening import noise_scan_for_imaging
 
 _SKIPPED_FLAGS = (
     "ACQ_IS_NAVIGATION_DATA",
@@ -56,7 +62,7 @@ def read_ismrmrd(path: Path) -> RawKSpace:
     noise, imaging = [], []
     for acq in acquisitions:
         if acq.is_flag_set(ismrmrd.ACQ_IS_NOISE_MEASUREMENT):
-            noise.append(acq.data)
+            noise.append(acq)
         elif not any(acq.is_flag_set(flag) for flag in skipped):
             imaging.append(acq)
     if not imaging:
@@ -97,6 +103,10 @@ def read_ismrmrd(path: Path) -> RawKSpace:
     if facts.encoded_fov_mm is not None:
         fx, fy, fz = facts.encoded_fov_mm
         fov = (fx * data.shape[-1] / nx, fy * ny / encoded_y, fz if is_3d else fz * nz)
+    dwell_us = _dwell_us(imaging)
+    noise_scan, dwell_ratio, warnings = None, None, ()
+    if noise:
+        noise_scan, dwell_ratio, warnings = noise_scan_for_imaging([acq.data for acq in noise], data.shape[-1] / nx, _dwell_us(noise), dwell_us)
     first = imaging[0]
     positions = {int(acq.idx.slice): np.asarray(acq.position, float) for acq in imaging}
     header = RawHeader(
@@ -109,9 +119,19 @@ def read_ismrmrd(path: Path) -> RawKSpace:
         position_mm=tuple(float(v) for v in np.mean(list(positions.values()), axis=0)),
         direction=_direction(first),
         source_format="ismrmrd",
+        dwell_us=dwell_us,
+        noise_dwell_ratio=dwell_ratio,
+        warnings=warnings,
     )
-    noise_scan = np.concatenate(noise, axis=1).astype(np.complex64) if noise else None
     return RawKSpace(data, mask, header, noise=noise_scan, source_path=path)
+
+
+def _dwell_us(acquisitions: list) -> float | None:
+    """The readouts' common ``sample_time_us`` (dwell time per acquired sample, µs, a float32 rounded
+    to 0.1 ns); None when it is 0 (not recorded) or differs between them."""
+    dwells = {round(float(acq.sample_time_us), 4) for acq in acquisitions}
+    dwell = dwells.pop() if len(dwells) == 1 else 0.0
+    return dwell if dwell > 0 else None
 
 
 def _direction(acq) -> tuple[tuple[float, float, float], ...] | None:

@@ -8,8 +8,16 @@ partition (``Par``, 3D) counters with the header's centre line / partition / col
 (reflected readouts flipped); repeated lines (averages, segments) averaged; lines never acquired
 zero and False in the line mask (slices, ky, 1); the readout oversampling (``flReadoutOSFactor``)
 removed by cropping the centre of the readout after an FFT along it; the noise scan (``noise``,
-NOISEADJSCAN readouts, from any measurement of the file) kept for pre-whitening. Header: TE, TR,
-field strength, FOV, slice positions and the PRS → patient (LPS) rotation of the first slice.
+NOISEADJSCAN readouts, from any measurement of the file) kept for pre-whitening, each readout
+cropped to the same centre of its band (:func:`~mrdeeprecon.raw.whitening.noise_scan_for_imaging`).
+Header: TE, TR, field strength, FOV, slice positions, the PRS → patient (LPS) rotation of the first
+slice, and the imaging ADC's dwell time (``dwell_us``, µs per acquired sample: the protocol's
+``sRXSPEC.alDwellTime[0]`` in ns, which includes the readout oversampling).
+
+Not known: the noise scan's dwell time. The MDH has no dwell field, and ``alDwellTime`` is a
+protocol's imaging ADC; that of a separate adjustment measurement is not documented to be its noise
+readouts' dwell. The noise scan is therefore not rescaled for a dwell ratio, and the header carries
+a warning saying so whenever there is a noise scan.
 
 Skipped: parallel-imaging reference scans (PATREFSCAN: often another contrast), phase-correction,
 phase-stabilisation and feedback readouts. Refused with one error: several echoes, repetitions,
@@ -27,6 +35,7 @@ import numpy as np
 from mrdeeprecon.errors import MRDeepReconError, one_line
 from mrdeeprecon.raw.kspace_data import RawHeader, RawKSpace
 from mrdeeprecon.raw.readouts import ReadoutGrid, centred_extent, remove_readout_oversampling
+from mrdeeprecon.raw.whitening import noise_scan_for_imaging
 
 _ONE_VALUE_COUNTERS = ("Eco", "Rep", "Set", "Phs")
 _CARTESIAN = 1  # sKSpace.ucTrajectory
@@ -88,6 +97,11 @@ def read_twix(path: Path) -> RawKSpace:
     data, mask = grid.result()
     data = remove_readout_oversampling(data, int(round(nx / oversampling)))
 
+    dwell_us = _dwell_us(hdr)
+    noise = [mdb.data for m in mapped if "noise" in m for mdb in m["noise"].mdb_list]
+    noise_scan, warnings = None, ()
+    if noise:
+        noise_scan, _, warnings = noise_scan_for_imaging(noise, data.shape[-1] / nx, None, dwell_us)
     first_slice = slice_list[0]
     thickness = float(first_slice.get("dThickness", 0.0))
     fov = (float(first_slice.get("dReadoutFOV", 0.0)), float(first_slice.get("dPhaseFOV", 0.0)), thickness if is_3d else thickness * nz)
@@ -101,15 +115,22 @@ def read_twix(path: Path) -> RawKSpace:
         position_mm=_centre(slice_list[:nz] if not is_3d else slice_list[:1]),
         direction=_direction(measurements[-1]),
         source_format="twix",
+        dwell_us=dwell_us,
+        warnings=warnings,
     )
-    noise = [mdb.data for m in mapped if "noise" in m for mdb in m["noise"].mdb_list]
-    noise_scan = np.concatenate(noise, axis=1).astype(np.complex64) if noise else None
     return RawKSpace(data, mask, header, noise=noise_scan, source_path=path)
 
 
 def _first_us_as_ms(values) -> float | None:
     """The first of a protocol list in µs (alTE, alTR), in ms."""
     return float(values[0]) / 1000.0 if values else None
+
+
+def _dwell_us(hdr: dict) -> float | None:
+    """The imaging ADC's dwell time per acquired sample in µs: ``sRXSPEC.alDwellTime[0]`` (ns, the
+    first contrast's); None where absent or 0."""
+    dwells = hdr["MeasYaps"].get("sRXSPEC", {}).get("alDwellTime") or [0]
+    return float(dwells[0]) / 1000.0 if float(dwells[0]) > 0 else None
 
 
 def _field_strength(hdr: dict) -> float | None:

@@ -50,10 +50,12 @@ def reconstruct(
 
     Returns:
         the magnitude of the coil-combined image as a float32 :class:`Volume` ``(z, y, x)`` =
-        (slices, ky → y, kx → x), its geometry from the header (what is missing is listed in
-        ``metadata["raw_recon"]["warnings"]``), ``metadata["raw_recon"]`` = method, parameters,
-        the consistency report and the header's ``acquisition`` facts (2D/3D, TE and TR in ms,
-        field strength in T, None where absent); and the :class:`ConsistencyReport` (a method other than ``sense``
+        (slices, ky → y, kx → x), its geometry from the header (what is missing, and the reader's
+        warnings, are listed in ``metadata["raw_recon"]["warnings"]``), ``metadata["raw_recon"]`` = method, parameters,
+        the consistency report, ``noise_dwell_ratio`` (the factor applied to the noise scan's
+        variance for its dwell time, :mod:`.whitening`; None without one) and the header's
+        ``acquisition`` facts (2D/3D, TE and TR in ms, field strength in T, the readout dwell in µs,
+        None where absent); and the :class:`ConsistencyReport` (a method other than ``sense``
         is compared with CG-SENSE on the same coil maps).
     """
     share = 1.0 if method == "sense" else 0.7
@@ -81,12 +83,14 @@ def reconstruct(
             "method": method,
             "parameters": result.parameters,
             "consistency": consistency.to_dict(),
-            "warnings": warnings,
+            "warnings": [*raw.header.warnings, *warnings],
+            "noise_dwell_ratio": raw.header.noise_dwell_ratio,
             "acquisition": {
                 "acquisition": raw.header.acquisition,
                 "te_ms": raw.header.te_ms,
                 "tr_ms": raw.header.tr_ms,
                 "field_strength_t": raw.header.field_strength_t,
+                "dwell_us": raw.header.dwell_us,
             },
         },
     }
