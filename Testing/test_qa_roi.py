@@ -144,6 +144,19 @@ def test_auto_roi_lands_in_the_flat_region() -> None:
     assert stats.sd_detrended == pytest.approx(sigma, rel=0.1)  # no downward selection bias
 
 
+def test_auto_roi_keeps_its_precision_on_a_large_offset() -> None:
+    """The box scores are float32 (memory): on an image whose texture is 1e-4 of its level, the
+    variance E[s²] − E[s]² must still find the flat half (a plain float32 sum of squares would not
+    resolve it)."""
+    shape = (20, 64, 64)
+    z, y, x = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    inside = (z >= 2) & (z < 18) & (y >= 8) & (y < 56) & (x >= 8) & (x < 56)
+    texture = 2.0 * np.sin(2 * np.pi * x / 12) * np.sin(2 * np.pi * y / 12) * (x < 32)
+    data = np.where(inside, 20000.0 + texture, 0.0) + np.random.default_rng(2).normal(0, 0.05, shape)
+    corners = find_homogeneous_roi(_volume(data.astype(np.float32)), size_mm=8.0).corners()
+    assert np.all(corners[:, 0] > 32 - 0.5 - 1e-6)  # every voxel in the flat half (x >= 32)
+
+
 def test_auto_roi_does_not_pick_the_lowest_noise_realisation() -> None:
     # on a flat noisy object every box is equally homogeneous; choosing by the raw local SD would
     # pick the box whose noise happens to be lowest (about 12 % low here)

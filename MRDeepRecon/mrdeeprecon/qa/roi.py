@@ -361,6 +361,42 @@ def compare_roi(
     )
 
 
+def _box_inside(foreground: np.ndarray, window: tuple[int, int, int]) -> np.ndarray:
+    """bool ``(z, y, x)``: the box of ``window`` voxels centred there (as ``uniform_filter`` centres
+    it) lies inside the volume and entirely in ``foreground``."""
+    covered = ndimage.uniform_filter(np.asarray(foreground, dtype=np.float32), window, mode="constant")
+    valid = covered > 1.0 - 0.5 / float(np.prod(window))  # every voxel, within float32 rounding
+    del covered
+    for axis, n in enumerate(window):  # the whole window must lie inside the volume
+        index = np.arange(foreground.shape[axis])
+        fits = (index - n // 2 >= 0) & (index - n // 2 + n <= foreground.shape[axis])
+        valid &= fits.reshape([-1 if a == axis else 1 for a in range(3)])
+    return valid
+
+
+def _relative_box_sd(data: np.ndarray, foreground: np.ndarray, window: tuple[int, int, int], valid: np.ndarray) -> np.ndarray:
+    """float32 ``(z, y, x)``: the SD of the smoothed image in each box over the box's mean (inf
+    where not ``valid`` or the mean is not positive), in float32 with the image shifted and scaled
+    to its foreground median and spread first, so that the variance ``E[s²] − E[s]²`` keeps its
+    precision; about four volume-sized float32 arrays at the peak."""
+    centre = float(np.median(data[foreground])) if np.any(foreground) else 0.0
+    spread = float(np.percentile(np.abs(data[foreground] - centre), 99)) if np.any(foreground) else 1.0
+    spread = spread if spread > 0 else 1.0
+    shifted = (np.asarray(data, dtype=np.float32) - np.float32(centre)) / np.float32(spread)
+    mean = ndimage.uniform_filter(shifted, window) + np.float32(centre / spread)  # of the image, scaled
+    smoothed = ndimage.gaussian_filter(shifted, AUTO_ROI_SMOOTHING_VOXELS)
+    del shifted
+    variance = ndimage.uniform_filter(smoothed * smoothed, window)
+    variance -= ndimage.uniform_filter(smoothed, window) ** 2
+    del smoothed
+    np.maximum(variance, 0.0, out=variance)
+    score = np.sqrt(variance, out=variance)
+    usable = valid & (mean > 0)
+    score[usable] /= mean[usable]
+    score[~usable] = np.inf
+    return score
+
+
 def find_homogeneous_roi(
     volume: Volume,
     size_mm: float | tuple[float, float, float] = AUTO_ROI_SIZE_MM,
@@ -380,7 +416,6 @@ def find_homogeneous_roi(
     Raises:
         MRDeepReconError: when no box fits inside the foreground.
     """
-    data = np.asarray(volume.data, dtype=np.float64)
     if foreground is None:
         foreground = foreground_mask(volume)
     sizes_ijk = np.broadcast_to(np.asarray(size_mm, dtype=np.float64), (3,))
@@ -389,24 +424,11 @@ def find_homogeneous_roi(
         np.maximum(np.round(sizes_ijk / np.asarray(volume.spacing)), least), 1, volume.shape[::-1]
     )
     window = tuple(int(c) for c in counts_ijk[::-1])  # (z, y, x)
-    smoothed = ndimage.gaussian_filter(data, AUTO_ROI_SMOOTHING_VOXELS)
-    mean = ndimage.uniform_filter(data, window)
-    variance = (
-        ndimage.uniform_filter(smoothed**2, window) - ndimage.uniform_filter(smoothed, window) ** 2
-    )
-    inside = ndimage.uniform_filter(
-        np.asarray(foreground, dtype=np.float64), window, mode="constant"
-    )
-    valid = (inside > 1.0 - 1e-6) & (mean > 0)
-    for axis, n in enumerate(window):  # the whole window must lie inside the volume
-        index = np.arange(volume.shape[axis])
-        fits = (index - n // 2 >= 0) & (index - n // 2 + n <= volume.shape[axis])
-        valid &= fits.reshape([-1 if a == axis else 1 for a in range(3)])
-    if not valid.any():
+    score = _relative_box_sd(volume.data, foreground, window, _box_inside(foreground, window))
+    if not np.isfinite(score).any():
         raise MRDeepReconError(
             f"no {window[::-1]}-voxel box fits inside the foreground; give an ROI or a smaller size"
         )
-    score = np.where(valid, np.sqrt(np.maximum(variance, 0.0)) / np.where(valid, mean, 1.0), np.inf)
     z, y, x = np.unravel_index(int(np.argmin(score)), score.shape)
     start = np.array([x, y, z]) - np.asarray(window[::-1]) // 2
     return BoxROI.from_indices(
