@@ -176,7 +176,7 @@ def train_recon(config: ReconTrainConfig, log=lambda message: print(message, flu
             "held_out": list(HELD_OUT),
             "template": {"file": Path(config.template).name, "sha256": sha256_of(Path(config.template)),
                          "use": "ESPIRiT coil maps (augmented), noise covariance from the k-space corners, signal level"},
-            "pairs": "simulated in torch (mrdeeprecon.training.raw_pairs); target = the coil-combined clean image",
+            "pairs": f"simulated in torch (mrdeeprecon.training.raw_pairs); target = the coil-combined {pair_config.target.replace('_', ' ')} image",
             "pair_config": json_ready(dataclasses.asdict(pair_config)),
             "steps": stop,
             "schedule_steps": config.steps,
