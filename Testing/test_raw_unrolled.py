@@ -186,6 +186,22 @@ def test_the_fully_sampled_target_is_the_clean_one_plus_the_pairs_own_noise(tmp_
 
 
 @needs_sigpy
+def test_random_line_masks_sample_whole_lines_at_the_drawn_acceleration(tmp_path):
+    from mrdeeprecon.training.raw_pairs import ACS_LINES, RawPairConfig, RawPairSampler
+    from mrdeeprecon.training.train_unrolled import template_of
+
+    maps, covariance, level = template_of(_template(tmp_path / "template.npy"))
+    volume = np.random.default_rng(1).random((12, 64, 56)).astype(np.float32) + 1.0
+    config = RawPairConfig(acceleration=(4.0, 4.0), p_poisson=0.0, p_random=1.0)
+    masks = RawPairSampler([volume], maps, covariance, level, config, seed=9).batch(24).mask
+    ny = masks.shape[1]
+    assert torch.equal(masks, masks[:, :, :1].expand_as(masks)), "whole ky lines"
+    assert masks[:, ny // 2 - ACS_LINES // 2 : ny // 2 + ACS_LINES // 2].all()
+    assert float(masks.float().mean()) == pytest.approx(0.25, abs=0.02)
+    assert len({m[:, 0].numpy().tobytes() for m in masks}) == 24, "a new draw per pair"
+
+
+@needs_sigpy
 def test_bundled_model_beats_zero_filled_on_a_held_out_slice():
     """Pairs simulated (as in training) from the held-out seg3D_MR at R 4: the bundled network's
     magnitude is closer to the target (the coil-combined fully sampled image) than the zero-filled

@@ -15,9 +15,12 @@ kx → readout) as :class:`~mrdeeprecon.raw.kspace_data.RawKSpace`:
    template's, k-space ``F(S_c x)`` plus complex Gaussian noise with the template's noise
    covariance between coils (estimated from the k-space corners of the template,
    :func:`noise_covariance`) times a log-uniform factor in ``[0.5, 2]``;
-5. a mask at ``R`` uniform in ``[2, 8]``: half the pairs every R-th ky line + 24 centre lines (random
-   offset), half Poisson disc (``sigpy.mri.poisson``, 24 × 24 calibration, its seed drawn from the
-   sampler's generator; uniform when :data:`POISSON_TRIES` seeds all fail to reach R).
+5. a mask at ``R`` uniform in ``[2, 8]``, one of three kinds (shares :attr:`RawPairConfig.p_poisson`,
+   :attr:`RawPairConfig.p_random`, the rest uniform): Poisson disc (``sigpy.mri.poisson``, 24 × 24
+   calibration, its seed drawn from the sampler's generator; uniform when :data:`POISSON_TRIES`
+   seeds all fail to reach R); random ky lines (fastMRI's random mask: the 24 centre lines, each other
+   line with the probability that makes R on average); or every R-th ky line (rounded, random
+   offset) + the 24 centre lines.
 
 Target (:attr:`RawPairConfig.target`): ``"fully_sampled"`` (default), the coil combination
 ``Σ_c S_c* F⁻¹(y_c)`` of the noisy *fully sampled* k-space with the same maps — what the benchmark's
@@ -54,11 +57,13 @@ TARGETS = ("fully_sampled", "clean")
 class RawPairConfig:
     """How pairs are drawn (module docstring). ``acceleration``: the range of R;
     ``noise_factor``: the range of the factor on the template's noise covariance (log-uniform);
-    ``p_poisson``: the share of Poisson-disc masks; ``target``: one of :data:`TARGETS`."""
+    ``p_poisson``, ``p_random``: the shares of Poisson-disc and random-line masks (the rest are
+    uniform); ``target``: one of :data:`TARGETS`."""
 
     acceleration: tuple[float, float] = (2.0, 8.0)
     noise_factor: tuple[float, float] = (0.5, 2.0)
-    p_poisson: float = 0.5
+    p_poisson: float = 1 / 3
+    p_random: float = 1 / 3
     max_rotation_deg: float = 15.0
     max_shift: float = 0.1
     target: str = "fully_sampled"
@@ -171,7 +176,14 @@ class RawPairSampler:
     def _mask(self) -> torch.Tensor:
         ny, nx = self.shape
         r = float(self._uniform(*self.config.acceleration))
-        if self._uniform() < self.config.p_poisson:
+        kind = float(self._uniform())
+        centre = slice(ny // 2 - ACS_LINES // 2, ny // 2 + ACS_LINES // 2)
+        if self.config.p_poisson <= kind < self.config.p_poisson + self.config.p_random:
+            probability = max(0.0, (ny / r - ACS_LINES) / (ny - ACS_LINES))
+            lines = torch.rand(ny, generator=self.generator) < probability
+            lines[centre] = True
+            return lines[:, None].expand(ny, nx).clone()
+        if kind < self.config.p_poisson:
             import sigpy.mri
 
             for _ in range(POISSON_TRIES):  # sigpy's search for the density misses R now and then
@@ -184,7 +196,7 @@ class RawPairSampler:
         step = max(2, int(round(r)))
         mask = torch.zeros(self.shape, dtype=torch.bool)
         mask[self._integer(step) :: step] = True
-        mask[ny // 2 - ACS_LINES // 2 : ny // 2 + ACS_LINES // 2] = True
+        mask[centre] = True
         return mask
 
     def pair(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
