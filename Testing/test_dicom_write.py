@@ -10,9 +10,13 @@ engine once per test session (:func:`enhanced_case`, also used by ``test_dicom_d
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
+import io
+import itertools
 import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -473,6 +477,165 @@ def test_classic_source_written_as_enhanced_gets_functional_groups(written) -> N
     siemens = pydicom.dcmread(written[("siemens", True)].files[0], stop_before_pixels=True)
     region = siemens.SharedFunctionalGroupsSequence[0].FrameAnatomySequence[0]
     assert region.AnatomicRegionSequence[0].CodeValue == "818981001"  # BodyPartExamined ABDOMEN
+
+
+#: The classic attributes that MR Timing and Related Parameters holds under the same tags.
+TIMING_KEYWORDS = ("RepetitionTime", "FlipAngle", "EchoTrainLength", "RFEchoTrainLength", "GradientEchoTrainLength")
+
+
+def test_classic_source_written_as_enhanced_keeps_tr_and_flip_angle(written) -> None:
+    """A classic Philips T1 FFE written as Enhanced MR keeps TR, flip angle and echo train length
+    in the shared MR Timing and Related Parameters group (PS3.3 C.8.13.5.2, with values equal
+    to every source slice's); what the source lacks (RF / gradient echo train lengths) is left
+    out, not invented, and nothing stays at the top level or goes per frame."""
+    ds = pydicom.dcmread(written[("philips_classic", True)].files[0], stop_before_pixels=True)
+    assert ds.SharedFunctionalGroupsSequence[0].MRImageFrameTypeSequence[0].FrameType[0] == "DERIVED"
+    timing = ds.SharedFunctionalGroupsSequence[0].MRTimingAndRelatedParametersSequence
+    assert len(timing) == 1
+    headers = [header for _, header in source_instances("philips_classic").values()]
+    for keyword in ("RepetitionTime", "FlipAngle", "EchoTrainLength"):
+        assert {str(header[keyword].value) for header in headers} == {str(timing[0][keyword].value)}
+    assert float(timing[0].RepetitionTime) == pytest.approx(256.4448, abs=1e-4)
+    assert float(timing[0].FlipAngle) == 80.0 and int(timing[0].EchoTrainLength) == 1
+    assert "RFEchoTrainLength" not in timing[0] and "GradientEchoTrainLength" not in timing[0]
+    assert "SpecificAbsorptionRateSequence" not in timing[0] and "OperatingModeSequence" not in timing[0]
+    assert not any(keyword in ds for keyword in TIMING_KEYWORDS)
+    assert not any("MRTimingAndRelatedParametersSequence" in frame for frame in ds.PerFrameFunctionalGroupsSequence)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"FlipAngle": None, "EchoTrainLength": "", "RFEchoTrainLength": 1}, {"RepetitionTime", "RFEchoTrainLength"}),
+        ({keyword: None for keyword in TIMING_KEYWORDS}, None),
+    ],
+    ids=["partial", "none"],
+)
+def test_timing_group_holds_only_what_the_classic_source_has(
+    tmp_path: Path, changes: dict, expected: set[str] | None
+) -> None:
+    """Absent or empty source attributes are left out of the group (never written empty, type
+    1C); a source with none of them gets no MR Timing group at all."""
+    source = _first_slices(load_volume(_source_path("philips_classic")), 3)
+    header = copy.deepcopy(source.metadata["dicom_header"])
+    for keyword, value in changes.items():
+        if value is None:
+            header.pop(keyword, None)
+        else:
+            setattr(header, keyword, value)
+    metadata = {**source.metadata, "dicom_header": header, "enhancement": ENHANCEMENT_RECORD}
+    series = write_derived_series(
+        source.with_data(source.data, metadata=metadata), tmp_path / "out", DerivedSeriesOptions(enhanced=True)
+    )
+    ds = pydicom.dcmread(series.files[0], stop_before_pixels=True)
+    timing = ds.SharedFunctionalGroupsSequence[0].get("MRTimingAndRelatedParametersSequence")
+    if expected is None:
+        assert timing is None
+    else:
+        assert {element.keyword for element in timing[0]} == expected
+        assert all(element.value not in ("", None) for element in timing[0])
+    assert not any(keyword in ds for keyword in TIMING_KEYWORDS)
+
+
+class _FixedClock(datetime):
+    """A ``datetime`` whose ``now()`` is one fixed moment with its UTC offset, in any time zone."""
+
+    @classmethod
+    def now(cls, tz=None) -> _FixedClock:
+        return cls(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
+
+    def astimezone(self, tz=None) -> _FixedClock:
+        return self
+
+
+def make_writer_deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New UIDs from a counter, a fixed clock and engine version: the written bytes are then a
+    function of the input alone."""
+    from mrdeeprecon.io.dicom_write import derivation, header, plan
+
+    counter = itertools.count(1)
+    monkeypatch.setattr(plan, "generate_uid", lambda prefix=None: f"1.2.826.0.1.3680043.10.999.{next(counter)}")
+    monkeypatch.setattr(plan, "datetime", _FixedClock)
+    for module in (derivation, header):
+        monkeypatch.setattr(module, "engine_version", lambda: "0.0.0")
+
+
+def data_set_sha256(data: bytes) -> str:
+    """SHA-256 of a DICOM file's data set: the bytes after its File Meta Information (whose
+    implementation UID and version name are pydicom's, not the writer's)."""
+    meta_length = int.from_bytes(data[140:144], "little")  # (0002,0000) UL, explicit VR LE
+    return hashlib.sha256(data[144 + meta_length :]).hexdigest()
+
+
+def pinned_writes(root: Path) -> dict[str, str]:
+    """Data-set SHA-256 of the written files of :data:`PINNED_WRITES` (the sources themselves
+    with :data:`ENHANCEMENT_RECORD`, no network); for a classic source written as Enhanced MR,
+    of the object without its MR Timing and Related Parameters group, re-encoded by pydicom."""
+    sources = {
+        "philips_enhanced": load_volume(_source_path("philips_enhanced")),
+        "philips_classic": load_volume(_source_path("philips_classic")),
+        "ge_oblique": _first_slices(load_volume(_source_path("ge_oblique")), GE_SLICES),
+    }
+    digests = {}
+    for name, as_enhanced in PINNED_WRITES:
+        if name == "nifti":
+            volume, options = synthetic(), DerivedSeriesOptions(research_placeholder=True, enhanced=as_enhanced)
+        else:
+            source = sources[name]
+            volume = source.with_data(source.data, metadata={**source.metadata, "enhancement": ENHANCEMENT_RECORD})
+            options = DerivedSeriesOptions(enhanced=as_enhanced)
+        key = f"{name}-{'enhanced' if as_enhanced else 'classic'}"
+        series = write_derived_series(volume, root / key, options)
+        for path in series.files:
+            data = path.read_bytes()
+            if name == "philips_classic" and as_enhanced:
+                ds = pydicom.dcmread(path)
+                ds.SharedFunctionalGroupsSequence[0].pop("MRTimingAndRelatedParametersSequence", None)
+                buffer = io.BytesIO()
+                ds.save_as(buffer, enforce_file_format=True)
+                data = buffer.getvalue()
+            digests[f"{key}/{path.name}"] = data_set_sha256(data)
+    return digests
+
+
+#: (source, written as enhanced) of :func:`pinned_writes`.
+PINNED_WRITES = [
+    ("philips_enhanced", True),
+    ("philips_enhanced", False),
+    ("philips_classic", False),
+    ("philips_classic", True),
+    ("ge_oblique", False),
+    ("nifti", True),
+    ("nifti", False),
+]
+#: :func:`pinned_writes` before the MR Timing group was carried from a classic source (first,
+#: last and middle files of each series). A deliberate change of the written output updates them.
+PINNED_SHA256 = {
+    "philips_enhanced-enhanced/0001.dcm": "1ecc932cb0b1d07066808d766747f6018b9cdaddf5e734c9149f1395f3b3b4f1",
+    "philips_enhanced-classic/0001.dcm": "b93709b82892f56afe6410b45a4dd04791cb15ba0042d36e6bd213468ce8f9ec",
+    "philips_enhanced-classic/0007.dcm": "2ce53232931a84a2491c2afd885f86048539148b050c5098b3c952006134a5b4",
+    "philips_enhanced-classic/0012.dcm": "6943e374df1994cef529f542d6c55eba36e51a1507f67b9bf62478db0ff758de",
+    "philips_classic-classic/0001.dcm": "6f5efe301910dc58e17aa5a3bc4afe21a23e33f1a146d58da7ff49114cc74a69",
+    "philips_classic-classic/0013.dcm": "9f8a15adac6fe1ae28a42fe445a97ca50992940691770066366250e02da11aff",
+    "philips_classic-classic/0024.dcm": "14495b70de560a3ee1dff5ea6cca5445578977235c6db1212aedd078ab44f320",
+    "philips_classic-enhanced/0001.dcm": "936bf3e52d21fc4916b15fb2a127c3f7b19c51969dc15968309b0f2c7d275dbb",
+    "ge_oblique-classic/0001.dcm": "351087fb5e03d29ca6bf02b241caa4588619ce5ba2cb398bfd1468e33ba22752",
+    "ge_oblique-classic/0005.dcm": "3dfc878f43398c2e9fd665be750bee264e71e444b9b4f05f6a416d7e9881aeb9",
+    "ge_oblique-classic/0008.dcm": "4f786e41b4ee0cba7a9902d96d19a42a85dfd4e4fe79f3f9233f569a127a6ded",
+    "nifti-enhanced/0001.dcm": "11f1f594beabc0be8b7d98c2c03ceaf76c2a4059e40238e324e022742a1fc6c4",
+    "nifti-classic/0001.dcm": "a22bbeeb12a9d4519da64da5d90d3106c5d58ad8a96b77f93c2fa9757cd0414b",
+    "nifti-classic/0004.dcm": "8a77c517da4408b977855dc2c2f5024ee5ebc92b6df6d3891a28094bc67504bf",
+    "nifti-classic/0006.dcm": "99a4bc0c238033562020b9ee81cc11ef3a970865b3038a629336f2b67802f9f5",
+}
+
+
+def test_outputs_other_than_the_timing_group_are_unchanged(tmp_path: Path, monkeypatch) -> None:
+    """Enhanced sources (both IODs), classic outputs and NIfTI input are written byte for byte as
+    before the MR Timing group was carried; a classic source written as Enhanced MR differs only
+    by that group."""
+    make_writer_deterministic(monkeypatch)
+    digests = pinned_writes(tmp_path)
+    assert {key: digests[key] for key in PINNED_SHA256} == PINNED_SHA256
 
 
 @pytest.mark.parametrize(("name", "as_enhanced"), ALL_WRITES, ids=IDS)

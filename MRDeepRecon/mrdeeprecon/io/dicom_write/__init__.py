@@ -17,9 +17,14 @@ equipment and acquisition attributes. Between the two IODs the acquisition value
   PixelBandwidth, coils, ... from the functional groups; ScanningSequence, SequenceVariant and
   ScanOptions derived from the MR Pulse Sequence / MR Modifier attributes (``RM`` and ``NONE``
   when nothing applies).
-* classic source → enhanced: the MR Echo, MR Averages and MR FOV/Geometry groups, which a classic
-  header fills completely; the other classic acquisition attributes (TR, flip angle, ...) stay at
-  the top level, because their groups would need values a classic header lacks. Frame Anatomy
+* classic source → enhanced, in the shared functional group: MR Timing and Related Parameters
+  with the RepetitionTime, FlipAngle, EchoTrainLength (and RF / gradient echo train lengths) the
+  source has (type 1C, required only in ORIGINAL frames: what it lacks, such as SAR and operating
+  modes, is left out, never invented or written empty; dciodvfy, which cannot test the frame type
+  there, reports those as missing), MR Echo (EffectiveEchoTime), MR Averages and MR FOV/Geometry
+  (when the source fills all of its attributes). The other classic acquisition attributes (SAR,
+  dB/dt, InversionTime, coils, pixel bandwidth, imaging frequency, ...) are not carried: their groups would need values
+  a classic header lacks, and the Enhanced MR IOD has no top-level place for them. Frame Anatomy
   comes from AnatomicRegionSequence, else BodyPartExamined coded through CID 4030, else SCT
   "Unknown"; ApplicableSafetyStandardAgency, required by Enhanced MR, is ``IEC`` with a
   description saying it was assumed when the source has none.

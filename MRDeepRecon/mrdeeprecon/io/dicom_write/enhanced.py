@@ -22,7 +22,13 @@ from ..dicom_encoding import format_ds
 from ..dicom_values import as_list
 from .derivation import add_derivation, referenced_series, source_image_sequence
 from .header import base_header, remove_unsafe, write_instance
-from .iod_keywords import CLASSIC_ONLY_KEYWORDS, ENHANCED_EQUIPMENT, ORIGINAL_ONLY_KEYWORDS, REBUILT_GROUPS
+from .iod_keywords import (
+    CLASSIC_ONLY_KEYWORDS,
+    CLASSIC_TIMING_KEYWORDS,
+    ENHANCED_EQUIPMENT,
+    ORIGINAL_ONLY_KEYWORDS,
+    REBUILT_GROUPS,
+)
 from .items import code_item, filled, item
 from .plan import SeriesPlan, enhancement_factors, enhancement_record, slice_thickness, window_values
 from .source import SourceSeries
@@ -46,13 +52,37 @@ def _pop_filled(ds: Dataset, *keywords: str) -> list[Any] | None:
     return values
 
 
+def _timing_from_classic(ds: Dataset) -> Dataset | None:
+    """MR Timing and Related Parameters item holding the classic header's filled
+    :data:`~.iod_keywords.CLASSIC_TIMING_KEYWORDS` (RepetitionTime, FlipAngle, EchoTrainLength,
+    RF / gradient echo train lengths: the same tags and values); all of them leave the top level.
+    ``None`` when the header has none of them filled.
+
+    The macro's attributes are type 1C, required only in ORIGINAL frames (PS3.3 C.8.13.5.2), so
+    what the source lacks (for a classic header always SpecificAbsorptionRateSequence and
+    OperatingModeSequence, usually the RF / gradient echo train lengths) is left out rather than
+    invented; our frames are DERIVED. dciodvfy requires them whenever the macro is present (its
+    template cannot test the frame type), so it reports each left-out one as missing."""
+    timing = Dataset()
+    for keyword in CLASSIC_TIMING_KEYWORDS:
+        if keyword not in ds:
+            continue
+        element = ds[keyword]
+        del ds[keyword]
+        if filled(element.value):
+            timing.add(element)
+    return timing if len(timing) else None
+
+
 def _groups_from_classic(ds: Dataset) -> list[tuple[str, Dataset]]:
-    """The MR functional groups a classic header fills completely (MR Echo, MR Averages, MR
-    FOV/Geometry); their classic attributes leave the top level. MR Timing is not made: dciodvfy
-    requires its SAR, operating modes and RF / gradient echo train lengths, which a classic header
-    lacks, so TR and flip angle are not carried into an enhanced object written from a classic
-    source (its classic output keeps them; both reference the source images)."""
+    """The MR functional groups a classic header fills: MR Timing and Related Parameters
+    (:func:`_timing_from_classic`), MR Echo, MR Averages and MR FOV/Geometry; their classic
+    attributes leave the top level. The output is one 3D volume and the reader records the
+    first sorted source slice's header, so all of them go into the shared functional group."""
     groups = []
+    timing = _timing_from_classic(ds)
+    if timing is not None:
+        groups.append(("MRTimingAndRelatedParametersSequence", timing))
     echo = _pop_filled(ds, "EchoTime")
     if echo:
         groups.append(("MREchoSequence", item(EffectiveEchoTime=float(echo[0]))))

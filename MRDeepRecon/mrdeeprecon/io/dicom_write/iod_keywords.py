@@ -65,6 +65,18 @@ MR_GROUP_MAP = (
     ("TransmitCoilName", "MRTransmitCoilSequence", "TransmitCoilName"),
 )
 
+#: Classic MR Image attributes that the MR Timing and Related Parameters functional group holds
+#: under the same tags (PS3.3 C.8.13.5.2): an enhanced object written from a classic source
+#: carries the filled ones there (:func:`.enhanced._groups_from_classic`). All are type 1C,
+#: required only in ORIGINAL frames, so one the source lacks is left out, never written empty.
+CLASSIC_TIMING_KEYWORDS = (
+    "RepetitionTime",
+    "FlipAngle",
+    "EchoTrainLength",
+    "RFEchoTrainLength",
+    "GradientEchoTrainLength",
+)
+
 #: Enhanced General Equipment attributes (type 1); a source without one gets ``UNKNOWN``.
 ENHANCED_EQUIPMENT = (
     "Manufacturer",
@@ -106,8 +118,9 @@ CLASSIC_MR_IMAGE_FLAVOURS = (
 
 #: Attributes of a classic MR header that the Enhanced MR IOD does not have at its top level
 #: (per-frame acquisition facts, classic pulse-sequence words): an enhanced object written from
-#: a classic source leaves them out (dciodvfy: "not present in standard DICOM IOD"). TE, the
-#: averages and the FOV move into functional groups first (:func:`.enhanced._groups_from_classic`).
+#: a classic source leaves them out (dciodvfy: "not present in standard DICOM IOD"). TE, TR, the
+#: flip angle, the echo train length, the averages and the FOV move into functional groups first
+#: (:func:`.enhanced._groups_from_classic`).
 CLASSIC_ONLY_KEYWORDS = (
     "AcquisitionDate", "AcquisitionTime", "ScanningSequence", "SequenceVariant", "ScanOptions", "SequenceName",
     "AngioFlag", "RepetitionTime", "InversionTime", "ImagingFrequency", "EchoNumbers", "EchoTrainLength",
