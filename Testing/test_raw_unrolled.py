@@ -94,6 +94,28 @@ def test_the_sense_start_is_cg_sense_at_the_baselines_setting():
         UnrolledConfig(start="zero")
 
 
+def test_the_final_projection_keeps_what_was_measured():
+    """Fully sampled: the projected network output is Aᴴy whatever the cascades did; consistent
+    data (y = A x): the true image is left as it is."""
+    kspace, maps, mask, generator = _random_problem(4)
+    operator = SenseOperator(maps, mask)
+    truth = torch.complex(torch.randn((SLICES, NY, NX), generator=generator), torch.randn((SLICES, NY, NX), generator=generator))
+    truth = truth * (torch.sum(maps.abs() ** 2, 0) > 0.5)
+    assert torch.allclose(operator.project(truth, operator.forward(truth)), truth, atol=1e-4)
+    full = torch.ones_like(mask)
+    model = UnrolledSense(UnrolledConfig(cascades=2, channels=4, final_projection=True))
+    for regulariser in model.regularisers:  # cascades that change the image
+        torch.nn.init.normal_(regulariser.out.weight, std=0.1)
+    with torch.no_grad():
+        projected = model(kspace, maps, full)
+        plain = UnrolledSense(UnrolledConfig(cascades=2, channels=4))
+        plain.load_state_dict(model.state_dict())
+        unprojected = plain(kspace, maps, full)
+    expected = SenseOperator(maps, full).adjoint(kspace)
+    assert torch.allclose(projected, expected, atol=1e-4)
+    assert not torch.allclose(unprojected, expected, atol=1e-2)
+
+
 def _template(path):
     """A fully sampled 8-coil ``.npy`` raw file (1 slice, 128 × 112: Poisson-disc masks at R 8 need
     room beside the 24 × 24 calibration) of an ellipse with noise."""

@@ -45,6 +45,13 @@ class SenseOperator:
         """``Aᴴ y``: coil k-space ``(coils, slices, ky, kx)`` → image ``(slices, y, x)``."""
         return torch.sum(torch.conj(self.maps) * ifftc(kspace * self.mask, IN_PLANE), dim=0)
 
+    def project(self, image: torch.Tensor, kspace: torch.Tensor) -> torch.Tensor:
+        """The image whose coil k-space takes the measured samples: ``Σ_c S_c* F⁻¹(M y_c + (1 − M)
+        F(S_c x))`` for an image ``(slices, y, x)`` and measured coil k-space ``y``
+        ``(coils, slices, ky, kx)`` (a hard data-consistency step)."""
+        coil_kspace = torch.where(self.mask, kspace, fftc(self.maps * image, IN_PLANE))
+        return torch.sum(torch.conj(self.maps) * ifftc(coil_kspace, IN_PLANE), dim=0)
+
     def normal(self, image: torch.Tensor) -> torch.Tensor:
         """``Aᴴ A x`` of an image ``(slices, y, x)``."""
         return self.adjoint(self.forward(image))

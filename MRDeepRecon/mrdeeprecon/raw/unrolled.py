@@ -16,6 +16,11 @@ CG-SENSE at the baselines' setting for the slice's acceleration (``"sense"``:
 so that the untrained network is CG-SENSE followed by a few Landweber steps and training learns a
 refinement of it), and works in units of the robust scale ``s`` = the 99th percentile of ``|Aᴴ y|``
 (:func:`robust_scale`): ``y / s`` in, ``s ·`` output out.
+With :attr:`UnrolledConfig.final_projection` the output ends with a hard data-consistency
+projection: each coil's k-space of the result, ``F(S_c x)``, takes the measured samples ``y_c``
+where they were sampled, and the coils are combined with the maps again,
+``x ← Σ_c S_c* F⁻¹(M y_c + (1 − M) F(S_c x))``: what was measured is kept as measured (noise
+included), the network fills in only what was not.
 
 Weights are a ``.safetensors`` file with a JSON model card beside it (architecture, SHA-256 of the
 weights, training record); the bundled ones are ``Resources/models/unrolled_sense.safetensors``
@@ -57,12 +62,15 @@ class UnrolledConfig:
         initial_step: the data-consistency step size ``η`` at initialisation.
         start: the image the cascades start from, one of :data:`STARTS` (module docstring); a
             model card without it is an ``"adjoint"`` model.
+        final_projection: end with the hard data-consistency projection (module docstring); a
+            model card without it has none.
     """
 
     cascades: int = 6
     channels: int = 12
     initial_step: float = 1.0
     start: str = "adjoint"
+    final_projection: bool = False
 
     def __post_init__(self) -> None:
         if self.start not in STARTS:
@@ -166,6 +174,8 @@ class UnrolledSense(nn.Module):
         for k, regulariser in enumerate(self.regularisers):
             correction = _to_complex(regulariser(_to_channels(image)))
             image = image - self.data_consistency(k, image, operator, kspace) - correction
+        if self.config.final_projection:
+            image = operator.project(image, kspace)
         return image * scale
 
 

@@ -57,6 +57,8 @@ class ReconTrainConfig:
     cascades: int = declared(FieldSpec("data-consistency + CNN cascades", metavar="K"), UnrolledConfig.cascades)
     channels: int = declared(FieldSpec("channels of each regulariser U-Net's first stage", metavar="C"), UnrolledConfig.channels)
     start: str = declared(FieldSpec("where the cascades start: the adjoint A^H y, or CG-SENSE at the baselines' setting", choices=STARTS), "sense")
+    final_projection: bool = declared(FieldSpec(
+        "end the network with a hard data-consistency projection (the measured samples kept as measured)"), True)
     init_weights: Optional[Path] = declared(FieldSpec(
         "fine-tune: start from this unrolled model's weights (same cascades and channels; its card joins the lineage)",
         metavar="SAFETENSORS"), None)
@@ -99,7 +101,8 @@ def train_recon(config: ReconTrainConfig, log=lambda message: print(message, flu
     maps, covariance, level = template_of(Path(config.template))
     pair_config = RawPairConfig()
     sampler = RawPairSampler([v.data for v in volumes], maps, covariance, level, pair_config, config.seed)
-    net_config = UnrolledConfig(cascades=config.cascades, channels=config.channels, start=config.start)
+    net_config = UnrolledConfig(cascades=config.cascades, channels=config.channels, start=config.start,
+                                final_projection=config.final_projection)
     model = UnrolledSense(net_config)
     origin: list[dict[str, Any]] = []
     if config.init_weights is not None:
