@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import importlib.util
 
 import numpy as np
@@ -92,6 +93,24 @@ def test_the_sense_start_is_cg_sense_at_the_baselines_setting():
     assert sense_settings_for(float(mask[0].numel() / mask[0].sum())) != sense_settings_for(float(mask[1].numel() / mask[1].sum()))
     with pytest.raises(ValueError, match="unknown start"):
         UnrolledConfig(start="zero")
+
+
+def test_the_sense_start_keeps_the_settings_it_was_made_with(monkeypatch):
+    """A "sense" model records the CG-SENSE table of its making (and its card gives it back):
+    retuning the baseline afterwards changes neither its settings nor its output."""
+    from mrdeeprecon.raw import baselines
+
+    config = UnrolledConfig(cascades=0, start="sense")
+    assert config.sense_start == tuple((r, lam, n) for r, (lam, n) in baselines.SENSE_SETTINGS_BY_ACCELERATION.items())
+    assert UnrolledConfig(**json.loads(json.dumps(dataclasses.asdict(config)))) == config
+    assert UnrolledConfig(cascades=0).sense_start == ()
+    kspace, maps, mask, _ = _random_problem(5)
+    with torch.no_grad():
+        before = UnrolledSense(config)(kspace, maps, mask)
+        monkeypatch.setattr(baselines, "SENSE_SETTINGS_BY_ACCELERATION", {1.0: (1.0, 1)})
+        after = UnrolledSense(config)(kspace, maps, mask)
+        retuned = UnrolledSense(UnrolledConfig(cascades=0, start="sense"))(kspace, maps, mask)
+    assert torch.equal(before, after) and not torch.allclose(before, retuned, atol=1e-3)
 
 
 def test_the_final_projection_keeps_what_was_measured():

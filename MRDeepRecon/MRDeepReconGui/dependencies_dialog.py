@@ -28,7 +28,7 @@ def ensure_dependencies(extra: Optional[dict] = None) -> bool:
             "MRDeepRecon needs PyTorch, which the 'PyTorch' extension installs. Install"
             " 'PyTorch' from the Extensions Manager, restart Slicer and try again."
         ),
-        dependencies.DependencyOutcome.TORCH_NOT_INSTALLED: _("PyTorch is not installed: the enhancement cannot run."),
+        dependencies.DependencyOutcome.TORCH_NOT_INSTALLED: _("PyTorch is not installed: MRDeepRecon cannot run."),
         dependencies.DependencyOutcome.STILL_MISSING: _("These Python packages are missing: {packages}.").format(
             packages=", ".join(check.missing)),
     }

@@ -379,8 +379,10 @@ def _relative_box_sd(data: np.ndarray, foreground: np.ndarray, window: tuple[int
     where not ``valid`` or the mean is not positive), in float32 with the image shifted and scaled
     to its foreground median and spread first, so that the variance ``E[s²] − E[s]²`` keeps its
     precision; about four volume-sized float32 arrays at the peak."""
-    centre = float(np.median(data[foreground])) if np.any(foreground) else 0.0
-    spread = float(np.percentile(np.abs(data[foreground] - centre), 99)) if np.any(foreground) else 1.0
+    values = np.asarray(data)[np.asarray(foreground, dtype=bool)]
+    values = values[np.isfinite(values)]
+    centre = float(np.median(values)) if values.size else 0.0
+    spread = float(np.percentile(np.abs(values - centre), 99)) if values.size else 1.0
     spread = spread if spread > 0 else 1.0
     shifted = (np.asarray(data, dtype=np.float32) - np.float32(centre)) / np.float32(spread)
     mean = ndimage.uniform_filter(shifted, window) + np.float32(centre / spread)  # of the image, scaled

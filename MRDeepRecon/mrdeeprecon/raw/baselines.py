@@ -160,11 +160,13 @@ def value_at_acceleration(table: Mapping[float, float], r: float) -> float:
     return float(np.exp(np.interp(r, rs, np.log([table[x] for x in rs]))))
 
 
-def sense_settings_for(r: float) -> tuple[float, int]:
-    """CG-SENSE ``(λ, iterations)`` of :data:`SENSE_SETTINGS_BY_ACCELERATION` at acceleration ``r``,
-    each read by :func:`value_at_acceleration` (the iterations rounded to the nearest integer)."""
-    lamda = value_at_acceleration({k: v[0] for k, v in SENSE_SETTINGS_BY_ACCELERATION.items()}, r)
-    iterations = value_at_acceleration({k: v[1] for k, v in SENSE_SETTINGS_BY_ACCELERATION.items()}, r)
+def sense_settings_for(r: float, table: Mapping[float, tuple[float, int]] | None = None) -> tuple[float, int]:
+    """CG-SENSE ``(λ, iterations)`` of ``table`` (default :data:`SENSE_SETTINGS_BY_ACCELERATION`) at
+    acceleration ``r``, each read by :func:`value_at_acceleration` (the iterations rounded to the
+    nearest integer)."""
+    table = SENSE_SETTINGS_BY_ACCELERATION if table is None else table
+    lamda = value_at_acceleration({k: v[0] for k, v in table.items()}, r)
+    iterations = value_at_acceleration({k: v[1] for k, v in table.items()}, r)
     return lamda, round(iterations)
 
 

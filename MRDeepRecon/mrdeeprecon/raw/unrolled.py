@@ -12,7 +12,8 @@ decreases the residual) and ``R_k`` a compact U-Net on the two real channels (re
 (Landweber) on the SENSE objective. The coil maps are given (ESPIRiT, :mod:`.baselines`), not
 learned. The network starts (:attr:`UnrolledConfig.start`) from ``x = Aᴴ y`` (``"adjoint"``) or from
 CG-SENSE at the baselines' setting for the slice's acceleration (``"sense"``:
-:func:`~mrdeeprecon.raw.operators.cg_sense` with :func:`~mrdeeprecon.raw.baselines.sense_settings_for`,
+:func:`~mrdeeprecon.raw.operators.cg_sense` with the settings recorded in the model,
+:attr:`UnrolledConfig.sense_start`,
 so that the untrained network is CG-SENSE followed by a few Landweber steps and training learns a
 refinement of it), and works in units of the robust scale ``s`` = the 99th percentile of ``|Aᴴ y|``
 (:func:`robust_scale`): ``y / s`` in, ``s ·`` output out.
@@ -40,7 +41,15 @@ from torch import nn
 
 from ..errors import MRDeepReconError, one_line
 from ..progress import CancelToken, ProgressCallback, check, report
-from .baselines import ESPIRIT_SETTINGS, Reconstruction, acceleration, espirit_maps, sense_settings_for, slice_kspace
+from . import baselines
+from .baselines import (
+    ESPIRIT_SETTINGS,
+    Reconstruction,
+    acceleration,
+    espirit_maps,
+    sense_settings_for,
+    slice_kspace,
+)
 from .kspace_data import RawKSpace
 from .operators import SenseOperator, cg_sense
 
@@ -64,6 +73,10 @@ class UnrolledConfig:
             model card without it is an ``"adjoint"`` model.
         final_projection: end with the hard data-consistency projection (module docstring); a
             model card without it has none.
+        sense_start: the CG-SENSE start's settings, ``(effective R, λ, iterations)`` rows as
+            :data:`~mrdeeprecon.raw.baselines.SENSE_SETTINGS_BY_ACCELERATION` had them when the
+            model was made (filled in then, and kept in its card, so that retuning the baseline
+            later does not change what a trained network is given); empty for an ``"adjoint"`` start.
     """
 
     cascades: int = 6
@@ -71,10 +84,19 @@ class UnrolledConfig:
     initial_step: float = 1.0
     start: str = "adjoint"
     final_projection: bool = False
+    sense_start: tuple[tuple[float, float, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.start not in STARTS:
             raise ValueError(f"unknown start {self.start!r}; one of {', '.join(STARTS)}")
+        rows = self.sense_start or (
+            [(r, lamda, iterations) for r, (lamda, iterations) in baselines.SENSE_SETTINGS_BY_ACCELERATION.items()]
+            if self.start == "sense" else [])
+        object.__setattr__(self, "sense_start", tuple((float(r), float(lamda), int(n)) for r, lamda, n in rows))
+
+    def sense_settings(self, r: float) -> tuple[float, int]:
+        """CG-SENSE ``(λ, iterations)`` of :attr:`sense_start` at acceleration ``r``."""
+        return sense_settings_for(r, {row[0]: (row[1], row[2]) for row in self.sense_start})
 
 
 def _double_conv(inputs: int, outputs: int) -> nn.Sequential:
@@ -151,7 +173,7 @@ class UnrolledSense(nn.Module):
         with torch.no_grad():
             for s in range(kspace.shape[1]):
                 r = float(masks[s].numel() / masks[s].sum().clamp_min(1))
-                lamda, iterations = sense_settings_for(r)
+                lamda, iterations = self.config.sense_settings(r)
                 one = SenseOperator(operator.maps[:, s : s + 1], masks[s : s + 1])
                 images.append(cg_sense(one, kspace[:, s : s + 1], lamda, iterations))
         return torch.cat(images, 0)
