@@ -41,7 +41,7 @@ LIB_MODULES = [
 #: MRDeepReconGui modules in dependency order (each imports only those before it), for "Reload".
 GUI_MODULES = [
     "lib_loader", "parameter_node", "dependencies_dialog", "scan_context_section", "model_section",
-    "comparison_section", "run_section", "raw_section", "export_section",
+    "comparison_section", "followed_run", "run_section", "raw_section", "export_section",
 ]
 
 

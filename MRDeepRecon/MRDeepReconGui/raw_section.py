@@ -6,14 +6,13 @@ so that enhance, compare, export and QA take it as they take any volume
 import pathlib
 from typing import Callable, Optional
 
-import qt
 import slicer
 from slicer.i18n import tr as _
 
 from .dependencies_dialog import ensure_dependencies
 from .lib_loader import lib, moduleDir
+from .followed_run import FollowedRun, pythonSlicerExecutable
 from .parameter_node import RAW_METHODS, MRDeepReconParameterNode
-from .run_section import POLL_INTERVAL_MS, pythonSlicerExecutable, runError
 
 
 class RawSection:
@@ -36,11 +35,8 @@ class RawSection:
         self._log = log
         self._enhancing = enhancing
         self._refreshPanel = refreshPanel
-        self._run = None  # MRDeepReconLib.raw_input.ReconstructionRun while a run is in progress
-        self._timer = qt.QTimer()
-        self._timer.setInterval(POLL_INTERVAL_MS)
-        self._timer.timeout.connect(self._pollJob)
-        self.ui.rawProgressBar.hide()
+        self._followed = FollowedRun(
+            self.ui.rawProgressBar, self.ui.rawStatusLabel, log, lambda: slicer.mrmlScene, self._finishRun)
         self._reconstructToolTip = self.ui.reconstructButton.toolTip  # the .ui's, shown once a file is chosen
         self._methodLabels = {
             "zerofill": _("zero-filled RSS"),
@@ -52,7 +48,7 @@ class RawSection:
     @property
     def running(self) -> bool:
         """Whether a reconstruction is in progress."""
-        return self._run is not None
+        return self._followed.running
 
     def relabelComboBox(self) -> None:
         """connectGui fills the method combo box with the method names; show what they are."""
@@ -62,7 +58,7 @@ class RawSection:
     # ------------------------------------------------------------------ Reconstruct / Cancel
 
     def onReconstructButton(self) -> None:
-        if self._run is not None:
+        if self._followed.running:
             self.cancelJob()
             return
         with slicer.util.tryWithErrorDisplay(_("The reconstruction could not start."), waitCursor=True):
@@ -77,36 +73,14 @@ class RawSection:
         rawPath, method = pathlib.Path(node.rawFile), node.rawMethod
         job = lib("raw_input").BackgroundReconstruction()
         job.start(rawPath, method, pythonSlicerExecutable(), moduleDir())
-        self._run = lib("raw_input").ReconstructionRun(job, method)
-        self._log(_("Reconstructing {file} ({method}).").format(file=rawPath.name, method=self._methodLabels[method]))
-        self.ui.rawProgressBar.value = 0
-        self.ui.rawProgressBar.show()
-        self.ui.rawStatusLabel.text = _("Starting…")
-        self._timer.start()
+        self._followed.start(
+            lib("raw_input").ReconstructionRun(job, method),
+            _("Reconstructing {file} ({method}).").format(file=rawPath.name, method=self._methodLabels[method]))
         self._refreshPanel()
 
-    def _pollJob(self) -> None:
-        if self._run is None:
-            self._timer.stop()
-            return
-        update = self._run.poll(slicer.mrmlScene)
-        for line in update.log_lines:
-            self._log(line)
-        self.ui.rawProgressBar.value = int(round(1000 * update.fraction))
-        if update.message:
-            self.ui.rawStatusLabel.text = update.message
-        if not update.running:
-            self._finishRun(runError(update), update.output_node)
-
     def _finishRun(self, error: str, output=None) -> None:
-        self._timer.stop()
-        self._run = None
-        self.ui.rawProgressBar.hide()
-        if error:
-            self.ui.rawStatusLabel.text = error
-            self._log(error)
-            slicer.util.errorDisplay(error, windowTitle="MRDeepRecon")
-        elif output is not None:
+        """The followed run ended (``error`` is already shown): the result becomes the input."""
+        if not error and output is not None:
             rawInput = lib("raw_input")
             summary = output.GetAttribute(rawInput.ATTRIBUTE_DATA_CONSISTENCY) or ""
             self.ui.rawStatusLabel.text = _("Done: {name}. {summary}").format(name=output.GetName(), summary=summary)
@@ -121,26 +95,15 @@ class RawSection:
 
     def cancelJob(self) -> None:
         """Stop a running reconstruction: the process tree is killed, nothing enters the scene."""
-        if self._run is None:
-            return
-        run = self._run
-        self._timer.stop()
-        try:
-            run.cancel()
-        finally:
-            self._run = None
-            self.ui.rawProgressBar.hide()
-            self.ui.rawStatusLabel.text = _("Cancelled: the scene is unchanged.")
-            self._log(self.ui.rawStatusLabel.text)
-            if self._getParameterNode():
-                self._refreshPanel()
+        if self._followed.cancel() and self._getParameterNode():
+            self._refreshPanel()
 
     # ------------------------------------------------------------------ buttons state
 
     def updateButtons(self) -> None:
         """Reconstruct (once a file is chosen and no enhancement runs) or Cancel; the file and
         the method locked while a reconstruction runs."""
-        running = self._run is not None
+        running = self._followed.running
         if running:
             self.ui.reconstructButton.text = _("Cancel")
             self.ui.reconstructButton.toolTip = _("Stop the reconstruction; the scene stays as it was.")

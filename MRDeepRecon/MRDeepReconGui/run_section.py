@@ -1,42 +1,18 @@
-"""Apply / Cancel: the background enhancement it starts, polled every 250 ms, its progress, status
-and log, and which parts of the panel can be used while it runs."""
+"""Apply / Cancel: the background enhancement it starts (followed by a
+:class:`~.followed_run.FollowedRun`: progress, status and log), and which parts of the panel can be
+used while it runs."""
 
-import sys
 from typing import Callable, Optional
 
-import qt
 import slicer
 from slicer.i18n import tr as _
 
 from .dependencies_dialog import ensure_dependencies
+from .followed_run import FollowedRun, pythonSlicerExecutable
 from .lib_loader import lib, moduleDir
 from .model_section import ModelSection
 from .parameter_node import MRDeepReconParameterNode, hasResult, processParameters
 from .scan_context_section import ScanContextSection
-
-#: How often the panel reads the background process's progress, in milliseconds.
-POLL_INTERVAL_MS = 250
-
-
-def pythonSlicerExecutable() -> str:
-    """The ``PythonSlicer`` launcher that runs the engine's command line in the background."""
-    pythonSlicer = lib("background").python_slicer_executable(sys.executable)
-    if pythonSlicer is None:
-        raise RuntimeError(_("The PythonSlicer executable was not found next to {path}.").format(path=sys.executable))
-    return pythonSlicer
-
-
-def runError(update) -> str:
-    """Why a background run (``MRDeepReconLib.background_run.RunUpdate``) ended without a result,
-    in the panel's words; "" when it succeeded."""
-    failures = lib("background_run").RunFailure
-    return {
-        None: "",
-        failures.POLL_FAILED: _("The background process failed: {error}"),
-        failures.ENGINE_ERROR: "{error}",
-        failures.EXIT_CODE: _("The background process ended with code {code}."),
-        failures.STORE_FAILED: _("The result could not be stored: {error}"),
-    }[update.failure].format(error=update.detail, code=update.detail)
 
 
 class RunSection:
@@ -62,11 +38,7 @@ class RunSection:
         self._refreshPanel = refreshPanel
         self._reconstructing = reconstructing
         self.logic = None  # MRDeepReconLib.logic.MRDeepReconLogic, created after the dependencies
-        self._run = None  # MRDeepReconLib.enhancement_run.EnhancementRun while a run is in progress
-        self._timer = qt.QTimer()
-        self._timer.setInterval(POLL_INTERVAL_MS)
-        self._timer.timeout.connect(self._pollJob)
-        self.ui.progressBar.hide()
+        self._followed = FollowedRun(self.ui.progressBar, self.ui.statusLabel, self.log, self.getLogic, self._finishRun)
         #: The .ui's tool tips of the buttons that need a result, shown once there is one.
         self._resultToolTips = {
             b.objectName: b.toolTip for b in (self.ui.comparisonLayoutButton, self.ui.exportButton, self.ui.qaButton)}
@@ -74,7 +46,7 @@ class RunSection:
     @property
     def running(self) -> bool:
         """Whether an enhancement is in progress."""
-        return self._run is not None
+        return self._followed.running
 
     def getLogic(self):
         if self.logic is None:
@@ -89,7 +61,7 @@ class RunSection:
     # ------------------------------------------------------------------ Apply / Cancel
 
     def onApplyButton(self) -> None:
-        if self._run is not None:
+        if self._followed.running:
             self.cancelJob()
             return
         with slicer.util.tryWithErrorDisplay(_("The enhancement could not start."), waitCursor=True):
@@ -113,39 +85,16 @@ class RunSection:
             self.log(note)
             slicer.util.warningDisplay(note, windowTitle="MRDeepRecon")
         job.start(inputNode, parameters, context, pythonSlicerExecutable(), moduleDir())
-        self._run = lib("enhancement_run").EnhancementRun(job, inputNode, node.outputVolume)
-        self.log(_("Enhancing {name}: noise reduction {nr:g}, super-resolution {sr}, device {device}.").format(
-            name=inputNode.GetName(), nr=parameters.noise_reduction,
-            sr=" × ".join(f"{f:g}" for f in parameters.super_resolution), device=device))
-        self.ui.progressBar.value = 0
-        self.ui.progressBar.show()
-        self.ui.statusLabel.text = _("Starting…")
-        self._timer.start()
+        self._followed.start(
+            lib("enhancement_run").EnhancementRun(job, inputNode, node.outputVolume),
+            _("Enhancing {name}: noise reduction {nr:g}, super-resolution {sr}, device {device}.").format(
+                name=inputNode.GetName(), nr=parameters.noise_reduction,
+                sr=" × ".join(f"{f:g}" for f in parameters.super_resolution), device=device))
         self._refreshPanel()
 
-    def _pollJob(self) -> None:
-        if self._run is None:
-            self._timer.stop()
-            return
-        update = self._run.poll(self.getLogic())
-        for line in update.log_lines:
-            self.log(line)
-        self.ui.progressBar.value = int(round(1000 * update.fraction))
-        if update.message:
-            self.ui.statusLabel.text = update.message
-        if update.running:
-            return
-        self._finishRun(runError(update), update.output_node)
-
     def _finishRun(self, error: str, output=None) -> None:
-        self._timer.stop()
-        self._run = None
-        self.ui.progressBar.hide()
-        if error:
-            self.ui.statusLabel.text = error
-            self.log(error)
-            slicer.util.errorDisplay(error, windowTitle="MRDeepRecon")
-        elif output is not None:
+        """The followed run ended (``error`` is already shown): the result, then the panel."""
+        if not error and output is not None:
             summary = lib("logic").noise_reduction_summary(output)
             self.ui.statusLabel.text = _("Done: {name}. {summary}").format(name=output.GetName(), summary=summary)
             self.log(summary)
@@ -155,19 +104,8 @@ class RunSection:
 
     def cancelJob(self) -> None:
         """Stop a running enhancement: the process tree is killed, nothing enters the scene."""
-        if self._run is None:
-            return
-        run = self._run
-        self._timer.stop()
-        try:
-            run.cancel()
-        finally:
-            self._run = None
-            self.ui.progressBar.hide()
-            self.ui.statusLabel.text = _("Cancelled: the scene is unchanged.")
-            self.log(self.ui.statusLabel.text)
-            if self._getParameterNode():
-                self._refreshPanel()
+        if self._followed.cancel() and self._getParameterNode():
+            self._refreshPanel()
 
     # ------------------------------------------------------------------ buttons state
 
@@ -175,7 +113,7 @@ class RunSection:
         """Apply or Cancel; the settings sections locked while a run is in progress; the buttons
         that need a result (comparison, export, QA) enabled once there is one."""
         node = self._getParameterNode()
-        running = self._run is not None
+        running = self._followed.running
         inputNode, outputNode = node.inputVolume, node.outputVolume
         refusal = self._scanContext.input.refusal
         if running:
