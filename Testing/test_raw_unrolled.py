@@ -113,6 +113,22 @@ def test_the_sense_start_keeps_the_settings_it_was_made_with(monkeypatch):
     assert torch.equal(before, after) and not torch.allclose(before, retuned, atol=1e-3)
 
 
+def test_a_cg_cascade_solves_its_penalised_normal_equations():
+    """With the regulariser at zero (its initialisation), a "cg" cascade returns the minimiser of
+    ‖Ax − y‖² + μ‖x − z‖² (z the cascade's input): the gradient Aᴴ(Ax − y) + μ(x − z) vanishes."""
+    kspace, maps, mask, _ = _random_problem(6)
+    model = UnrolledSense(UnrolledConfig(cascades=1, channels=4, data_consistency="cg", cg_iterations=60))
+    operator = SenseOperator(maps, mask)
+    prior = operator.adjoint(kspace)
+    penalty = torch.nn.functional.softplus(model.penalties[0]).detach()
+    assert float(penalty) == pytest.approx(UnrolledConfig.initial_penalty, rel=1e-5)
+    with torch.no_grad():
+        image = model.conjugate_gradient_step(0, prior, operator, operator.adjoint(kspace))
+        gradient = operator.adjoint(operator.forward(image) - kspace) + penalty * (image - prior)
+    assert float(gradient.abs().max()) < 1e-4 * float(prior.abs().max())
+    assert "steps" not in dict(model.named_parameters())
+
+
 def test_the_final_projection_keeps_what_was_measured():
     """Fully sampled: the projected network output is Aᴴy whatever the cascades did; consistent
     data (y = A x): the true image is left as it is."""
@@ -174,8 +190,9 @@ def test_train_recon_resumes_exactly(tmp_path):
 
 @needs_sigpy
 def test_train_recon_fine_tunes_from_other_weights(tmp_path):
-    """``init_weights``: an adjoint-start model's weights start a CG-SENSE-start run; its card joins
-    the lineage, and weights of another size are refused."""
+    """``init_weights``: an adjoint-start, gradient-step model's weights start a CG-SENSE-start, CG
+    data-consistency run (the CG penalties start fresh); its card joins the lineage, and weights of
+    another size are refused."""
     from mrdeeprecon.errors import MRDeepReconError
     from mrdeeprecon.raw.unrolled import load_unrolled
     from mrdeeprecon.training.train_unrolled import ReconTrainConfig, train_recon
@@ -185,11 +202,14 @@ def test_train_recon_fine_tunes_from_other_weights(tmp_path):
     np.savez(volumes, a=rng.random((12, 40, 36)).astype(np.float32))
     common = dict(data=[volumes], template=_template(tmp_path / "template.npy"), steps=1, cascades=2, channels=4,
                   batch_size=1, log_every=1, threads=1)
-    first = train_recon(ReconTrainConfig(out_dir=tmp_path / "adjoint", start="adjoint", **common), log=lambda m: None)
+    first = train_recon(ReconTrainConfig(out_dir=tmp_path / "adjoint", start="adjoint", data_consistency="gradient", **common),
+                        log=lambda m: None)
     tuned = train_recon(ReconTrainConfig(out_dir=tmp_path / "tuned", init_weights=first, **common), log=lambda m: None)
     model, card = load_unrolled(tuned)
     source, source_card = load_unrolled(first)
     assert (model.config.start, source.config.start) == ("sense", "adjoint")
+    assert (model.config.data_consistency, source.config.data_consistency) == ("cg", "gradient")
+    assert card["lineage"][0]["fresh_parameters"] == ["penalties"]  # the CG penalties start fresh, the rest is the source's
     assert card["lineage"][0]["fine_tuned_from"] == first.name and card["lineage"][0]["sha256"] == source_card["sha256"]
     assert len(card["lineage"]) == 2
     with pytest.raises(MRDeepReconError, match="do not fit"):

@@ -14,6 +14,8 @@ slices are independent (a batch). Everything is torch, on the tensors' device.
 
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import torch
 
 from ..kspace.fft import fftc, ifftc
@@ -57,10 +59,38 @@ class SenseOperator:
         return self.adjoint(self.forward(image))
 
 
+def conjugate_gradient(
+    normal: Callable[[torch.Tensor], torch.Tensor],
+    rhs: torch.Tensor,
+    start: Optional[torch.Tensor],
+    iterations: int,
+) -> torch.Tensor:
+    """``iterations`` conjugate-gradient steps on ``normal(x) = rhs`` (``normal`` Hermitian positive
+    definite, images ``(slices, y, x)``), every slice on its own (inner products per slice), from
+    ``start`` (``None``: zero). Differentiable: autograd follows the iterations."""
+
+    def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # per slice, real part of ⟨a, b⟩
+        return torch.sum((torch.conj(a) * b).real, dim=IN_PLANE, keepdim=True)
+
+    image = torch.zeros_like(rhs) if start is None else start
+    residual = rhs if start is None else rhs - normal(start)
+    direction = residual
+    rr = dot(residual, residual)
+    for _ in range(iterations):
+        product = normal(direction)
+        alpha = rr / dot(direction, product).clamp_min(1e-30)
+        image = image + alpha * direction
+        residual = residual - alpha * product
+        rr_next = dot(residual, residual)
+        direction = residual + (rr_next / rr.clamp_min(1e-30)) * direction
+        rr = rr_next
+    return image
+
+
 def cg_sense(operator: SenseOperator, kspace: torch.Tensor, lamda: float, iterations: int) -> torch.Tensor:
     """CG-SENSE: ``iterations`` conjugate-gradient steps from ``x = 0`` on ``(AᴴA + λ I) x = Aᴴ y``
     (the minimiser of ``½‖A x − y‖² + ½λ‖x‖²``; λ dimensionless, ``AᴴA`` of scale 1), every slice
-    on its own (inner products per slice), as sigpy's ``SenseRecon`` iterates.
+    on its own, as sigpy's ``SenseRecon`` iterates.
 
     Args:
         operator: ``A`` of the slices.
@@ -71,20 +101,4 @@ def cg_sense(operator: SenseOperator, kspace: torch.Tensor, lamda: float, iterat
     Returns:
         the image ``(slices, y, x)``.
     """
-
-    def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # per slice, real part of ⟨a, b⟩
-        return torch.sum((torch.conj(a) * b).real, dim=IN_PLANE, keepdim=True)
-
-    residual = operator.adjoint(kspace)
-    image = torch.zeros_like(residual)
-    direction = residual
-    rr = dot(residual, residual)
-    for _ in range(iterations):
-        normal = operator.normal(direction) + lamda * direction
-        alpha = rr / dot(direction, normal).clamp_min(1e-30)
-        image = image + alpha * direction
-        residual = residual - alpha * normal
-        rr_next = dot(residual, residual)
-        direction = residual + (rr_next / rr.clamp_min(1e-30)) * direction
-        rr = rr_next
-    return image
+    return conjugate_gradient(lambda x: operator.normal(x) + lamda * x, operator.adjoint(kspace), None, iterations)

@@ -23,6 +23,12 @@ where they were sampled, and the coils are combined with the maps again,
 ``x ← Σ_c S_c* F⁻¹(M y_c + (1 − M) F(S_c x))``: what was measured is kept as measured (noise
 included), the network fills in only what was not.
 
+With :attr:`UnrolledConfig.data_consistency` ``"cg"`` (MoDL, Aggarwal et al. 2019) a cascade is
+instead ``z = x − R_k(x)`` followed by :attr:`UnrolledConfig.cg_iterations` conjugate-gradient
+steps from ``z`` on ``(AᴴA + μ_k I) x = Aᴴ y + μ_k z`` (the minimiser of ``‖A x − y‖² + μ_k‖x − z‖²``),
+``μ_k = softplus(p_k)`` learned (``penalties``): every cascade then unfolds the coil aliasing as far
+as CG-SENSE would, where one gradient step only starts to.
+
 Weights are a ``.safetensors`` file with a JSON model card beside it (architecture, SHA-256 of the
 weights, training record); the bundled ones are ``Resources/models/unrolled_sense.safetensors``
 (:func:`mrdeeprecon.model.weights.bundled_file`).
@@ -31,6 +37,7 @@ weights, training record); the bundled ones are ``Resources/models/unrolled_sens
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -51,7 +58,7 @@ from .baselines import (
     slice_kspace,
 )
 from .kspace_data import RawKSpace
-from .operators import SenseOperator, cg_sense
+from .operators import SenseOperator, cg_sense, conjugate_gradient
 
 #: File name of the bundled weights (in the model folders of :mod:`mrdeeprecon.model.weights`).
 BUNDLED_NAME = "unrolled_sense.safetensors"
@@ -59,6 +66,8 @@ BUNDLED_NAME = "unrolled_sense.safetensors"
 SCALE_PERCENTILE = 99.0
 #: Where the cascades start (:attr:`UnrolledConfig.start`).
 STARTS = ("adjoint", "sense")
+#: How each cascade enforces the data (:attr:`UnrolledConfig.data_consistency`).
+DATA_CONSISTENCIES = ("gradient", "cg")
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,11 @@ class UnrolledConfig:
             model card without it is an ``"adjoint"`` model.
         final_projection: end with the hard data-consistency projection (module docstring); a
             model card without it has none.
+        data_consistency: one of :data:`DATA_CONSISTENCIES`: a learned gradient step per cascade,
+            or conjugate gradient on the penalised normal equations (module docstring); a model
+            card without it is a ``"gradient"`` model.
+        cg_iterations: conjugate-gradient steps per cascade with ``"cg"``.
+        initial_penalty: ``μ_k`` at initialisation with ``"cg"`` (``AᴴA`` has scale 1).
         sense_start: the CG-SENSE start's settings, ``(effective R, λ, iterations)`` rows as
             :data:`~mrdeeprecon.raw.baselines.SENSE_SETTINGS_BY_ACCELERATION` had them when the
             model was made (filled in then, and kept in its card, so that retuning the baseline
@@ -84,11 +98,16 @@ class UnrolledConfig:
     initial_step: float = 1.0
     start: str = "adjoint"
     final_projection: bool = False
+    data_consistency: str = "gradient"
+    cg_iterations: int = 5
+    initial_penalty: float = 0.1
     sense_start: tuple[tuple[float, float, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.start not in STARTS:
             raise ValueError(f"unknown start {self.start!r}; one of {', '.join(STARTS)}")
+        if self.data_consistency not in DATA_CONSISTENCIES:
+            raise ValueError(f"unknown data consistency {self.data_consistency!r}; one of {', '.join(DATA_CONSISTENCIES)}")
         rows = self.sense_start or (
             [(r, lamda, iterations) for r, (lamda, iterations) in baselines.SENSE_SETTINGS_BY_ACCELERATION.items()]
             if self.start == "sense" else [])
@@ -153,7 +172,10 @@ class UnrolledSense(nn.Module):
     def __init__(self, config: UnrolledConfig = UnrolledConfig()) -> None:
         super().__init__()
         self.config = config
-        self.steps = nn.Parameter(torch.full((config.cascades,), float(config.initial_step)))
+        if config.data_consistency == "gradient":
+            self.steps = nn.Parameter(torch.full((config.cascades,), float(config.initial_step)))
+        else:  # μ_k = softplus(penalties_k)
+            self.penalties = nn.Parameter(torch.full((config.cascades,), math.log(math.expm1(config.initial_penalty))))
         self.regularisers = nn.ModuleList(Regulariser(config.channels) for _ in range(config.cascades))
 
     def parameter_count(self) -> int:
@@ -162,6 +184,15 @@ class UnrolledSense(nn.Module):
     def data_consistency(self, cascade: int, image: torch.Tensor, operator: SenseOperator, kspace: torch.Tensor) -> torch.Tensor:
         """``η_k Aᴴ(A x − y)``: the gradient step of cascade ``k`` (subtracted from ``x``)."""
         return self.steps[cascade] * operator.adjoint(operator.forward(image) - kspace)
+
+    def conjugate_gradient_step(
+        self, cascade: int, prior: torch.Tensor, operator: SenseOperator, adjoint: torch.Tensor
+    ) -> torch.Tensor:
+        """``argmin_x ‖A x − y‖² + μ_k‖x − z‖²`` approximated by :attr:`UnrolledConfig.cg_iterations`
+        CG steps from ``z`` = ``prior`` (``adjoint`` = ``Aᴴ y``)."""
+        penalty = nn.functional.softplus(self.penalties[cascade])
+        return conjugate_gradient(lambda x: operator.normal(x) + penalty * x, adjoint + penalty * prior, prior,
+                                  self.config.cg_iterations)
 
     def start_image(self, operator: SenseOperator, kspace: torch.Tensor) -> torch.Tensor:
         """The image ``(slices, y, x)`` the cascades start from (:attr:`UnrolledConfig.start`); the
@@ -193,9 +224,13 @@ class UnrolledSense(nn.Module):
         scale = robust_scale(operator.adjoint(kspace))
         kspace = kspace / scale
         image = self.start_image(operator, kspace)
+        adjoint = operator.adjoint(kspace)
         for k, regulariser in enumerate(self.regularisers):
             correction = _to_complex(regulariser(_to_channels(image)))
-            image = image - self.data_consistency(k, image, operator, kspace) - correction
+            if self.config.data_consistency == "gradient":
+                image = image - self.data_consistency(k, image, operator, kspace) - correction
+            else:
+                image = self.conjugate_gradient_step(k, image - correction, operator, adjoint)
         if self.config.final_projection:
             image = operator.project(image, kspace)
         return image * scale

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import MRDeepReconError
-from ..raw.unrolled import BUNDLED_NAME, STARTS, UnrolledConfig, UnrolledSense, load_unrolled, robust_scale, save_unrolled
+from ..raw.unrolled import BUNDLED_NAME, DATA_CONSISTENCIES, STARTS, UnrolledConfig, UnrolledSense, load_unrolled, robust_scale, save_unrolled
 from ..raw.operators import SenseOperator
 from ..settings import FieldSpec, declared
 from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
@@ -57,6 +57,11 @@ class ReconTrainConfig:
     cascades: int = declared(FieldSpec("data-consistency + CNN cascades", metavar="K"), UnrolledConfig.cascades)
     channels: int = declared(FieldSpec("channels of each regulariser U-Net's first stage", metavar="C"), UnrolledConfig.channels)
     start: str = declared(FieldSpec("where the cascades start: the adjoint A^H y, or CG-SENSE at the baselines' setting", choices=STARTS), "sense")
+    data_consistency: str = declared(FieldSpec(
+        "each cascade's data consistency: a learned gradient step, or conjugate gradient on the penalised normal equations (MoDL)",
+        choices=DATA_CONSISTENCIES), "cg")
+    cg_iterations: int = declared(FieldSpec("conjugate-gradient steps per cascade with --data-consistency cg", metavar="N"),
+                                  UnrolledConfig.cg_iterations)
     final_projection: bool = declared(FieldSpec(
         "end the network with a hard data-consistency projection (the measured samples kept as measured)"), True)
     init_weights: Optional[Path] = declared(FieldSpec(
@@ -85,6 +90,24 @@ def template_of(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
     return maps[:, 0], noise_covariance(kspace[:, 0]), float(np.percentile(combined.abs().numpy(), 99))
 
 
+#: Parameters of one kind of data consistency that a fine-tune into the other may leave behind (and
+#: start fresh): the gradient steps and the CG penalties.
+DATA_CONSISTENCY_PARAMETERS = {"steps", "penalties"}
+
+
+def _load_fine_tune_weights(model: UnrolledSense, source: UnrolledSense, config: "ReconTrainConfig") -> list[str]:
+    """``source``'s weights into ``model``; every parameter must fit but the data-consistency ones
+    when the two differ in kind (those start at their initial values). Returns the fresh ones."""
+    refusal = MRDeepReconError(f"these weights do not fit --cascades {config.cascades} --channels {config.channels}", config.init_weights)
+    try:
+        missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    except RuntimeError as error:  # a parameter of another shape
+        raise refusal from error
+    if not set(missing) <= DATA_CONSISTENCY_PARAMETERS or not set(unexpected) <= DATA_CONSISTENCY_PARAMETERS:
+        raise refusal
+    return sorted(missing)
+
+
 def _loss(model: UnrolledSense, batch) -> torch.Tensor:
     output = model(batch.kspace, batch.maps, batch.mask)
     scale = robust_scale(SenseOperator(batch.maps, batch.mask).adjoint(batch.kspace))
@@ -102,17 +125,16 @@ def train_recon(config: ReconTrainConfig, log=lambda message: print(message, flu
     pair_config = RawPairConfig()
     sampler = RawPairSampler([v.data for v in volumes], maps, covariance, level, pair_config, config.seed)
     net_config = UnrolledConfig(cascades=config.cascades, channels=config.channels, start=config.start,
-                                final_projection=config.final_projection)
+                                final_projection=config.final_projection, data_consistency=config.data_consistency,
+                                cg_iterations=config.cg_iterations)
     model = UnrolledSense(net_config)
     origin: list[dict[str, Any]] = []
     if config.init_weights is not None:
         source, source_card = load_unrolled(config.init_weights)
-        try:
-            model.load_state_dict(source.state_dict())
-        except RuntimeError as error:
-            raise MRDeepReconError(f"these weights do not fit --cascades {config.cascades} --channels {config.channels}", config.init_weights) from error
+        fresh = _load_fine_tune_weights(model, source, config)
         origin = [{"fine_tuned_from": Path(config.init_weights).name, "sha256": source_card["sha256"],
-                   "architecture": source_card.get("architecture"), "lineage": source_card.get("lineage", [])}]
+                   "architecture": source_card.get("architecture"), "lineage": source_card.get("lineage", []),
+                   "fresh_parameters": fresh}]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     checkpoint = Path(config.checkpoint_dir or config.out_dir) / f"{Path(BUNDLED_NAME).stem}.checkpoint"
     recipe = {"pairs": dataclasses.asdict(pair_config), "network": dataclasses.asdict(net_config), "batch_size": config.batch_size,
