@@ -302,6 +302,7 @@ def main(argv=None) -> int:
         "noise_ceiling_db": _noise_ceiling_db(full, full_maps, reference),
         "unrolled_model": {"sha256": card["sha256"], "steps": card["training"]["steps"], "wall_hours": card["training"]["wall_hours"],
                            "parameters": card["parameter_count"], "start": card["architecture"].get("start", "adjoint"),
+                           "data_consistency": card["architecture"].get("data_consistency", "gradient"),
                            "target": card["training"].get("pair_config", {}).get("target", "clean"),
                            "lineage_steps": _lineage_steps(card.get("lineage", []))},
         "validation": validation,
@@ -395,7 +396,7 @@ def _markdown(payload, threads) -> str:
         "## Unrolled network",
         "",
         f"Bundled `unrolled_sense` (SHA-256 {model['sha256'][:12]}…, {model['parameters']} parameters; cascades start from "
-        f"{'CG-SENSE' if model['start'] == 'sense' else 'Aᴴy'}, trained towards the {model['target'].replace('_', ' ')} image; "
+        f"{'CG-SENSE' if model['start'] == 'sense' else 'Aᴴy'}, {'conjugate-gradient' if model['data_consistency'] == 'cg' else 'gradient-step'} data consistency in each cascade, trained towards the {model['target'].replace('_', ' ')} image; "
         f"{model['steps']} steps in its last run, {model['lineage_steps']} with the runs it was fine-tuned from, "
         f"{model['wall_hours']:.2f} CPU hours in its last run; `mrdeeprecon train-recon`, its model card and "
         "`benchmarks/training/`). Margin over L1-wavelet "
