@@ -114,3 +114,16 @@ class RawKSpace:
     def sampled_fraction(self) -> float:
         """Fraction of the (slices, ky, kx) k-space positions that were acquired."""
         return float(self.full_mask().mean())
+
+
+def complex_four_axes(array: np.ndarray, name: str, layouts: str, path: Path) -> np.ndarray:
+    """``array`` checked to be complex and 3D or 4D with no empty axis, a 3D one given a length-1
+    second axis (the slices of ``(coils, slices, ky, kx)`` or fastMRI's coils); ``name`` and
+    ``layouts`` word the one-line error naming ``path``."""
+    if not np.iscomplexobj(array):
+        raise MRDeepReconError(f"{name} holds {array.dtype} values, not complex k-space", path)
+    if array.ndim == 3:
+        array = array[:, None]
+    if array.ndim != 4 or 0 in array.shape:
+        raise MRDeepReconError(f"{name} has shape {array.shape}; expected {layouts}", path)
+    return array

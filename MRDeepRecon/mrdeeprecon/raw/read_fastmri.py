@@ -18,7 +18,7 @@ import numpy as np
 
 from mrdeeprecon.errors import MRDeepReconError, one_line
 from mrdeeprecon.raw.ismrmrd_header import parse_encoding
-from mrdeeprecon.raw.kspace_data import RawHeader, RawKSpace
+from mrdeeprecon.raw.kspace_data import RawHeader, RawKSpace, complex_four_axes
 from mrdeeprecon.raw.readouts import remove_readout_oversampling
 
 
@@ -37,14 +37,7 @@ def read_fastmri(path: Path) -> RawKSpace:
         raise
     except Exception as exc:  # h5py OSError / KeyError on a damaged file
         raise MRDeepReconError(f"the fastMRI k-space cannot be read: {one_line(exc)}", path) from None
-    if not np.iscomplexobj(kspace):
-        raise MRDeepReconError(f"'kspace' holds {kspace.dtype} values, not complex k-space", path)
-    if kspace.ndim == 3:
-        kspace = kspace[:, None]
-    if kspace.ndim != 4 or 0 in kspace.shape:
-        raise MRDeepReconError(
-            f"'kspace' has shape {kspace.shape}; expected (slices, coils, readout, phase) or (slices, readout, phase)", path
-        )
+    kspace = complex_four_axes(kspace, "'kspace'", "(slices, coils, readout, phase) or (slices, readout, phase)", path)
     data = np.ascontiguousarray(kspace.transpose(1, 0, 3, 2), dtype=np.complex64)  # (coils, slices, ky, kx)
     slices, ny, nx_encoded = data.shape[1:]
     if file_mask is not None:

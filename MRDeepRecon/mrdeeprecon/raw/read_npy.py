@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mrdeeprecon.errors import MRDeepReconError, one_line
-from mrdeeprecon.raw.kspace_data import RawHeader, RawKSpace
+from mrdeeprecon.raw.kspace_data import RawHeader, RawKSpace, complex_four_axes
 from mrdeeprecon.raw.readouts import mask_where_nonzero
 
 
@@ -20,12 +20,7 @@ def read_npy(path: Path) -> RawKSpace:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise MRDeepReconError(f"not a readable .npy array: {one_line(exc)}", path) from None
-    if not np.iscomplexobj(array):
-        raise MRDeepReconError(f"the array holds {array.dtype} values, not complex k-space", path)
-    if array.ndim == 3:
-        array = array[:, None]
-    if array.ndim != 4 or 0 in array.shape:
-        raise MRDeepReconError(f"the array has shape {array.shape}; expected (coils, ky, kx) or (coils, slices, ky, kx)", path)
+    array = complex_four_axes(array, "the array", "(coils, ky, kx) or (coils, slices, ky, kx)", path)
     data = np.ascontiguousarray(array, dtype=np.complex64)
     header = RawHeader(matrix=(data.shape[3], data.shape[2], data.shape[1]), fov_mm=None, acquisition="2D", source_format="npy")
     return RawKSpace(data, mask_where_nonzero(data), header, source_path=path)

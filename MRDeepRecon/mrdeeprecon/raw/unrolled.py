@@ -194,11 +194,12 @@ class UnrolledSense(nn.Module):
         return conjugate_gradient(lambda x: operator.normal(x) + penalty * x, adjoint + penalty * prior, prior,
                                   self.config.cg_iterations)
 
-    def start_image(self, operator: SenseOperator, kspace: torch.Tensor) -> torch.Tensor:
-        """The image ``(slices, y, x)`` the cascades start from (:attr:`UnrolledConfig.start`); the
-        CG-SENSE start takes each slice's own acceleration (no gradient flows through it)."""
+    def start_image(self, operator: SenseOperator, kspace: torch.Tensor, adjoint: torch.Tensor) -> torch.Tensor:
+        """The image ``(slices, y, x)`` the cascades start from (:attr:`UnrolledConfig.start`):
+        ``adjoint`` (``Aᴴ y``), or CG-SENSE at each slice's own acceleration (no gradient flows
+        through it)."""
         if self.config.start == "adjoint":
-            return operator.adjoint(kspace)
+            return adjoint
         masks = operator.mask.expand(kspace.shape[1:])
         images = []
         with torch.no_grad():
@@ -221,10 +222,10 @@ class UnrolledSense(nn.Module):
             the complex image ``(slices, y, x)`` in the units of ``kspace``'s image.
         """
         operator = SenseOperator(maps, mask)
-        scale = robust_scale(operator.adjoint(kspace))
-        kspace = kspace / scale
-        image = self.start_image(operator, kspace)
         adjoint = operator.adjoint(kspace)
+        scale = robust_scale(adjoint)
+        kspace, adjoint = kspace / scale, adjoint / scale  # A is linear: Aᴴ(y / s) = Aᴴy / s
+        image = self.start_image(operator, kspace, adjoint)
         for k, regulariser in enumerate(self.regularisers):
             correction = _to_complex(regulariser(_to_channels(image)))
             if self.config.data_consistency == "gradient":
