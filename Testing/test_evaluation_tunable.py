@@ -16,7 +16,7 @@ from mrdeeprecon.errors import MRDeepReconError
 from mrdeeprecon.evaluation.tunable import measure_tunable_denoising, plot_tunable_denoising, replicas
 from mrdeeprecon.io import load_volume
 from mrdeeprecon.kspace.degrade import DegradationSpec
-from mrdeeprecon.metrics import homogeneous_tissue
+from mrdeeprecon.tissue import homogeneous_tissue
 from mrdeeprecon.settings import EnhanceSettings
 
 CONTEXT = ScanContext(acquisition="2D", phase_axis=1)

@@ -22,7 +22,7 @@ from mrdeeprecon.evaluation.varying_noise import (
 )
 from mrdeeprecon.io import load_volume
 from mrdeeprecon.kspace.degrade import DegradationSpec
-from mrdeeprecon.metrics import tissue_mask
+from mrdeeprecon.tissue import tissue_mask
 from mrdeeprecon.settings import EnhanceSettings
 from mrdeeprecon.simulate import degrade_with_reference
 

@@ -261,7 +261,7 @@ def _pipeline(section: dict[str, Any]) -> list[str]:
 
 
 #: Stages of pipeline-on-device in pipeline order (mrdeeprecon.stage_timing's names).
-STAGES = ("copy", "standardise", "noise map", "gather", "network", "blend", "noise reduction", "destandardise")
+STAGES = ("copy", "standardise", "noise map", "gather", "network", "blend", "calibration", "noise reduction", "destandardise")
 
 
 def _pipeline_on_device(section: dict[str, Any]) -> list[str]:

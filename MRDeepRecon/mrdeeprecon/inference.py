@@ -33,6 +33,7 @@ from .model.ce_unet import CEUNet
 from .model.weights import bundled_model_path, load_model
 from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
+from .volume_calibration import VolumeCalibration, measure_volume_calibration
 from .progress import CancelToken, ProgressCallback, check, report
 from .sampling import KSpaceSampling
 from .settings import EnhanceSettings
@@ -218,6 +219,16 @@ class _Enhanced:
     image: np.ndarray
     record: StandardizeRecord
     achieved: float
+    calibration: dict[str, Any]
+
+
+def _calibration_record(measured: VolumeCalibration | None, factor: float) -> dict[str, Any]:
+    """Where the noise-reduction coefficients came from, for the output's metadata."""
+    if factor == 1:
+        return {"source": "none: noise reduction 1 needs no calibration"}
+    if measured is None:
+        return {"source": "model card"}
+    return {"source": "this volume", "slices": list(measured.slices), "voxels": measured.voxels}
 
 
 def _pipeline(
@@ -238,6 +249,15 @@ def _pipeline(
             model, _to_device(data, device), context, settings, device, progress, cancel
         )
         check(cancel)
+        measured = None
+        if settings.noise_reduction != 1:
+            report(progress, 0.96, "calibrating the noise reduction on this volume")
+            vector = context_vector.encode(sampling)
+            measured = measure_volume_calibration(
+                standardized.data, noise_sd, sampling.kmax, model.config.in_slices // 2,
+                lambda slab, slab_sd: _run_network(model, slab, vector, settings, device, None, cancel, slab_sd),
+            )
+            calibration = calibration if measured is None else measured.calibration
         with stage("noise reduction", device):
             reduced = reduce_noise(standardized.data, estimate, noise_sd, sampling.kmax, settings.noise_reduction, calibration)
         del estimate, noise_sd
@@ -245,7 +265,7 @@ def _pipeline(
             output = destandardize(reduced.image, standardized.record)
             if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
                 output.clamp_(min=0.0)
-        return _Enhanced(_to_host(output, device), standardized.record, reduced.achieved)
+        return _Enhanced(_to_host(output, device), standardized.record, reduced.achieved, _calibration_record(measured, settings.noise_reduction))
 
 
 def _on_device_or_cpu(
@@ -398,6 +418,7 @@ def _enhance(
         "model_sha256": card["sha256"],
         "device": str(device),
         "noise_reduction_achieved": enhanced.achieved,
+        "noise_reduction_calibration": enhanced.calibration,
     }
     if fallback:
         record["device_fallback"] = fallback

@@ -38,30 +38,8 @@ HFEN_SIGMA = 1.5
 HFEN_RADIUS = 7
 #: scikit-image's default SSIM window edge (pixels).
 SSIM_WINDOW = 7
-#: Tissue = the reference's voxels above this percentile (its brightest 40 %).
-TISSUE_PERCENTILE = 60.0
-#: In-plane window (pixels) of the local SD that decides homogeneous tissue.
-HOMOGENEOUS_WINDOW = 7
 #: The keys of :func:`score`, in table order.
 SCORES = ("psnr_db", "ssim", "nmse", "hfen")
-
-
-def tissue_mask(reference: np.ndarray) -> np.ndarray:
-    """The brightest 40 % of ``reference``: voxels above its :data:`TISSUE_PERCENTILE`."""
-    data = np.asarray(reference, dtype=np.float64)
-    return data > np.percentile(data, TISSUE_PERCENTILE)
-
-
-def homogeneous_tissue(reference: np.ndarray) -> np.ndarray:
-    """Homogeneous tissue of a clean ``(z, y, x)`` (or ``(y, x)``) reference: :func:`tissue_mask`
-    voxels whose local SD (:data:`HOMOGENEOUS_WINDOW`² in-plane, on the reference) is in the lowest
-    quarter of those voxels: where noise reduction is measured."""
-    data = np.asarray(reference, dtype=np.float64)
-    size = (1, HOMOGENEOUS_WINDOW, HOMOGENEOUS_WINDOW) if data.ndim == 3 else (HOMOGENEOUS_WINDOW,) * 2
-    mean = ndimage.uniform_filter(data, size)
-    sd = np.sqrt(np.maximum(ndimage.uniform_filter(data**2, size) - mean**2, 0.0))
-    tissue = tissue_mask(data)
-    return tissue & (sd <= np.percentile(sd[tissue], 25.0))
 
 
 def _comparable(

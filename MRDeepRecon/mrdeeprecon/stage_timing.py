@@ -1,8 +1,9 @@
 """Where the time of an enhancement goes: optional wall-clock totals per pipeline stage.
 
 :func:`mrdeeprecon.inference.enhance` marks its stages with :func:`stage` (``"copy"``,
-``"standardise"``, ``"noise map"``, ``"gather"``, ``"network"``, ``"blend"``,
-``"noise reduction"``, ``"destandardise"``). Nothing is measured unless a caller asks with
+``"standardise"``, ``"noise map"``, ``"gather"``, ``"network"``, ``"blend"``, ``"calibration"``,
+``"noise reduction"``, ``"destandardise"``; the calibration's own network passes count as
+``"gather"``, ``"network"`` and ``"blend"``). Nothing is measured unless a caller asks with
 :func:`record`, as ``benchmarks/`` does::
 
     with stage_timing.record() as seconds:

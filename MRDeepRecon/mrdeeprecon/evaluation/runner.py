@@ -6,7 +6,7 @@ Steps: crop the reference to a slice range; measure its own band and noise
 context); score every output against the reference with :func:`mrdeeprecon.metrics.score` (PSNR,
 SSIM, NMSE, HFEN), over the whole volume, inside the reference's foreground
 (:func:`mrdeeprecon.qa.foreground.foreground_mask`) and in its tissue, the brightest 40 %
-(:func:`mrdeeprecon.metrics.tissue_mask`).
+(:func:`mrdeeprecon.tissue.tissue_mask`).
 
 Methods, in table order: :data:`METHODS`. ``bm4d`` (the optional ``bm4d`` package) and ``wavelet``
 (PyWavelets) are skipped with a note when their package is missing, unless asked for explicitly
@@ -32,6 +32,7 @@ from ..progress import ProgressCallback, report
 from ..qa.foreground import foreground_mask
 from ..reporting import json_safe
 from ..settings import EnhanceSettings
+from ..tissue import tissue_mask
 from ..volume import Volume
 from . import baselines
 from .reference import ReferenceFacts, crop_slices, describe_reference
@@ -147,7 +148,7 @@ class EvaluationResult:
                     "per slice (axis 0); HFEN with a per-slice 2D LoG, sigma 1.5 px "
                     "(mrdeeprecon.metrics)",
                     "foreground": "Otsu foreground of the reference (mrdeeprecon.qa.foreground)",
-                    "tissue": "the reference's brightest 40 % (mrdeeprecon.metrics.tissue_mask)",
+                    "tissue": "the reference's brightest 40 % (mrdeeprecon.tissue.tissue_mask)",
                     "seconds": "one run at the chosen parameter; oracle searches in tuning_seconds",
                     "oracle": "parameter with the highest PSNR against the reference inside the "
                     "foreground",
@@ -281,7 +282,7 @@ def run_evaluation(
     report(progress, 0.0, "measuring the reference's band and noise")
     facts = describe_reference(reference.data)
     foreground = foreground_mask(reference)
-    tissue = metrics.tissue_mask(reference.data)
+    tissue = tissue_mask(reference.data)
     applied = band_limited_spec(spec, facts.band, context)
     scenario = simulate_scenario(reference, applied, context, seed, foreground)
     chosen, skipped = select_methods(methods, scenario.noise_sd > 0)

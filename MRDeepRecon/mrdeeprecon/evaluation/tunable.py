@@ -9,7 +9,7 @@ Definitions (arrays ``(z, y, x)`` on the clean volume's grid):
 
 * **noise SD** of a pair of images = ``std(a − b) / √2`` over a region: only the noise differs
   between the realisations, so anatomy, bias and any deterministic error of the enhancement cancel.
-* **homogeneous tissue** = :func:`mrdeeprecon.metrics.homogeneous_tissue` of the clean volume
+* **homogeneous tissue** = :func:`mrdeeprecon.tissue.homogeneous_tissue` of the clean volume
   (above its 60th percentile, 7×7 local SD in the lowest quarter).
 * **measured NR** = input noise SD / output noise SD in homogeneous tissue.
 * **mean-signal change** = ``100 · (mean(output_a) / mean(input_a) − 1)`` % in homogeneous tissue.
@@ -33,7 +33,7 @@ from ..context import ScanContext
 from ..errors import MRDeepReconError
 from ..inference import enhance
 from ..kspace.degrade import DegradationSpec
-from ..metrics import homogeneous_tissue
+from ..tissue import homogeneous_tissue
 from ..reporting import plotting
 from ..settings import EnhanceSettings
 from ..simulate import degrade_with_reference

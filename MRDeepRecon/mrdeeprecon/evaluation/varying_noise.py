@@ -12,7 +12,7 @@ Definitions (arrays ``(z, y, x)`` on the clean volume's grid), by pseudo-replica
   deterministic error of the enhancement.
 * **local noise SD map** = the SD of the input's noise in a Gaussian window of SD ``window_mm``
   (mean removed, weighted within the tissue only).
-* The tissue (:func:`mrdeeprecon.metrics.tissue_mask` of the clean volume) is split into **thirds
+* The tissue (:func:`mrdeeprecon.tissue.tissue_mask` of the clean volume) is split into **thirds
   by the input's local noise SD**: the quietest third, the middle third and the noisiest third.
 * In each third, **achieved NR** = ``SD(input noise) / SD(output noise)`` over its voxels; the bar
   is the request ±15 % in the quietest and the noisiest third.
@@ -34,7 +34,7 @@ from ..context import ScanContext
 from ..errors import MRDeepReconError
 from ..inference import enhance
 from ..kspace.degrade import DegradationSpec
-from ..metrics import tissue_mask
+from ..tissue import tissue_mask
 from ..reporting import plotting
 from ..settings import EnhanceSettings
 from ..volume import Volume

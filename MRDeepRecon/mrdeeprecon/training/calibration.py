@@ -7,7 +7,7 @@ the noise realisation, and enhanced. In homogeneous tissue of the clean field th
 :mod:`mrdeeprecon.noise_reduction` (``A, C, D``) are measured, together with the median of the
 local noise map the model saw, which is what inference looks the table up with.
 
-Homogeneous tissue is the evaluation's (:func:`mrdeeprecon.metrics.homogeneous_tissue`).
+Homogeneous tissue is the evaluation's (:func:`mrdeeprecon.tissue.homogeneous_tissue`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..kspace.degrade import DegradationSpec
-from ..metrics import homogeneous_tissue
+from ..tissue import homogeneous_tissue
 from ..model import context_vector
 from ..model.ce_unet import CEUNet
 from ..noise_map import local_noise_sd, noise_input

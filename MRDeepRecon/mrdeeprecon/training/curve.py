@@ -6,7 +6,7 @@ A fixed slab of the held-out ``seg3D_MR`` volume (never trained on) is degraded 
 σ = 10 % of its 99th percentile added inside its own k-space band
 (:mod:`mrdeeprecon.evaluation.scenario`, the quality benchmark's denoising scenario), and the
 model's clean estimate (:func:`mrdeeprecon.inference.clean_estimate`) is scored in tissue
-(:func:`mrdeeprecon.metrics.tissue_mask`) at every curve point. It only watches training: nothing
+(:func:`mrdeeprecon.tissue.tissue_mask`) at every curve point. It only watches training: nothing
 is tuned on it, and the calibration never sees it.
 """
 
@@ -21,7 +21,8 @@ from ..evaluation.reference import crop_slices, describe_reference
 from ..evaluation.scenario import band_limited_spec, simulate_scenario
 from ..inference import clean_estimate
 from ..kspace.degrade import DegradationSpec
-from ..metrics import psnr, tissue_mask
+from ..metrics import psnr
+from ..tissue import tissue_mask
 from ..model.ce_unet import CEUNet
 from ..volume import Volume
 from .volumes import load_training_volumes
