@@ -225,6 +225,30 @@ def test_train_recon_flags_are_the_config_fields():
 
 
 @needs_sigpy
+def test_train_recon_takes_the_pair_recipe_from_its_flags(tmp_path):
+    """Target and mask shares reach the pairs and the card (so an older lineage run can be rerun);
+    shares that do not add up are refused before any work."""
+    import json
+
+    from mrdeeprecon.errors import MRDeepReconError
+    from mrdeeprecon.training.train_unrolled import ReconTrainConfig, train_recon
+
+    rng = np.random.default_rng(0)
+    volumes = tmp_path / "volumes.npz"
+    np.savez(volumes, a=rng.random((12, 40, 36)).astype(np.float32))
+    common = dict(data=[volumes], template=_template(tmp_path / "template.npy"), steps=1, cascades=1, channels=4,
+                  batch_size=1, threads=1)
+    path = train_recon(ReconTrainConfig(out_dir=tmp_path / "old", target="clean", poisson_share=0.5,
+                                        random_line_share=0.0, **common), log=lambda m: None)
+    pairs = json.loads(path.with_suffix(".json").read_text())["training"]["pair_config"]
+    assert (pairs["target"], pairs["p_poisson"], pairs["p_random"]) == ("clean", 0.5, 0.0)
+    with pytest.raises(MRDeepReconError, match="mask shares"):
+        train_recon(ReconTrainConfig(out_dir=tmp_path / "bad", poisson_share=0.7, random_line_share=0.5, **common),
+                    log=lambda m: None)
+    assert not (tmp_path / "bad").exists()
+
+
+@needs_sigpy
 def test_the_fully_sampled_target_is_the_clean_one_plus_the_pairs_own_noise(tmp_path):
     """Same seed, same input k-space; the "fully_sampled" target differs from the "clean" one by the
     pair's noise combined over the coils: zero mean, SD of the order of the template's per-coil

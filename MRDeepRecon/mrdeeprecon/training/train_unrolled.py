@@ -28,7 +28,7 @@ from ..raw.unrolled import BUNDLED_NAME, DATA_CONSISTENCIES, STARTS, UnrolledCon
 from ..raw.operators import SenseOperator
 from ..settings import FieldSpec, declared
 from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
-from .raw_pairs import RawPairConfig, RawPairSampler, noise_covariance
+from .raw_pairs import TARGETS, RawPairConfig, RawPairSampler, noise_covariance
 from .train import DEFAULT_TRAINING, HELD_OUT, SHARED_DATA, check_schedule_and_data, cosine_learning_rate
 from .volumes import load_training_volumes, sha256_of
 
@@ -64,6 +64,13 @@ class ReconTrainConfig:
                                   UnrolledConfig.cg_iterations)
     final_projection: bool = declared(FieldSpec(
         "end the network with a hard data-consistency projection (the measured samples kept as measured)"), True)
+    target: str = declared(FieldSpec(
+        "what the network learns: the coil-combined fully sampled image (noise included, fastMRI's convention) or the clean one",
+        choices=TARGETS), RawPairConfig.target)
+    poisson_share: float = declared(FieldSpec("share of pairs with a Poisson-disc mask", range=(0.0, 1.0)), RawPairConfig.p_poisson)
+    random_line_share: float = declared(FieldSpec(
+        "share of pairs with random phase-encoding lines (the rest: uniform lines; both with 24 centre lines)",
+        range=(0.0, 1.0)), RawPairConfig.p_random)
     init_weights: Optional[Path] = declared(FieldSpec(
         "fine-tune: start from this unrolled model's weights (same cascades and channels; its card joins the lineage)",
         metavar="SAFETENSORS"), None)
@@ -75,6 +82,10 @@ class ReconTrainConfig:
 
     def validate(self) -> None:
         check_schedule_and_data(self.steps, self.stop_at, self.data)
+        try:
+            RawPairConfig(p_poisson=self.poisson_share, p_random=self.random_line_share, target=self.target)
+        except ValueError as error:
+            raise MRDeepReconError(str(error)) from None
 
 
 def template_of(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
@@ -122,7 +133,7 @@ def train_recon(config: ReconTrainConfig, log=lambda message: print(message, flu
     torch.manual_seed(config.seed)
     volumes = load_training_volumes(config.data)
     maps, covariance, level = template_of(Path(config.template))
-    pair_config = RawPairConfig()
+    pair_config = RawPairConfig(p_poisson=config.poisson_share, p_random=config.random_line_share, target=config.target)
     sampler = RawPairSampler([v.data for v in volumes], maps, covariance, level, pair_config, config.seed)
     net_config = UnrolledConfig(cascades=config.cascades, channels=config.channels, start=config.start,
                                 final_projection=config.final_projection, data_consistency=config.data_consistency,
