@@ -348,7 +348,8 @@ def enhance(
         (see :meth:`~mrdeeprecon.standardize.StandardizeRecord.working_grid`), metadata copied
         plus ``enhancement`` (settings, model identity, the device that ran it and
         ``noise_reduction_achieved``: the factor the model reached, median over tissue,
-        :mod:`mrdeeprecon.noise_reduction`). A GPU that runs out of memory even one tile at a
+        :mod:`mrdeeprecon.noise_reduction`; ``noise_reduction_calibration``: where its
+        coefficients came from, :mod:`mrdeeprecon.volume_calibration`). A GPU that runs out of memory even one tile at a
         time leaves the work to the CPU with a ``RuntimeWarning``, recorded as
         ``enhancement["device_fallback"]``.
 

@@ -1,34 +1,87 @@
 """Where intensities are measured: tissue, and homogeneous tissue.
 
 One definition for the evaluation (PSNR in tissue, the tunable-denoising bar), the training's
-noise-reduction calibration and the calibration on the volume being enhanced. Arrays are
-``(z, y, x)`` (or one ``(y, x)`` slice), computed in float64; numpy and scipy only.
+noise-reduction calibration and the calibration on the volume being enhanced
+(:mod:`mrdeeprecon.volume_calibration`). Volumes are ``(z, y, x)`` (or one ``(y, x)`` slice):
+numpy arrays (computed in float64 on the CPU, a numpy bool mask back) or torch tensors (computed
+on their device in their floating type, a bool tensor back). In torch, so that ``enhance`` needs no
+image library; in-plane filters mirror the edges as ``scipy.ndimage`` does (``d c b a | a b c d``).
 """
 
 from __future__ import annotations
 
+
 import numpy as np
-from scipy import ndimage
+import torch
+import torch.nn.functional as F
+
+from .order_statistics import percentiles
 
 #: Tissue = the reference's voxels above this percentile (its brightest 40 %).
 TISSUE_PERCENTILE = 60.0
 #: In-plane window (pixels) of the local SD that decides homogeneous tissue.
 HOMOGENEOUS_WINDOW = 7
+#: Homogeneous tissue = the tissue voxels whose local SD is at most this percentile of theirs.
+HOMOGENEOUS_PERCENTILE = 25.0
 
 
-def tissue_mask(reference: np.ndarray) -> np.ndarray:
+def tissue_mask(reference: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """The brightest 40 % of ``reference``: voxels above its :data:`TISSUE_PERCENTILE`."""
-    data = np.asarray(reference, dtype=np.float64)
-    return data > np.percentile(data, TISSUE_PERCENTILE)
+    data = _as_tensor(reference)
+    mask = data > percentiles(data, (TISSUE_PERCENTILE,))[0]
+    return _like(mask, reference)
 
 
-def homogeneous_tissue(reference: np.ndarray) -> np.ndarray:
+def homogeneous_tissue(reference: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """Homogeneous tissue of a clean ``(z, y, x)`` (or ``(y, x)``) reference: :func:`tissue_mask`
     voxels whose local SD (:data:`HOMOGENEOUS_WINDOW`² in-plane, on the reference) is in the lowest
-    quarter of those voxels: where noise reduction is measured."""
-    data = np.asarray(reference, dtype=np.float64)
-    size = (1, HOMOGENEOUS_WINDOW, HOMOGENEOUS_WINDOW) if data.ndim == 3 else (HOMOGENEOUS_WINDOW,) * 2
-    mean = ndimage.uniform_filter(data, size)
-    sd = np.sqrt(np.maximum(ndimage.uniform_filter(data**2, size) - mean**2, 0.0))
-    tissue = tissue_mask(data)
-    return tissue & (sd <= np.percentile(sd[tissue], 25.0))
+    quarter of those voxels: where noise reduction is measured. None in a constant volume."""
+    data = _as_tensor(reference)
+    mean = filter_in_plane(data, _box(HOMOGENEOUS_WINDOW, data))
+    sd = (filter_in_plane(data**2, _box(HOMOGENEOUS_WINDOW, data)) - mean**2).clamp_(min=0.0).sqrt_()
+    tissue = data > percentiles(data, (TISSUE_PERCENTILE,))[0]
+    if tissue.any():  # a constant volume has no tissue
+        tissue &= sd <= percentiles(sd[tissue], (HOMOGENEOUS_PERCENTILE,))[0]
+    return _like(tissue, reference)
+
+
+def gaussian_in_plane(data: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``data`` smoothed along its last two axes by a Gaussian of ``sigma`` pixels (truncated at
+    4 σ, as ``scipy.ndimage.gaussian_filter``)."""
+    radius = int(4.0 * sigma + 0.5)
+    offsets = torch.arange(-radius, radius + 1, dtype=data.dtype, device=data.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return filter_in_plane(data, kernel / kernel.sum())
+
+
+def filter_in_plane(data: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``data`` correlated along each of its last two axes with the odd 1D ``kernel``, the edges
+    mirrored (scipy's ``reflect`` mode)."""
+    half = len(kernel) // 2
+    shape = data.shape
+    out = data.reshape(-1, 1, *shape[-2:])
+    for axis in (-2, -1):
+        out = out.index_select(axis, _mirrored(out.shape[axis], half, data.device))
+        weights = kernel.reshape(1, 1, -1, 1) if axis == -2 else kernel.reshape(1, 1, 1, -1)
+        out = F.conv2d(out, weights.to(out.dtype))
+    return out.reshape(shape)
+
+
+def _mirrored(n: int, half: int, device: torch.device) -> torch.Tensor:
+    """Indices of an axis of ``n`` extended by ``half`` on each side, mirrored about its edges."""
+    index = torch.arange(-half, n + half, device=device) % (2 * n)
+    return torch.where(index >= n, 2 * n - 1 - index, index)
+
+
+def _box(size: int, like: torch.Tensor) -> torch.Tensor:
+    return torch.full((size,), 1.0 / size, dtype=like.dtype, device=like.device)
+
+
+def _as_tensor(volume: np.ndarray | torch.Tensor) -> torch.Tensor:
+    if isinstance(volume, torch.Tensor):
+        return volume if volume.is_floating_point() else volume.double()
+    return torch.from_numpy(np.asarray(volume, dtype=np.float64))
+
+
+def _like(mask: torch.Tensor, volume: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    return mask if isinstance(volume, torch.Tensor) else mask.numpy()
