@@ -53,11 +53,11 @@ def _smoother(left: float, right: float):
     """A linear network: Gaussian smoothing of σ ``left`` px in the left half, ``right`` in the
     right half."""
 
-    def network(slab: torch.Tensor, _sd: torch.Tensor) -> torch.Tensor:
+    def network(slab: torch.Tensor, _sd: torch.Tensor, slices: range | None = None) -> torch.Tensor:
         data = slab.numpy()
         out = ndimage.gaussian_filter(data, (0, left, left))
         out[..., SHAPE[2] // 2 :] = ndimage.gaussian_filter(data, (0, right, right))[..., SHAPE[2] // 2 :]
-        return torch.from_numpy(out.astype(np.float32))
+        return torch.from_numpy(out.astype(np.float32))[slice(slices.start, slices.stop) if slices else slice(None)]
 
     return network
 
@@ -129,8 +129,9 @@ def test_a_network_that_adds_noise_is_reported_and_left_out():
     used and the achieved factor says so (here about 1: the output is the input)."""
     clean = torch.from_numpy(_clean())
 
-    def sharpen(slab: torch.Tensor, _sd: torch.Tensor) -> torch.Tensor:
-        return 2 * slab - torch.from_numpy(ndimage.gaussian_filter(slab.numpy(), (0, 1.0, 1.0)))
+    def sharpen(slab: torch.Tensor, _sd: torch.Tensor, slices: range | None = None) -> torch.Tensor:
+        out = 2 * slab - torch.from_numpy(ndimage.gaussian_filter(slab.numpy(), (0, 1.0, 1.0)))
+        return out[slice(slices.start, slices.stop) if slices else slice(None)]
 
     measured = measure_volume_calibration(clean + _noise(1), _noise_sd(), KMAX, 0, sharpen)
     outputs, inputs, achieved = [], [], []
@@ -165,3 +166,22 @@ def test_enhance_records_where_its_calibration_came_from_and_is_deterministic():
         "source": "model card"}
     unit = enhance(volume, EnhanceSettings(noise_reduction=1.0, device="cpu"), ScanContext())
     assert unit.metadata["enhancement"]["noise_reduction_calibration"]["source"].startswith("none")
+
+
+def test_the_network_estimates_only_the_slices_asked_reading_their_neighbours(tiny_models):
+    """The calibration's passes estimate the measured slices only: the same values as the whole
+    slab's estimate there (the 3D model reads 3 neighbours on each side)."""
+    from mrdeeprecon.inference import _load_network, _run_network
+    from mrdeeprecon.model import context_vector
+
+    settings = EnhanceSettings(device="cpu", model_path=tiny_models["3d"], model_kind="3d")
+    context = ScanContext(acquisition="3D")
+    model, _, _ = _load_network(settings, context, torch.device("cpu"))
+    data = torch.rand(10, 40, 36)
+    sd = torch.full(data.shape, 0.05)
+    vector = context_vector.encode(context.on_output_grid(settings.super_resolution))
+    with torch.inference_mode():
+        whole = _run_network(model.eval(), data, vector, settings, torch.device("cpu"), None, None, sd)
+        part = _run_network(model, data, vector, settings, torch.device("cpu"), None, None, sd, range(2, 7))
+    assert part.shape == (5, 40, 36)
+    torch.testing.assert_close(part, whole[2:7])

@@ -123,18 +123,21 @@ def _run_network(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     noise_sd: torch.Tensor,
+    slices: range | None = None,
 ) -> torch.Tensor:
-    """The network's clean estimate of every slice of the standardised ``data`` (z, y, x) on
-    ``device``, float32, given the slices' local noise SD ``noise_sd``: tiles gathered, run in
-    batches (fewer after an out-of-memory error) and blended."""
+    """The network's clean estimate of the standardised ``data`` (z, y, x) on ``device``, float32,
+    given the slices' local noise SD ``noise_sd``: tiles gathered, run in batches (fewer after an
+    out-of-memory error) and blended. Every slice, or only ``slices`` (their estimates, in order;
+    the network still reads their neighbours)."""
     n_slices = data.shape[0]
+    targets = slices if slices is not None else range(n_slices)
     in_slices = model.config.in_slices
     channels = model.config.input_channels
     with stage("noise map", device):
         noise = _noise_channel(model, noise_sd)
     tiling = Tiling.plan(tuple(data.shape[1:]), settings.tile_size, device)
-    items = [(z, t) for z in range(n_slices) for t in range(len(tiling.origins))]
-    accumulated = torch.zeros_like(data)
+    items = [(z, t) for z in targets for t in range(len(tiling.origins))]
+    accumulated = data.new_zeros((len(targets), *data.shape[1:]))
     context_row = torch.from_numpy(context).to(device)[None]
     memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
     model = model.to(memory_format=memory_format)
@@ -157,7 +160,7 @@ def _run_network(
     def keep(batch: list[tuple[int, int]], predicted: torch.Tensor, done: int, total: int) -> None:
         with stage("blend", device):
             for (z, t), tile in zip(batch, predicted):
-                accumulated[z][tiling.window(t)] += tile * tiling.weights[t]
+                accumulated[z - targets.start][tiling.window(t)] += tile * tiling.weights[t]
         finished[0] += len(batch)
         report(progress, 0.05 + 0.9 * finished[0] / len(items), f"batch {done}/{total}")
 
@@ -255,7 +258,7 @@ def _pipeline(
             vector = context_vector.encode(sampling)
             measured = measure_volume_calibration(
                 standardized.data, noise_sd, sampling.kmax, model.config.in_slices // 2,
-                lambda slab, slab_sd: _run_network(model, slab, vector, settings, device, None, cancel, slab_sd),
+                lambda slab, slab_sd, slices: _run_network(model, slab, vector, settings, device, None, cancel, slab_sd, slices),
             )
             calibration = calibration if measured is None else measured.calibration
         with stage("noise reduction", device):

@@ -63,9 +63,9 @@ MASK_SMOOTHING_PX = 2.0
 #: Seed of the perturbation.
 SEED = 20261205
 
-#: The network's clean estimate of a slab ``(z, y, x)`` of standardised slices, given its local
-#: noise SD map (same shape).
-SlabNetwork = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: The network's clean estimate of the slices ``range`` of a slab ``(z, y, x)`` of standardised
+#: slices, given the slab's local noise SD map (same shape): ``(len(range), y, x)``.
+SlabNetwork = Callable[[torch.Tensor, torch.Tensor, range], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,8 @@ def measure_volume_calibration(
         slab, slab_sd = data[read], noise_sd[read]
         generator = torch.Generator().manual_seed(SEED)
         perturbation = band_noise(tuple(slab.shape), kmax, generator, data.device).mul_(slab_sd).mul_(PERTURBATION)
-    d_x = (network(slab + perturbation, slab_sd) - network(slab - perturbation, slab_sd))[inner]
+    inner_range = range(inner.start, inner.stop)
+    d_x = network(slab + perturbation, slab_sd, inner_range) - network(slab - perturbation, slab_sd, inner_range)
     with stage("calibration", data.device):
         return _moments(d_x, 2 * perturbation[inner], noise_sd[measured], mask, bins, kmax, measured)
 
