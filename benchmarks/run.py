@@ -7,7 +7,7 @@
 
 Sections: ``peak`` (matmul and 3×3 convolution FLOP/s), ``network`` (the CE U-Nets alone), ``pipeline`` (read →
 enhance → write and peak memory, child processes), ``pipeline-on-device`` (a warm enhance stage
-by stage: standardise, noise map, gather, network, blend, noise reduction, destandardise, copies;
+by stage: standardise, noise map, gather, network, blend, calibration, noise reduction, destandardise, copies;
 with ``--baseline-engine`` an older engine's totals beside them), ``scaling`` (time vs slices), ``bm4d``
 (speed against BM4D). ``--network-only`` (= ``--only peak,network``) needs only numpy, torch,
 safetensors and this repository's ``MRDeepRecon/mrdeeprecon`` (no SimpleITK, pydicom,

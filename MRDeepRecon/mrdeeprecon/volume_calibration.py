@@ -134,7 +134,7 @@ def measure_volume_calibration(
         network: the network's estimate of a slab.
     """
     with stage("calibration", data.device):
-        tissue = (data > TISSUE_LEVEL).flatten(1).float().mean(1).cpu().numpy()
+        tissue = torch.count_nonzero(data > TISSUE_LEVEL, dim=(1, 2)).cpu().numpy()
         measured, read = slab_bounds(tissue, pad)
         # where the local noise SD is 0 (a constant region, a noise-free image) there is nothing to reduce
         mask = measurement_mask(data[measured]) & (noise_sd[measured] > 0)
