@@ -17,10 +17,12 @@ in α:
     A = Var(d_x) / Var(d_y),  C = Cov(d_x, band(d_x − d_y)) / Var(d_y),
     D = Var(band(d_x − d_y)) / Var(d_y).
 
-Training measures ``A, C, D`` in homogeneous tissue of the training volumes (never the evaluation
-volumes) for a grid of noise levels and acquired band fractions and stores the table in the model
-card (:func:`mrdeeprecon.training.calibration.measure_calibration`). At inference every voxel
-reads the table at its own noise level (the local noise SD map) and band fraction, and α solves
+``A, C, D`` are measured by pseudo-replica in homogeneous tissue: on the volume being enhanced
+(:mod:`mrdeeprecon.volume_calibration`: one table row, the volume's band, a few noise levels) or,
+where it has too little homogeneous tissue, on the training volumes (never the evaluation volumes)
+for a grid of noise levels and acquired band fractions, the table in the model card
+(:func:`mrdeeprecon.training.calibration.measure_calibration`). Every voxel reads the table at its
+own noise level (the local noise SD map) and band fraction, and α solves
 ``A − 2αC + α²D = 1 / k²`` (the larger root, α ≤ 1). Where even α = ``C / D`` (the least noise the
 model leaves) does not reach ``k``, that least-noise α is used, and the achieved factor is
 reported, never silently less.

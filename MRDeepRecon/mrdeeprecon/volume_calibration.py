@@ -28,9 +28,11 @@ itself, from the model and the input alone (never a reference):
    :data:`BINS` bins of equal count along the local noise SD, so that each voxel reads the
    coefficients at its own noise level.
 
-Voxels whose local noise SD is 0 (a constant region, a noise-free image) are left out. Where the
-slab has fewer than :data:`MIN_VOXELS` measured voxels per bin, :func:`measure_volume_calibration`
-gives ``None`` and the card's table is used. The perturbation is seeded: enhancing a volume twice
+Voxels whose local noise SD is 0 (a constant region, a noise-free image) are left out. Each bin
+holds at least :data:`MIN_VOXELS` voxels (fewer bins where the slab has fewer); below one bin's
+worth :func:`measure_volume_calibration` gives ``None`` and the card's table is used. Along a
+band-limited slice axis the band is taken over all the slices the network reads (the measured
+ones and their neighbours), on which the perturbation was drawn. The perturbation is seeded: enhancing a volume twice
 gives one output.
 
 ``PERTURBATION`` and the mask were chosen on the quality benchmark's tunable, spatially varying
@@ -73,7 +75,8 @@ class VolumeCalibration:
     """A calibration measured on one input.
 
     Attributes:
-        calibration: one table row (the input's in-plane band fraction), :data:`BINS` noise levels.
+        calibration: one table row (the input's in-plane band fraction), up to :data:`BINS` noise
+            levels.
         slices: ``(start, stop)`` of the measured slices.
         voxels: homogeneous tissue voxels the moments were measured on.
     """
@@ -123,8 +126,8 @@ def measure_volume_calibration(
     pad: int,
     network: SlabNetwork,
 ) -> VolumeCalibration | None:
-    """``A, C, D`` of the network on this input (module docstring); ``None`` where the slab has
-    fewer than :data:`MIN_VOXELS` homogeneous tissue voxels.
+    """``A, C, D`` of the network on this input (module docstring); ``None`` where the measured
+    slices hold fewer than :data:`MIN_VOXELS` homogeneous tissue voxels.
 
     Args:
         data: the standardised input ``(z, y, x)`` (z = slice, y = frequency, x = phase), float32.
@@ -145,18 +148,22 @@ def measure_volume_calibration(
         slab, slab_sd = data[read], noise_sd[read]
         generator = torch.Generator().manual_seed(SEED)
         perturbation = band_noise(tuple(slab.shape), kmax, generator, data.device).mul_(slab_sd).mul_(PERTURBATION)
-    inner_range = range(inner.start, inner.stop)
-    d_x = network(slab + perturbation, slab_sd, inner_range) - network(slab - perturbation, slab_sd, inner_range)
+    # the slice band is taken over the slices the perturbation was drawn on: all that are read
+    estimated = range(inner.start, inner.stop) if kmax[2] >= 1 else range(slab.shape[0])
+    d_x = network(slab + perturbation, slab_sd, estimated) - network(slab - perturbation, slab_sd, estimated)
     with stage("calibration", data.device):
-        return _moments(d_x, 2 * perturbation[inner], noise_sd[measured], mask, bins, kmax, measured)
+        d_y = 2 * perturbation[estimated.start : estimated.stop]
+        banded = _in_band(d_x - d_y, kmax)
+        keep = slice(inner.start - estimated.start, inner.stop - estimated.start)
+        return _moments(d_x[keep], d_y[keep], banded[keep], noise_sd[measured], mask, bins, kmax, measured)
 
 
-def _moments(d_x: torch.Tensor, d_y: torch.Tensor, noise_sd: torch.Tensor, mask: torch.Tensor, bins: int,
-             kmax: Sequence[float], measured: slice) -> VolumeCalibration:
-    """``A, C, D`` per noise-SD bin over the ``mask`` voxels of the measured slices."""
-    banded = _in_band(d_x - d_y, kmax)
-    levels = noise_sd[mask].double()
-    dx, dy, bd = (t[mask].double() for t in (d_x, d_y, banded))
+def _moments(d_x: torch.Tensor, d_y: torch.Tensor, banded: torch.Tensor, noise_sd: torch.Tensor, mask: torch.Tensor,
+             bins: int, kmax: Sequence[float], measured: slice) -> VolumeCalibration:
+    """``A, C, D`` per noise-SD bin over the ``mask`` voxels of the measured slices (on the host,
+    in float64: some devices have no float64)."""
+    levels = noise_sd[mask].cpu().double()
+    dx, dy, bd = (t[mask].cpu().double() for t in (d_x, d_y, banded))
     rows: dict[str, list[float]] = {key: [] for key in ("noise_sd", "a", "c", "d")}
     for part in torch.tensor_split(levels.argsort(), bins):
         x, y, b = dx[part], dy[part], bd[part]

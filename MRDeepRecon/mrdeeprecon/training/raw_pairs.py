@@ -71,7 +71,7 @@ class RawPairConfig:
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"unknown target {self.target!r}; one of {', '.join(TARGETS)}")
-        if min(self.p_poisson, self.p_random) < 0 or self.p_poisson + self.p_random > 1:
+        if not (self.p_poisson >= 0 and self.p_random >= 0 and self.p_poisson + self.p_random <= 1):  # NaN fails too
             raise ValueError(f"mask shares must be >= 0 and sum to at most 1, got Poisson {self.p_poisson:g} "
                              f"and random-line {self.p_random:g}")
 
