@@ -204,6 +204,8 @@ def test_process_puts_the_engines_result_beside_the_input(philips, tiny_models) 
     assert record["noise_reduction_calibration"]["source"] == "this volume"
     summary = logic_module.noise_reduction_summary(output)
     assert summary.startswith("Noise reduction: requested 3, achieved 1.0") and "least-noise" in summary
+    first, stop = record["noise_reduction_calibration"]["slices"]
+    assert summary.endswith(f"Calibrated on slices {first + 1}-{stop} of this volume.")
     assert output.GetNodeReference(logic_module.SOURCE_REFERENCE_ROLE) is node
     assert output.GetAttribute("DICOM.instanceUIDs") is None
 
