@@ -10,7 +10,6 @@ image library; in-plane filters mirror the edges as ``scipy.ndimage`` does (``d 
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
@@ -26,9 +25,7 @@ HOMOGENEOUS_PERCENTILE = 25.0
 
 def tissue_mask(reference: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """The brightest 40 % of ``reference``: voxels above its :data:`TISSUE_PERCENTILE`."""
-    data = _as_tensor(reference)
-    mask = data > percentiles(data, (TISSUE_PERCENTILE,))[0]
-    return _like(mask, reference)
+    return _like(_tissue(_as_tensor(reference)), reference)
 
 
 def homogeneous_tissue(reference: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -38,10 +35,14 @@ def homogeneous_tissue(reference: np.ndarray | torch.Tensor) -> np.ndarray | tor
     data = _as_tensor(reference)
     mean = filter_in_plane(data, _box(HOMOGENEOUS_WINDOW, data))
     sd = (filter_in_plane(data**2, _box(HOMOGENEOUS_WINDOW, data)) - mean**2).clamp_(min=0.0).sqrt_()
-    tissue = data > percentiles(data, (TISSUE_PERCENTILE,))[0]
+    tissue = _tissue(data)
     if tissue.any():  # a constant volume has no tissue
         tissue &= sd <= percentiles(sd[tissue], (HOMOGENEOUS_PERCENTILE,))[0]
     return _like(tissue, reference)
+
+
+def _tissue(data: torch.Tensor) -> torch.Tensor:
+    return data > percentiles(data, (TISSUE_PERCENTILE,))[0]
 
 
 def gaussian_in_plane(data: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -58,11 +59,11 @@ def filter_in_plane(data: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     mirrored (scipy's ``reflect`` mode): one shifted multiply-add per tap (a single-channel
     convolution is slower on the CPU)."""
     half = len(kernel) // 2
+    weights = kernel.tolist()
     out = data
     for axis in (data.dim() - 2, data.dim() - 1):
         n = out.shape[axis]
         padded = out.index_select(axis, _mirrored(n, half, data.device))
-        weights = kernel.tolist()
         out = padded.narrow(axis, 0, n) * weights[0]
         for tap in range(1, len(weights)):
             out.add_(padded.narrow(axis, tap, n), alpha=weights[tap])

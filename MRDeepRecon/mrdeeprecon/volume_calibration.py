@@ -49,9 +49,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .tissue import gaussian_in_plane, homogeneous_tissue
 from .noise_reduction import TISSUE_LEVEL, Calibration, band_limit
 from .stage_timing import stage
+from .tissue import gaussian_in_plane, homogeneous_tissue
 
 #: Slices measured (all of a smaller volume).
 SLAB = 8
