@@ -326,6 +326,23 @@ def test_sessions_add_up_stop_at_writes_the_model_and_keeps_the_checkpoint(tmp_p
     assert not (tmp_path / "b" / "ce_unet_2d.checkpoint.safetensors").exists()
 
 
+def test_a_3d_model_s_curve_reads_the_held_out_slab_as_a_3d_acquisition(tmp_path):
+    """The curve describes the held-out slab to a model of several slices of one 3D k-space as the
+    3D acquisition it is (a single-slice model is told 2D, as the denoising benchmark tells it),
+    and training goes on after a curve point (scoring once left the weights as inference tensors)."""
+    from conftest import shared_path
+
+    data = [shared_path("volumes/stroke_T1.nii.gz")]
+    common = dict(data=data, steps=2, batch_size=4, patch=32, base_channels=8, depth=2, checkpoint_every=100,
+                  device="cpu", log_every=1, calibrate=False, curve_every=1)
+    names = {}
+    for kind in ("2d", "3d"):
+        _, card = load_model(train(TrainConfig(kind=kind, out_dir=tmp_path / kind, **common), log=lambda *_: None))
+        names[kind] = [h["curve"] for h in card["training"]["loss_history"] if "curve" in h]
+    assert len(names["2d"]) == len(names["3d"]) == 2
+    assert names["3d"][0].endswith(", as a 3D acquisition") and "acquisition" not in names["2d"][0]
+
+
 def test_held_out_volumes_are_refused_as_training_data():
     from conftest import shared_path
     from mrdeeprecon.errors import MRDeepReconError

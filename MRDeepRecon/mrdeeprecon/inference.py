@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
+from copy import deepcopy
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -207,11 +208,14 @@ def _to_host(data: torch.Tensor, device: torch.device) -> np.ndarray:
 
 def clean_estimate(model: CEUNet, data: np.ndarray, context: ScanContext, device: str = "cpu") -> np.ndarray:
     """The network's clean estimate of ``data`` ``(z, y, x)`` on its own grid, in its intensities
-    (no super-resolution, no noise-reduction knob): what training curves score."""
+    (no super-resolution, no noise-reduction knob): what training curves score. ``model`` is left
+    as it was (a copy runs, in evaluation mode and the inference memory layout), so training can
+    go on with it."""
     settings = EnhanceSettings(device=device)
     target = select_device(device)
+    network = deepcopy(model).eval()
     with torch.inference_mode():
-        standardized, _, _, estimate = _estimate(model.eval(), _to_device(np.asarray(data), target), context, settings, target)
+        standardized, _, _, estimate = _estimate(network, _to_device(np.asarray(data), target), context, settings, target)
         return _to_host(destandardize(estimate, standardized.record), target)
 
 

@@ -336,7 +336,8 @@ def _train(
                 f"process(es) on {state['sampler_device']}")
         log(f"resumed {checkpoint} at step {start}")
     stop = config.stop_at or config.steps
-    curve = HeldOutCurve(config.curve_volume) if config.curve_every else None
+    curve = (HeldOutCurve(config.curve_volume, acquisition="3D" if pair_config.is_3d else "2D")
+             if config.curve_every else None)
     t0 = time.perf_counter()
     running: list[float] = []
     pair_seconds = 0.0
