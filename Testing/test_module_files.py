@@ -332,7 +332,7 @@ def test_super_resolution_and_device_choices(parameter_tree):
         assert fields[axis].validators["Choice"][0] == [1.0, 1.5, 2.0] and fields[axis].default == 1.0
     assert fields["device"].validators["Choice"][0] == ["auto", "cuda", "cpu"]
     assert fields["model"].validators["Choice"][0] == ["auto", "2d", "3d"]
-    assert fields["artifactCorrection"].default is True
+    assert fields["artifactCorrection"].default is True and fields["threePlanes"].default is False
     assert fields["acqType"].validators["Choice"][0] == ["2D", "3D"]
 
 

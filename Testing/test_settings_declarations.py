@@ -25,6 +25,7 @@ from mrdeeprecon.settings import (
     DEVICES,
     MODEL_KINDS,
     NOISE_REDUCTION_RANGE,
+    PLANE_CHOICES,
     SR_AXES,
     SUPER_RESOLUTION_RANGE,
     EnhanceSettings,
@@ -51,10 +52,11 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 def test_settings_flags_are_the_fields_of_enhance_settings(command):
     options = _options(_subparser(command))
     expected = {"--noise-reduction", *(f"--sr-{axis}" for axis in SR_AXES), "--device", "--model-kind", "--model",
-                "--batch-size", "--tile-size"}
+                "--planes", "--batch-size", "--tile-size"}
     assert expected <= set(options)
     assert all(options[flag].default is None for flag in expected), "defaults are EnhanceSettings'"
     assert options["--device"].choices == DEVICES and options["--model-kind"].choices == MODEL_KINDS
+    assert options["--planes"].choices == PLANE_CHOICES and options["--planes"].type is int
     assert f"{NOISE_REDUCTION_RANGE[0]:g}-{NOISE_REDUCTION_RANGE[1]:g} (default {DEFAULTS.noise_reduction:g})" in options["--noise-reduction"].help
     assert f"{SUPER_RESOLUTION_RANGE[0]:g}-{SUPER_RESOLUTION_RANGE[1]:g}" in options["--sr-slice"].help
     args = build_parser().parse_args([command, "in", "out.nii.gz"] if command == "enhance" else [command, "in", "--out", "o"])
@@ -66,7 +68,7 @@ def test_settings_flags_are_the_fields_of_enhance_settings(command):
     [
         DEFAULTS,
         EnhanceSettings(noise_reduction=3.25, super_resolution=(1.5, 2.0, 1.0), device="cpu", model_kind="3d",
-                        model_path=Path("/models/m.safetensors"), batch_size=3, tile_size=64),
+                        model_path=Path("/models/m.safetensors"), planes=3, batch_size=3, tile_size=64),
     ],
 )
 def test_settings_arguments_give_the_same_settings_back(settings):

@@ -57,6 +57,7 @@ class MRDeepReconParameterNode:
     device: Annotated[str, Choice(DEVICES)] = "auto"
     model: Annotated[str, Choice(MODEL_KINDS)] = "auto"
     modelPath: str = ""  # "" = bundled models
+    threePlanes: bool = False  # EnhanceSettings.planes 3 (3D acquisitions)
 
     # Acquisition (scan context) overrides
     overrideAcquisition: bool = False

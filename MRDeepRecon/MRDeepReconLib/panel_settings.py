@@ -27,7 +27,8 @@ class PanelSettings(Protocol):
     Super-resolution factors are per encoding direction (frequency, phase, slice); kmax is the
     fraction of k-space sampled along (frequency, phase, slice); partial Fourier the fraction
     along (phase, slice); ``acqPhaseAxis`` is DICOM's InPlanePhaseEncodingDirection (``COL`` or
-    ``ROW``); ``modelPath`` ``""`` means the bundled models.
+    ``ROW``); ``modelPath`` ``""`` means the bundled models; ``threePlanes`` runs the network
+    along all three axes (``EnhanceSettings.planes = 3``).
     """
 
     noiseReduction: float
@@ -38,6 +39,7 @@ class PanelSettings(Protocol):
     device: str
     model: str
     modelPath: str
+    threePlanes: bool
     overrideAcquisition: bool
     acqType: str
     acqPhaseAxis: str
@@ -74,6 +76,7 @@ def process_parameters(settings: PanelSettings) -> ProcessParameters:
         device=settings.device,
         model_kind=settings.model,
         model_path=settings.modelPath or None,
+        planes=3 if settings.threePlanes else 1,
         context_overrides=context_overrides(settings),
     )
 

@@ -35,6 +35,7 @@ from .model.weights import bundled_model_path, load_model
 from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
 from .volume_calibration import VolumeCalibration, measure_volume_calibration
+from .planes import VIEW_ORDERS, check_planes, mean_of_views
 from .progress import CancelToken, ProgressCallback, check, report
 from .sampling import KSpaceSampling
 from .settings import EnhanceSettings
@@ -46,6 +47,9 @@ from .volume import Volume
 #: Smallest in-plane size (rows and columns, pixels) that :func:`enhance` accepts: a smaller
 #: image has no neighbourhood for the network to use.
 MIN_IN_PLANE = 8
+#: Slices read on each side of the calibration's slab with three planes: the views across the
+#: slab then see it with this much of the volume around the measured slices.
+PLANES_CALIBRATION_PAD = 16
 
 _Result = TypeVar("_Result")
 
@@ -188,9 +192,37 @@ def _estimate(
         noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
     check(cancel)
     report(progress, 0.05, "running the network")
-    vector = context_vector.encode(sampling)
-    estimate = _run_network(model, standardized.data, vector, settings, device, progress, cancel, noise_sd)
+    estimate = _network_estimate(model, standardized.data, sampling, settings, device, progress, cancel, noise_sd)
     return standardized, sampling, noise_sd, estimate
+
+
+def _network_estimate(
+    model: CEUNet,
+    data: torch.Tensor,
+    sampling: KSpaceSampling,
+    settings: EnhanceSettings,
+    device: torch.device,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    noise_sd: torch.Tensor,
+    slices: range | None = None,
+) -> torch.Tensor:
+    """The network's clean estimate of the standardised ``data`` (slices ``slices``, ``None``:
+    all): along the slices, or with ``settings.planes = 3`` the mean of the estimates along each
+    array axis (:mod:`mrdeeprecon.planes`; each view gets its own noise map and context)."""
+    if settings.planes == 1:
+        return _run_network(model, data, context_vector.encode(sampling), settings, device, progress, cancel,
+                            noise_sd, slices)
+    def along(axis: int, view: torch.Tensor, view_sampling: KSpaceSampling, view_slices: range | None) -> torch.Tensor:
+        with stage("noise map", device):
+            view_sd = noise_sd if axis == 0 else local_noise_sd(view, view_sampling.kmax[:2])
+        part = None if progress is None else (
+            lambda fraction, message: progress(0.05 + 0.9 * (axis + (fraction - 0.05) / 0.9) / len(VIEW_ORDERS),
+                                               f"plane {axis + 1}/{len(VIEW_ORDERS)}: {message}"))
+        return _run_network(model, view, context_vector.encode(view_sampling), settings, device, part, cancel,
+                            view_sd, view_slices)
+
+    return mean_of_views(along, data, sampling, slices)
 
 
 def _to_device(data: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -259,10 +291,11 @@ def _pipeline(
         measured = None
         if settings.noise_reduction != 1:
             report(progress, 0.96, "calibrating the noise reduction on this volume")
-            vector = context_vector.encode(sampling)
+            pad = model.config.in_slices // 2 if settings.planes == 1 else PLANES_CALIBRATION_PAD
             measured = measure_volume_calibration(
-                standardized.data, noise_sd, sampling.kmax, model.config.in_slices // 2,
-                lambda slab, slab_sd, slices: _run_network(model, slab, vector, settings, device, None, cancel, slab_sd, slices),
+                standardized.data, noise_sd, sampling.kmax, pad,
+                lambda slab, slab_sd, slices: _network_estimate(model, slab, sampling, settings, device, None, cancel,
+                                                                slab_sd, slices),
             )
             calibration = calibration if measured is None else measured.calibration
         with stage("noise reduction", device):
@@ -408,6 +441,8 @@ def _enhance(
         )
     if not np.isfinite(data).all():
         raise MRDeepReconError("the image contains NaN or infinite values")
+    if settings.planes != 1:
+        check_planes(context)
     magnitude = _is_magnitude(volume)
     device = select_device(settings.device)
     model, card, model_path = _load_network(settings, context, device)

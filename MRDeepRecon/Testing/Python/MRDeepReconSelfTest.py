@@ -169,12 +169,15 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         self.assertEqual(widget.ui.deviceComboBox.currentIndex, DEVICES.index("cpu"))
         node.model = "3d"
         self.assertEqual(widget.ui.modelComboBox.currentText, "3d")
+        node.threePlanes = True
+        self.assertTrue(widget.ui.threePlanesCheckBox.checked)
 
         parameters = processParameters(node)
         self.assertEqual(parameters.noise_reduction, 2.5)
         self.assertEqual(parameters.super_resolution, (1.0, 1.5, 1.0))
         self.assertEqual(parameters.context_overrides["acquisition"], "2D")
         self.assertFalse(parameters.artifact_correction)
+        self.assertEqual(parameters.planes, 3)
         self.assertTrue(widget.ui.applyButton.enabled)
         self.assertEqual(widget.ui.applyButton.text, "Apply")
         self.assertFalse(widget.ui.comparisonLayoutButton.enabled)  # no result yet

@@ -201,7 +201,8 @@ def _run_ours(
         "sha256": record["model_sha256"],
         "path": str(record["model_path"]),
     }
-    parameter = f"NR {settings.noise_reduction:g}, model {model['name']} ({record['device']})"
+    planes = f", {settings.planes} planes" if settings.planes != 1 else ""
+    parameter = f"NR {settings.noise_reduction:g}{planes}, model {model['name']} ({record['device']})"
     output = baselines.BaselineOutput(np.asarray(enhanced.data, dtype=np.float32), parameter, seconds)
     return output, model
 
@@ -248,6 +249,7 @@ def run_evaluation(
     slices: tuple[int, int] | None = None,
     device: str = "auto",
     progress: ProgressCallback | None = None,
+    planes: int = 1,
 ) -> EvaluationResult:
     """Degrade ``reference`` as ``spec`` says and score our enhancement and the baselines on it.
 
@@ -266,6 +268,8 @@ def run_evaluation(
         slices: ``(start, stop)`` slice range of ``reference`` to use; ``None`` = all.
         device: torch device for ``ours``.
         progress: called with ``(fraction, message)`` before each method.
+        planes: ``ours`` along the slices (1) or along all three axes (3, a 3D acquisition;
+            :mod:`mrdeeprecon.planes`).
 
     Raises:
         MRDeepReconError: bad slice range, spec, method name or a missing explicitly requested
@@ -276,6 +280,7 @@ def run_evaluation(
         noise_reduction=noise_reduction,
         model_path=None if model_path is None else Path(model_path),
         device=device,
+        planes=planes,
     )
     start, stop = slices if slices is not None else (0, reference.shape[0])
     reference = crop_slices(reference, start, stop)

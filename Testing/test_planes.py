@@ -1,0 +1,120 @@
+"""Three planes: the network along each axis of a 3D acquisition, averaged (mrdeeprecon.planes)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from mrdeeprecon.context import ScanContext
+from mrdeeprecon.errors import MRDeepReconError
+from mrdeeprecon.inference import enhance
+from mrdeeprecon.noise_reduction import band_limit
+from mrdeeprecon.planes import VIEW_ORDERS, check_planes, mean_of_views, view_sampling
+from mrdeeprecon.sampling import KSpaceSampling
+from mrdeeprecon.settings import EnhanceSettings
+from mrdeeprecon.volume import Volume
+
+from test_inference import _save_random_model
+
+SAMPLING = KSpaceSampling(acquisition="3D", phase_axis=2, kmax=(0.5, 0.7, 0.8), partial_fourier=(0.75, 1.0),
+                          acceleration=(2.0, 1.0), undersampling="uniform")
+
+
+def _band_limited(shape: tuple[int, int, int], kmax: tuple[float, float, float]) -> torch.Tensor:
+    """Noise in the band ``kmax`` (frequency = axis 1, phase = axis 2, slice = axis 0)."""
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    return band_limit(band_limit(noise, kmax[:2], (1, 2)), kmax[2:], (0,))
+
+
+def test_each_view_states_the_band_its_data_has():
+    """A volume band-limited as SAMPLING says, turned into each view, is already inside the band
+    that view's sampling states (projecting it again changes nothing) and not inside a narrower one."""
+    volume = _band_limited((24, 32, 40), SAMPLING.kmax)
+    for axis, order in enumerate(VIEW_ORDERS):
+        view = volume.permute(*order)
+        stated = view_sampling(SAMPLING, axis).kmax
+        again = band_limit(band_limit(view, stated[:2], (1, 2)), stated[2:], (0,))
+        torch.testing.assert_close(again, view, atol=1e-5, rtol=0)
+        for index in range(3):
+            narrower = list(stated)
+            narrower[index] *= 0.6
+            cut = band_limit(band_limit(view, narrower[:2], (1, 2)), narrower[2:], (0,))
+            assert float((cut - view).abs().max()) > 0.05, (axis, index)
+
+
+def test_the_phase_encoding_stays_on_a_views_phase_axis():
+    """Partial Fourier and undersampling move with the axis they belong to."""
+    along_frequency, along_phase = view_sampling(SAMPLING, 1), view_sampling(SAMPLING, 2)
+    assert along_frequency.partial_fourier == (0.75, 1.0) and along_frequency.acceleration == (2.0, 1.0)
+    assert along_phase.partial_fourier == (1.0, 0.75) and along_phase.acceleration == (1.0, 2.0)
+    assert along_phase.undersampling == "uniform" and along_phase.acquisition == "3D"
+    assert view_sampling(SAMPLING, 0) == SAMPLING
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"acquisition": "2D"}, "need a 3D acquisition"),
+        ({"partial_fourier": (1.0, 0.75)}, "partial Fourier 0.75 along the slice"),
+        ({"acceleration": (1.0, 2.0)}, "undersampling R 2 along the slice"),
+        ({"elliptical": True}, "elliptical k-space corners"),
+    ],
+)
+def test_samplings_a_view_cannot_describe_are_refused(change, message):
+    with pytest.raises(MRDeepReconError, match=message):
+        check_planes(dataclasses.replace(SAMPLING, **change))
+
+
+def test_the_mean_of_views_turns_each_estimate_back():
+    """Each view's estimate is turned back to the input's layout before the mean; only the asked
+    slices are returned, and each view is told its own sampling."""
+    data = torch.arange(4 * 5 * 6, dtype=torch.float32).reshape(4, 5, 6)
+    told = {}
+
+    def estimate(axis, view, sampling, slices):
+        told[axis] = (tuple(view.shape), sampling, slices)
+        rows = slice(None) if slices is None else slice(slices.start, slices.stop)
+        return (axis + 1) * view[rows]
+
+    torch.testing.assert_close(mean_of_views(estimate, data, SAMPLING), 2 * data)
+    assert told[1][0] == (5, 4, 6) and told[2][0] == (6, 5, 4)
+    assert all(told[axis][1] == view_sampling(SAMPLING, axis) for axis in range(3))
+    torch.testing.assert_close(mean_of_views(estimate, data, SAMPLING, range(1, 3)), 2 * data[1:3])
+    assert told[0][2] == range(1, 3) and told[1][2] is None
+
+
+def _volume() -> Volume:
+    z, y, x = np.meshgrid(*(np.linspace(-1, 1, n) for n in (40, 64, 64)), indexing="ij")
+    data = 400 + 300 * np.exp(-3 * (x**2 + y**2 + z**2)) + np.random.default_rng(0).normal(0, 30, z.shape)
+    return Volume(data=data.astype(np.float32), spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
+
+
+@pytest.mark.parametrize("in_slices", [1, 7])
+def test_enhance_with_three_planes(tmp_path, in_slices):
+    """Three planes run both models on a 3D acquisition, calibrate the knob on the volume, record
+    the setting, and give another output than one plane (outside the acquired band, where the
+    output is the network's estimate)."""
+    model = _save_random_model(tmp_path, in_slices)
+    volume, context = _volume(), ScanContext(acquisition="3D", phase_axis=2, kmax=(0.6, 0.6, 0.6))
+    outputs = {planes: enhance(volume, EnhanceSettings(device="cpu", model_path=model, planes=planes), context)
+               for planes in (1, 3)}
+    record = outputs[3].metadata["enhancement"]
+    assert record["planes"] == 3 and outputs[1].metadata["enhancement"]["planes"] == 1
+    assert record["noise_reduction_calibration"]["source"] == "this volume"
+    assert outputs[3].shape == volume.shape and outputs[3].data.dtype == np.float32
+    assert np.isfinite(outputs[3].data).all()
+    assert float(np.abs(outputs[3].data - outputs[1].data).max()) > 0.01
+
+
+def test_three_planes_on_a_2d_acquisition_are_refused_before_any_work(tmp_path):
+    model = _save_random_model(tmp_path, 1)
+    with pytest.raises(MRDeepReconError, match="need a 3D acquisition"):
+        enhance(_volume(), EnhanceSettings(device="cpu", model_path=model, planes=3), ScanContext(acquisition="2D"))
+
+
+def test_planes_must_be_one_or_three():
+    with pytest.raises(MRDeepReconError, match=r"planes must be one of \(1, 3\), got 2"):
+        EnhanceSettings(planes=2)
