@@ -48,7 +48,11 @@ ARMS: dict[str, tuple[str, dict[str, Any]]] = {
     "nlm_targets": ("training volumes denoised first (non-local means)", {"clean_targets": "nlm"}),
     "interpolated": ("a third of the scenarios scanner-interpolated (in-plane k_max 0.45-0.7)", {"p_interpolated": 0.33}),
     "slices_2_5d": ("2.5D: 3 adjacent slices of 2D acquisitions in, slice spacing 1-2× the training volumes'", {"kind": "2.5d"}),
+    "slab_3d": ("3D: 7 slices of a 3D acquisition in (the 3D model's input), scored on 3D acquisitions only", {"kind": "3d"}),
 }
+#: reference → how it was acquired: a 3D arm (kind "3d") is scored only on 3D acquisitions, as the
+#: panel picks the 3D model only for those; every other arm reads each reference as a 2D acquisition.
+ACQUISITIONS = {"seg3D": "3D", "philips201": "2D"}
 BATCH = 16
 
 
@@ -182,9 +186,12 @@ def evaluate(arms: list[str], work: Path, quick: bool) -> dict[str, Any]:
             scenario = f"{label}_sigma{round(sigma * 100)}"
             rows = {}
             for index, arm in enumerate(arms):
+                is_3d = ARMS[arm][1].get("kind") == "3d"
+                if is_3d and ACQUISITIONS[label] != "3D":
+                    continue
                 methods = ["ours"] + (["bm4d"] if index == 0 and module_available("bm4d") and not quick else [])
                 result = run_evaluation(volume, DegradationSpec(noise=sigma), methods=methods, noise_reduction=10.0,
-                                        slices=slices, acquisition="2D", seed=1,
+                                        slices=slices, acquisition="3D" if is_3d else "2D", seed=1,
                                         model_path=model_file(arm, work), device="cpu")
                 for row in result.rows:
                     name = arm if row.method == "ours" else row.method
@@ -211,14 +218,15 @@ def _markdown(plans: dict[str, dict], scores: dict[str, Any], args: argparse.Nam
         header,
         "|" + "---|" * (6 + 2 * len(scenarios)),
     ]
-    base = [scores[s]["base"]["tissue_psnr_db"] for s in scenarios] if "base" in plans else None
     for arm, plan in plans.items():
-        tissue = [scores[s][arm]["tissue_psnr_db"] for s in scenarios]
-        delta = f"{sum(t - b for t, b in zip(tissue, base)) / len(tissue):+.2f}" if base else "–"
+        scored = [s for s in scenarios if arm in scores[s]]
+        deltas = [scores[s][arm]["tissue_psnr_db"] - scores[s]["base"]["tissue_psnr_db"] for s in scored if "base" in scores[s]]
+        delta = f"{sum(deltas) / len(deltas):+.2f}" if deltas and "base" in plans else "–"
+        tissue = [f"{scores[s][arm]['tissue_psnr_db']:.2f}" if s in scored else "–" for s in scenarios]
+        whole = [f"{scores[s][arm]['psnr_db']:.2f} / {scores[s][arm]['ssim']:.3f}" if s in scored else "–" for s in scenarios]
         lines.append(
             f"| {arm} | {ARMS[arm][0]} | {plan['patches']} | {plan['training_tflop']:.0f} | "
-            f"{plan['inference_gflop_256']:.2f} | " + " | ".join(f"{t:.2f}" for t in tissue) + f" | {delta} | "
-            + " | ".join(f"{scores[s][arm]['psnr_db']:.2f} / {scores[s][arm]['ssim']:.3f}" for s in scenarios) + " |"
+            f"{plan['inference_gflop_256']:.2f} | " + " | ".join(tissue) + f" | {delta} | " + " | ".join(whole) + " |"
         )
     if all("bm4d" in scores[s] for s in scenarios):
         lines.append("| bm4d | BM4D with the true σ (reference) | – | – | – | "
