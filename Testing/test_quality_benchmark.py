@@ -78,6 +78,9 @@ def test_denoise_bar_is_judged_in_tissue_with_the_whole_volume_beside_it():
     assert denoise_bar({"ours": row(33.0, 0.9, 30.5), "bm4d": bm4d})["met"] is False  # background win only
     assert denoise_bar({"ours": row(33.0, 0.9, 32.5), "bm4d": bm4d})["moonshot"] is True
     assert denoise_bar({"ours": row(31.5, 0.9, 31.5)}) is None  # no BM4D row, no verdict
+    planes = denoise_bar({"ours": row(31.0, 0.9, 30.5), "ours 3 planes": row(31.5, 0.9, 31.2), "bm4d": bm4d})
+    assert planes["met"] is True and planes["tissue_psnr_margin_db"] == pytest.approx(0.5)  # judged on the better
+    assert planes["three_planes"]["tissue_psnr_margin_db"] == pytest.approx(1.2)
 
 
 def test_rebuild_rejudges_from_the_json(quick_run, tmp_path):

@@ -9,10 +9,12 @@ and the Philips phantom (``dicom/philips_phantom``), both read from ``../shared/
 Sections, each against its bar:
 
 * **denoise** — ``run_evaluation`` with noise σ = 6 % and 10 % of the 99th percentile, added inside
-  the reference's own k-space band, on a slab of seg3D and on the Philips phantom 201: ours
-  (bundled 2D model, NR 10: the least noise the model leaves) vs BM4D (σ = the true noise), NLM,
-  BayesShrink wavelet and Gaussian, each at its best parameter. Bar: tissue PSNR (the reference's
-  brightest 40 %) ≥ BM4D + 1 dB (moonshot + 2 dB); whole-volume PSNR and SSIM beside it.
+  the reference's own k-space band, on a slab of seg3D (a 3D T1 acquisition) and on the Philips
+  phantom 201 (a 2D TSE): ours (the bundled model the panel picks for the acquisition, NR 10: the
+  least noise the model leaves; on seg3D also with three planes, ``EnhanceSettings.planes``) vs
+  BM4D (σ = the true noise), NLM, BayesShrink wavelet and Gaussian, each at its best parameter.
+  Bar: tissue PSNR (the reference's brightest 40 %) ≥ BM4D + 1 dB (moonshot + 2 dB) with the
+  better of ours' settings; whole-volume PSNR and SSIM beside it.
 * **sr** — k_max 0.5 in phase and frequency, no added noise: ours at NR 1 and at the panel's
   default NR vs zero-filled (sinc), cubic and Lanczos interpolation from the acquired matrix.
   Bar: ≥ best interpolation + 2 dB.
@@ -20,8 +22,8 @@ Sections, each against its bar:
   Bar: ≥ cubic + 2 dB.
 * **tunable** — measured vs requested noise reduction by pseudo-replica in homogeneous tissue
   (``mrdeeprecon.evaluation.tunable``), σ 6 % and 10 %, on seg3D and on seg3D acquired with
-  in-plane k_max 0.5 (a scanner's 2× interpolation), NR 1.5, 2, 3 (bar: within ±10 %, mean
-  within ±2 %) and 4, 5 (measured beside the factor the engine reports).
+  in-plane k_max 0.5 (a scanner's 2× interpolation), each with one plane and with three, NR 1.5,
+  2, 3 (bar: within ±10 %, mean within ±2 %) and 4, 5 (measured beside the factor the engine reports).
 * **sharpness** — relative edge sharpness recovery per axis after k_max 0.35. Bar: recovery ≥ 80 %,
   overshoot ≤ 10 %.
 * **varying** — SENSE R = 3 (g-factor) noise: achieved NR 2 in the quietest and noisiest thirds of
@@ -52,6 +54,8 @@ SEG3D = SHARED / "volumes" / "seg3D_MR.nii.gz"
 PHILIPS = SHARED / "dicom" / "philips_phantom"
 SEG3D_SLAB = (60, 100)  # axial slices of seg3D used for the evaluations (BM4D stays affordable)
 DENOISE_NR = 10.0
+#: The row of ours with ``EnhanceSettings.planes = 3`` (3D acquisitions).
+THREE_PLANES = "ours 3 planes"
 SECTIONS = ("denoise", "sr", "slice", "tunable", "sharpness", "varying", "vendor")
 
 
@@ -110,18 +114,22 @@ def _denoise(quick: bool, reports: Path) -> dict[str, Any]:
 
     methods = ["ours", "gaussian", "wavelet"] if quick else ["ours", "bm4d", "nlm", "wavelet", "gaussian"]
     out: dict[str, Any] = {}
-    volumes = {"seg3D": (load_volume(SEG3D), (70, 74) if quick else SEG3D_SLAB)}
+    # each volume as it was acquired: seg3D is a 3D T1 (1.0 x 0.9 x 0.9 mm), the phantom's 201 a 2D TSE
+    volumes = {"seg3D": (load_volume(SEG3D), (70, 74) if quick else SEG3D_SLAB, "3D")}
     if not quick:
-        volumes["philips201"] = (load_volume(_series("201")), None)
-    for label, (volume, slices) in volumes.items():
+        volumes["philips201"] = (load_volume(_series("201")), None, "2D")
+    for label, (volume, slices, acquisition) in volumes.items():
         for sigma in (0.06, 0.10):
             name = f"denoise_{label}_sigma{int(sigma * 100)}"
-            out[name] = _evaluation(
-                name, reports, reference=volume, spec=DegradationSpec(noise=sigma), methods=methods,
-                noise_reduction=DENOISE_NR, slices=slices, acquisition="2D", seed=1,
-            )
+            common = dict(reference=volume, spec=DegradationSpec(noise=sigma), noise_reduction=DENOISE_NR,
+                          slices=slices, acquisition=acquisition, seed=1)
+            out[name] = _evaluation(name, reports, methods=methods, **common)
+            if acquisition == "3D":
+                extra = _evaluation(f"{name}_3planes", reports, methods=["ours"], planes=3, **common)
+                out[name]["rows"][THREE_PLANES] = extra["rows"]["ours"]
             out[name]["bar"] = denoise_bar(out[name]["rows"])
     return out
+
 
 
 def denoise_bar(rows: dict[str, Any]) -> dict[str, Any] | None:
@@ -139,8 +147,14 @@ def denoise_bar(rows: dict[str, Any]) -> dict[str, Any] | None:
         "psnr_margin_db": ours["psnr_db"] - bm4d["psnr_db"],
         "ssim_margin": ours["ssim"] - bm4d["ssim"],
     }
-    bar["met"] = bar["tissue_psnr_margin_db"] >= 1.0
-    bar["moonshot"] = bar["tissue_psnr_margin_db"] >= 2.0
+    best = bar["tissue_psnr_margin_db"]
+    if THREE_PLANES in rows:
+        planes = rows[THREE_PLANES]
+        bar["three_planes"] = {"tissue_psnr_margin_db": planes["tissue"]["psnr_db"] - bm4d["tissue"]["psnr_db"],
+                               "psnr_margin_db": planes["psnr_db"] - bm4d["psnr_db"]}
+        best = max(best, bar["three_planes"]["tissue_psnr_margin_db"])
+    bar["met"] = best >= 1.0
+    bar["moonshot"] = best >= 2.0
     return bar
 
 
@@ -195,12 +209,18 @@ def _crop(quick: bool):
     return volume.with_data(volume.data[start:stop].astype("float32"))
 
 
-#: The tunable-denoising cases: name → (in-plane k_max of the acquisition, σ).
+#: The tunable-denoising cases: name → (in-plane k_max of the acquisition, σ, planes). seg3D is read
+#: as a 2D acquisition with one plane (the cases as first measured) and as the 3D acquisition it
+#: is with three planes, which need one.
 TUNABLE_CASES = {
-    "seg3D σ 6 %": ((1.0, 1.0, 1.0), 0.06),
-    "seg3D σ 10 %": ((1.0, 1.0, 1.0), 0.10),
-    "seg3D k_max 0.5, σ 6 %": ((0.5, 0.5, 1.0), 0.06),
-    "seg3D k_max 0.5, σ 10 %": ((0.5, 0.5, 1.0), 0.10),
+    "seg3D σ 6 %": ((1.0, 1.0, 1.0), 0.06, 1),
+    "seg3D σ 10 %": ((1.0, 1.0, 1.0), 0.10, 1),
+    "seg3D k_max 0.5, σ 6 %": ((0.5, 0.5, 1.0), 0.06, 1),
+    "seg3D k_max 0.5, σ 10 %": ((0.5, 0.5, 1.0), 0.10, 1),
+    "seg3D σ 6 %, 3 planes": ((1.0, 1.0, 1.0), 0.06, 3),
+    "seg3D σ 10 %, 3 planes": ((1.0, 1.0, 1.0), 0.10, 3),
+    "seg3D k_max 0.5, σ 6 %, 3 planes": ((0.5, 0.5, 1.0), 0.06, 3),
+    "seg3D k_max 0.5, σ 10 %, 3 planes": ((0.5, 0.5, 1.0), 0.10, 3),
 }
 TUNABLE_FACTORS = (1.5, 2.0, 3.0, 4.0, 5.0)
 TUNABLE_BAR_FACTORS = (1.5, 2.0, 3.0)
@@ -209,12 +229,14 @@ TUNABLE_BAR_FACTORS = (1.5, 2.0, 3.0)
 def _tunable(quick: bool, reports: Path) -> dict[str, Any]:
     from mrdeeprecon.context import ScanContext
     from mrdeeprecon.evaluation.tunable import measure_tunable_denoising, plot_tunable_denoising
+    from mrdeeprecon.settings import EnhanceSettings
 
     cases = dict(list(TUNABLE_CASES.items())[1:2]) if quick else TUNABLE_CASES
     results = {
-        name: measure_tunable_denoising(_crop(quick), ScanContext(), noise=sigma, kmax=kmax,
+        name: measure_tunable_denoising(_crop(quick), ScanContext(acquisition="3D" if planes == 3 else "2D"),
+                                        EnhanceSettings(planes=planes), noise=sigma, kmax=kmax,
                                         noise_reductions=TUNABLE_FACTORS[:2] if quick else TUNABLE_FACTORS, seed=1)
-        for name, (kmax, sigma) in cases.items()
+        for name, (kmax, sigma, planes) in cases.items()
     }
     plot_tunable_denoising(results, reports / "tunable.png")
     data = {name: dataclasses.asdict(result) for name, result in results.items()}
@@ -324,6 +346,9 @@ def markdown(results: dict[str, Any]) -> str:
             ceiling = facts.get("perfect_denoiser_psnr_db")
             if "tissue_psnr_margin_db" in bar:
                 margin = f"{_fmt(bar['tissue_psnr_margin_db'])} / {_fmt(bar['psnr_margin_db'])}"
+                if "three_planes" in bar:
+                    planes = bar["three_planes"]
+                    margin += f"; 3 planes {_fmt(planes['tissue_psnr_margin_db'])} / {_fmt(planes['psnr_margin_db'])}"
             else:
                 margin = _fmt(bar.get("psnr_margin_db", bar.get("psnr_margin_over_cubic_db")))
             target = {"denoise": "tissue PSNR ≥ BM4D + 1 dB", "sr_kmax0.5": "≥ best interpolation + 2 dB",
