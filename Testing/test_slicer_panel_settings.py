@@ -13,6 +13,7 @@ from MRDeepReconLib.panel_settings import (
     KMAX_FIELD_MINIMUM,
     context_overrides,
     effective_acquisition,
+    three_planes_refusal,
     override_fields,
     process_parameters,
 )
@@ -87,3 +88,27 @@ def test_effective_acquisition_is_the_override_else_the_context_else_2d() -> Non
     assert effective_acquisition(_settings(), three_d) == "3D"
     assert effective_acquisition(_settings(overrideAcquisition=True, acqType="2D"), three_d) == "2D"
     assert effective_acquisition(_settings(overrideAcquisition=True, acqType="3D"), None) == "3D"
+
+
+def test_three_planes_are_offered_where_the_engine_runs_them() -> None:
+    """The panel's Three planes follow the engine's check on the input as the panel describes
+    it: the context read from DICOM, the acquisition override, the artifact-correction switch."""
+    read_3d = ScanContext(acquisition="3D", partial_fourier=(0.75, 1.0))
+    assert three_planes_refusal(_settings(), read_3d) is None
+    assert "need a 3D acquisition" in three_planes_refusal(_settings(), None)
+    assert "need a 3D acquisition" in three_planes_refusal(_settings(), ScanContext(acquisition="2D"))
+    override = _settings(overrideAcquisition=True, acqType="3D", acqPartialFourierSlice=0.75)
+    assert "partial Fourier 0.75 along the slice" in three_planes_refusal(override, None)
+    # without artifact correction the model is told there was no partial Fourier: nothing to describe
+    assert three_planes_refusal(_settings(overrideAcquisition=True, acqType="3D", acqPartialFourierSlice=0.75,
+                                          artifactCorrection=False), None) is None
+
+
+def test_the_panel_settings_do_not_import_torch() -> None:
+    """The panel reads them before PyTorch is installed (through the PyTorch extension)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from MRDeepReconLib.panel_settings import three_planes_refusal;"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

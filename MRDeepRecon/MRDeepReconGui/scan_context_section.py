@@ -103,6 +103,14 @@ class ScanContextSection:
         )
         if not is3d and node.srSlice != 1.0:
             node.srSlice = 1.0
+        refusal = lib("panel_settings").three_planes_refusal(node, self.input.context)
+        self.ui.threePlanesCheckBox.enabled = refusal is None
+        self.ui.threePlanesLabel.enabled = refusal is None
+        self.ui.threePlanesCheckBox.toolTip = refusal or _(
+            "3D acquisitions: run the network along each of the three axes and average the three results "
+            "(less noise left, about three times the time).")
+        if refusal and node.threePlanes:
+            node.threePlanes = False
 
     def _contextHtml(self) -> str:
         node = self._getParameterNode().inputVolume

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any, Optional, Protocol
 
 from mrdeeprecon import ScanContext
+from mrdeeprecon.errors import MRDeepReconError
+from mrdeeprecon.planes import check_planes
 from mrdeeprecon.sampling import PHASE_AXIS_OF_DICOM
 
 from .parameters import ProcessParameters
@@ -94,6 +96,19 @@ def override_fields(context: ScanContext) -> dict[str, Any]:
         "acqPartialFourierPhase": float(context.partial_fourier[0]),
         "acqPartialFourierSlice": float(context.partial_fourier[1]),
     }
+
+
+def three_planes_refusal(settings: PanelSettings, context: Optional[ScanContext]) -> Optional[str]:
+    """Why three planes cannot run on the input as the panel describes it (the context read from
+    DICOM, or the defaults, with the acquisition override and the artifact-correction switch
+    applied), in the engine's words; ``None`` when they can."""
+    described = ProcessParameters(artifact_correction=settings.artifactCorrection,
+                                  context_overrides=context_overrides(settings))
+    try:
+        check_planes(described.scan_context(context or ScanContext()))
+    except MRDeepReconError as error:
+        return error.problem
+    return None
 
 
 def effective_acquisition(settings: PanelSettings, context: Optional[ScanContext]) -> str:

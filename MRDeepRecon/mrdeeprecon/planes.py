@@ -29,19 +29,20 @@ slice direction is not Fourier-encoded at all.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from .errors import MRDeepReconError
 from .sampling import KSpaceSampling
+
+if TYPE_CHECKING:  # the checks are read by the Slicer panel before PyTorch is installed
+    import torch
 
 #: Array order of the view along each axis of the standardised layout (each its own inverse).
 VIEW_ORDERS = ((0, 1, 2), (1, 0, 2), (2, 1, 0))
 
 #: ``estimate(axis, view, sampling, slices)``: the network's estimate of the view along ``axis``
 #: (standardised ``(z, y, x)``, acquired as ``sampling`` says) for its slices ``slices`` (``None``: all).
-ViewEstimator = Callable[[int, torch.Tensor, KSpaceSampling, "range | None"], torch.Tensor]
+ViewEstimator = Callable[[int, "torch.Tensor", KSpaceSampling, "range | None"], "torch.Tensor"]
 
 
 def check_planes(sampling: KSpaceSampling) -> None:

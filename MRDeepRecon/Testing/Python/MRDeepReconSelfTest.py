@@ -159,9 +159,15 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         self.assertTrue(widget.ui.srSliceComboBox.enabled)
         node.srSlice = 2.0
         self.assertEqual(widget.ui.srSliceComboBox.currentText, "×2")
+        self.assertTrue(widget.ui.threePlanesCheckBox.enabled)
+        node.threePlanes = True
+        self.assertTrue(widget.ui.threePlanesCheckBox.checked)
         node.acqType = "2D"
         self.assertFalse(widget.ui.srSliceComboBox.enabled)
         self.assertEqual(node.srSlice, 1.0)
+        # three planes need a 3D acquisition: switched off and greyed out
+        self.assertFalse(widget.ui.threePlanesCheckBox.enabled)
+        self.assertFalse(node.threePlanes)
 
         node.artifactCorrection = False
         self.assertFalse(widget.ui.artifactCorrectionCheckBox.checked)
@@ -169,15 +175,13 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         self.assertEqual(widget.ui.deviceComboBox.currentIndex, DEVICES.index("cpu"))
         node.model = "3d"
         self.assertEqual(widget.ui.modelComboBox.currentText, "3d")
-        node.threePlanes = True
-        self.assertTrue(widget.ui.threePlanesCheckBox.checked)
 
         parameters = processParameters(node)
         self.assertEqual(parameters.noise_reduction, 2.5)
         self.assertEqual(parameters.super_resolution, (1.0, 1.5, 1.0))
         self.assertEqual(parameters.context_overrides["acquisition"], "2D")
         self.assertFalse(parameters.artifact_correction)
-        self.assertEqual(parameters.planes, 3)
+        self.assertEqual(parameters.planes, 1)
         self.assertTrue(widget.ui.applyButton.enabled)
         self.assertEqual(widget.ui.applyButton.text, "Apply")
         self.assertFalse(widget.ui.comparisonLayoutButton.enabled)  # no result yet
