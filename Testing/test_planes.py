@@ -19,8 +19,7 @@ from mrdeeprecon.volume import Volume
 
 from test_inference import _save_random_model
 
-SAMPLING = KSpaceSampling(acquisition="3D", phase_axis=2, kmax=(0.5, 0.7, 0.8), partial_fourier=(0.75, 1.0),
-                          acceleration=(2.0, 1.0), undersampling="uniform")
+SAMPLING = KSpaceSampling(acquisition="3D", phase_axis=2, kmax=(0.5, 0.7, 0.8))
 
 
 def _band_limited(shape: tuple[int, int, int], kmax: tuple[float, float, float]) -> torch.Tensor:
@@ -45,21 +44,21 @@ def test_each_view_states_the_band_its_data_has():
             assert float((cut - view).abs().max()) > 0.05, (axis, index)
 
 
-def test_the_phase_encoding_stays_on_a_views_phase_axis():
-    """Partial Fourier and undersampling move with the axis they belong to."""
-    along_frequency, along_phase = view_sampling(SAMPLING, 1), view_sampling(SAMPLING, 2)
-    assert along_frequency.partial_fourier == (0.75, 1.0) and along_frequency.acceleration == (2.0, 1.0)
-    assert along_phase.partial_fourier == (1.0, 0.75) and along_phase.acceleration == (1.0, 2.0)
-    assert along_phase.undersampling == "uniform" and along_phase.acquisition == "3D"
+def test_a_view_moves_only_the_k_space_extent():
     assert view_sampling(SAMPLING, 0) == SAMPLING
+    for axis in (1, 2):
+        moved = view_sampling(SAMPLING, axis)
+        assert dataclasses.replace(moved, kmax=SAMPLING.kmax) == SAMPLING and moved.kmax != SAMPLING.kmax
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"acquisition": "2D"}, "need a 3D acquisition"),
-        ({"partial_fourier": (1.0, 0.75)}, "partial Fourier 0.75 along the slice"),
-        ({"acceleration": (1.0, 2.0)}, "undersampling R 2 along the slice"),
+        ({"partial_fourier": (0.75, 1.0)}, r"partial Fourier 0.75 / 1 \(phase / slice\)"),
+        ({"partial_fourier": (1.0, 0.75)}, r"partial Fourier 1 / 0.75"),
+        ({"acceleration": (2.0, 1.0), "undersampling": "uniform"}, "uniform undersampling R 2 x 1"),
+        ({"acceleration": (3.0, 1.0), "undersampling": "random"}, "random undersampling R 3 x 1"),
         ({"elliptical": True}, "elliptical k-space corners"),
     ],
 )
@@ -68,10 +67,16 @@ def test_samplings_a_view_cannot_describe_are_refused(change, message):
         check_planes(dataclasses.replace(SAMPLING, **change))
 
 
+def test_fewer_slices_than_an_image_needs_are_refused():
+    check_planes(SAMPLING, (8, 32, 32))
+    with pytest.raises(MRDeepReconError, match="at least 8 slices .*got 4"):
+        check_planes(SAMPLING, (4, 32, 32))
+
+
 def test_the_mean_of_views_turns_each_estimate_back():
     """Each view's estimate is turned back to the input's layout before the mean; only the asked
     slices are returned, and each view is told its own sampling."""
-    data = torch.arange(4 * 5 * 6, dtype=torch.float32).reshape(4, 5, 6)
+    data = torch.arange(8 * 5 * 6, dtype=torch.float32).reshape(8, 5, 6)
     told = {}
 
     def estimate(axis, view, sampling, slices):
@@ -80,7 +85,7 @@ def test_the_mean_of_views_turns_each_estimate_back():
         return (axis + 1) * view[rows]
 
     torch.testing.assert_close(mean_of_views(estimate, data, SAMPLING), 2 * data)
-    assert told[1][0] == (5, 4, 6) and told[2][0] == (6, 5, 4)
+    assert told[1][0] == (5, 8, 6) and told[2][0] == (6, 5, 8)
     assert all(told[axis][1] == view_sampling(SAMPLING, axis) for axis in range(3))
     torch.testing.assert_close(mean_of_views(estimate, data, SAMPLING, range(1, 3)), 2 * data[1:3])
     assert told[0][2] == range(1, 3) and told[1][2] is None
@@ -109,12 +114,40 @@ def test_enhance_with_three_planes(tmp_path, in_slices):
     assert float(np.abs(outputs[3].data - outputs[1].data).max()) > 0.01
 
 
-def test_three_planes_on_a_2d_acquisition_are_refused_before_any_work(tmp_path):
+@pytest.mark.parametrize(("context", "message"), [
+    (ScanContext(acquisition="2D"), "need a 3D acquisition"),
+    (ScanContext(acquisition="3D", partial_fourier=(0.625, 1.0)), "partial Fourier 0.625"),
+])
+def test_three_planes_are_refused_before_any_work(tmp_path, context, message):
     model = _save_random_model(tmp_path, 1)
-    with pytest.raises(MRDeepReconError, match="need a 3D acquisition"):
-        enhance(_volume(), EnhanceSettings(device="cpu", model_path=model, planes=3), ScanContext(acquisition="2D"))
+    reports = []
+    with pytest.raises(MRDeepReconError, match=message):
+        enhance(_volume(), EnhanceSettings(device="cpu", model_path=model, planes=3), context,
+                progress=lambda fraction, text: reports.append(text))
+    assert reports == []
 
 
-def test_planes_must_be_one_or_three():
-    with pytest.raises(MRDeepReconError, match=r"planes must be one of \(1, 3\), got 2"):
-        EnhanceSettings(planes=2)
+def test_the_calibration_tells_each_view_the_input_s_noise(tmp_path, monkeypatch):
+    """The calibration's two perturbed passes of each view are told the same noise map, the
+    input's (not one measured on the perturbed slab)."""
+    from mrdeeprecon import inference
+
+    told = []
+    run = inference._run_network
+
+    def spy(model, data, context, settings, device, progress, cancel, noise_sd, slices=None):
+        told.append(noise_sd.clone())
+        return run(model, data, context, settings, device, progress, cancel, noise_sd, slices)
+
+    monkeypatch.setattr(inference, "_run_network", spy)
+    model = _save_random_model(tmp_path, 1)
+    enhance(_volume(), EnhanceSettings(device="cpu", model_path=model, planes=3), ScanContext(acquisition="3D"))
+    assert len(told) == 9  # three views of the volume, then three of the slab plus and minus the perturbation
+    for axis in range(3):
+        torch.testing.assert_close(told[3 + axis], told[6 + axis], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("planes", [2, 3.0, True])
+def test_planes_must_be_one_or_three(planes):
+    with pytest.raises(MRDeepReconError, match=r"planes must be one of \(1, 3\)"):
+        EnhanceSettings(planes=planes)

@@ -93,15 +93,16 @@ def test_effective_acquisition_is_the_override_else_the_context_else_2d() -> Non
 def test_three_planes_are_offered_where_the_engine_runs_them() -> None:
     """The panel's Three planes follow the engine's check on the input as the panel describes
     it: the context read from DICOM, the acquisition override, the artifact-correction switch."""
-    read_3d = ScanContext(acquisition="3D", partial_fourier=(0.75, 1.0))
-    assert three_planes_refusal(_settings(), read_3d) is None
+    assert three_planes_refusal(_settings(), ScanContext(acquisition="3D")) is None
     assert "need a 3D acquisition" in three_planes_refusal(_settings(), None)
     assert "need a 3D acquisition" in three_planes_refusal(_settings(), ScanContext(acquisition="2D"))
-    override = _settings(overrideAcquisition=True, acqType="3D", acqPartialFourierSlice=0.75)
-    assert "partial Fourier 0.75 along the slice" in three_planes_refusal(override, None)
+    read_pf = ScanContext(acquisition="3D", partial_fourier=(0.75, 1.0))
+    assert "partial Fourier 0.75 / 1" in three_planes_refusal(_settings(), read_pf)
     # without artifact correction the model is told there was no partial Fourier: nothing to describe
-    assert three_planes_refusal(_settings(overrideAcquisition=True, acqType="3D", acqPartialFourierSlice=0.75,
-                                          artifactCorrection=False), None) is None
+    assert three_planes_refusal(_settings(artifactCorrection=False), read_pf) is None
+    override = _settings(overrideAcquisition=True, acqType="3D", acqPartialFourierSlice=0.75)
+    assert "partial Fourier 1 / 0.75" in three_planes_refusal(override, None)
+    assert three_planes_refusal(_settings(overrideAcquisition=True, acqType="3D"), None) is None
 
 
 def test_the_panel_settings_do_not_import_torch() -> None:

@@ -328,7 +328,7 @@ def test_sessions_add_up_stop_at_writes_the_model_and_keeps_the_checkpoint(tmp_p
 
 def test_a_3d_model_s_curve_reads_the_held_out_slab_as_a_3d_acquisition(tmp_path):
     """The curve describes the held-out slab to a model of several slices of one 3D k-space as the
-    3D acquisition it is (a single-slice model is told 2D, as the denoising benchmark tells it),
+    3D acquisition it is (a single-slice model is told 2D, as its earlier curves were measured),
     and training goes on after a curve point (scoring once left the weights as inference tensors)."""
     from conftest import shared_path
 

@@ -35,7 +35,7 @@ from .model.weights import bundled_model_path, load_model
 from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
 from .volume_calibration import VolumeCalibration, measure_volume_calibration
-from .planes import VIEW_ORDERS, check_planes, mean_of_views
+from .planes import VIEW_ORDERS, check_planes, mean_of_views, view, view_sampling
 from .progress import CancelToken, ProgressCallback, check, report
 from .sampling import KSpaceSampling
 from .settings import EnhanceSettings
@@ -206,23 +206,35 @@ def _network_estimate(
     cancel: CancelToken | None,
     noise_sd: torch.Tensor,
     slices: range | None = None,
+    view_noise: dict[int, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The network's clean estimate of the standardised ``data`` (slices ``slices``, ``None``:
     all): along the slices, or with ``settings.planes = 3`` the mean of the estimates along each
-    array axis (:mod:`mrdeeprecon.planes`; each view gets its own noise map and context)."""
+    array axis (:mod:`mrdeeprecon.planes`), each view told its own sampling and noise map
+    (``view_noise``, from :func:`_view_noise_maps`; measured on ``data`` when not given)."""
     if settings.planes == 1:
         return _run_network(model, data, context_vector.encode(sampling), settings, device, progress, cancel,
                             noise_sd, slices)
-    def along(axis: int, view: torch.Tensor, view_sampling: KSpaceSampling, view_slices: range | None) -> torch.Tensor:
-        with stage("noise map", device):
-            view_sd = noise_sd if axis == 0 else local_noise_sd(view, view_sampling.kmax[:2])
+    maps = view_noise if view_noise is not None else _view_noise_maps(data, sampling, device)
+
+    def along(axis: int, turned: torch.Tensor, view_sampling: KSpaceSampling, view_slices: range | None) -> torch.Tensor:
+        view_sd = noise_sd if axis == 0 else view(maps[axis], axis)
         part = None if progress is None else (
             lambda fraction, message: progress(0.05 + 0.9 * (axis + (fraction - 0.05) / 0.9) / len(VIEW_ORDERS),
                                                f"plane {axis + 1}/{len(VIEW_ORDERS)}: {message}"))
-        return _run_network(model, view, context_vector.encode(view_sampling), settings, device, part, cancel,
+        return _run_network(model, turned, context_vector.encode(view_sampling), settings, device, part, cancel,
                             view_sd, view_slices)
 
     return mean_of_views(along, data, sampling, slices)
+
+
+def _view_noise_maps(data: torch.Tensor, sampling: KSpaceSampling, device: torch.device) -> dict[int, torch.Tensor]:
+    """The local noise SD maps of ``data``'s views across the slices (axes 1 and 2), each turned
+    back to ``data``'s layout: measured once on the input, so that the calibration's perturbed
+    passes are told the input's noise, as the enhancement is."""
+    with stage("noise map", device):
+        return {axis: view(local_noise_sd(view(data, axis), view_sampling(sampling, axis).kmax[:2]), axis)
+                for axis in (1, 2)}
 
 
 def _to_device(data: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -292,10 +304,12 @@ def _pipeline(
         if settings.noise_reduction != 1:
             report(progress, 0.96, "calibrating the noise reduction on this volume")
             pad = model.config.in_slices // 2 if settings.planes == 1 else PLANES_CALIBRATION_PAD
+            maps = _view_noise_maps(standardized.data, sampling, device) if settings.planes != 1 else {}
             measured = measure_volume_calibration(
                 standardized.data, noise_sd, sampling.kmax, pad,
-                lambda slab, slab_sd, slices: _network_estimate(model, slab, sampling, settings, device, None, cancel,
-                                                                slab_sd, slices),
+                lambda slab, read, slices: _network_estimate(
+                    model, slab, sampling, settings, device, None, cancel, noise_sd[read], slices,
+                    {axis: m[read] for axis, m in maps.items()}),
             )
             calibration = calibration if measured is None else measured.calibration
         with stage("noise reduction", device):
@@ -442,7 +456,7 @@ def _enhance(
     if not np.isfinite(data).all():
         raise MRDeepReconError("the image contains NaN or infinite values")
     if settings.planes != 1:
-        check_planes(context)
+        check_planes(context, data.shape)
     magnitude = _is_magnitude(volume)
     device = select_device(settings.device)
     model, card, model_path = _load_network(settings, context, device)

@@ -93,7 +93,7 @@ class EnhanceSettings:
         flag="--model", metavar="SAFETENSORS"), None)
     planes: int = declared(FieldSpec(
         "1: the network along the slices; 3: along each of the three axes of a 3D acquisition, averaged "
-        "(about 3x the network's time; not with partial Fourier, undersampling or elliptical corners along the slice)",
+        "(about 3x the network's time; not with partial Fourier, undersampling or elliptical corners)",
         metavar="N", choices=PLANE_CHOICES), 1)
     batch_size: int | None = declared(FieldSpec(
         f"slices (or tiles) per network call (default: {default_batch_size('cpu')} on CPU, {default_batch_size('mps')} on MPS, "
@@ -143,7 +143,7 @@ class EnhanceSettings:
             raise MRDeepReconError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.model_kind not in MODEL_KINDS:
             raise MRDeepReconError(f"model kind must be one of {MODEL_KINDS}, got {self.model_kind!r}")
-        if self.planes not in PLANE_CHOICES or isinstance(self.planes, bool):
+        if isinstance(self.planes, bool) or not isinstance(self.planes, (int, np.integer)) or self.planes not in PLANE_CHOICES:
             raise MRDeepReconError(f"planes must be one of {PLANE_CHOICES}, got {self.planes!r}")
         if (self.batch_size is not None and self.batch_size < 1) or self.tile_size < MIN_TILE_SIZE:
             raise MRDeepReconError(f"batch size must be >= 1 and tile size >= {MIN_TILE_SIZE}")

@@ -65,9 +65,10 @@ MASK_SMOOTHING_PX = 2.0
 #: Seed of the perturbation.
 SEED = 20261205
 
-#: The network's clean estimate of the slices ``range`` of a slab ``(z, y, x)`` of standardised
-#: slices, given the slab's local noise SD map (same shape): ``(len(range), y, x)``.
-SlabNetwork = Callable[[torch.Tensor, torch.Tensor, range], torch.Tensor]
+#: ``network(slab, read, slices)``: the network's clean estimate of the slices ``slices`` of a
+#: slab ``(z, y, x)`` of standardised slices (perturbed), told the noise of the input's slices
+#: ``read`` it was cut from: ``(len(slices), y, x)``.
+SlabNetwork = Callable[[torch.Tensor, slice, range], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def measure_volume_calibration(
         noise_sd: local noise SD map of ``data`` (:func:`mrdeeprecon.noise_map.local_noise_sd`).
         kmax: acquired k-space extent (frequency, phase, slice) relative to the grid.
         pad: neighbouring slices the network reads on each side of a slice.
-        network: the network's estimate of a slab.
+        network: the network's estimate of a slab (:data:`SlabNetwork`).
     """
     with stage("calibration", data.device):
         tissue = torch.count_nonzero(data > TISSUE_LEVEL, dim=(1, 2)).cpu().numpy()
@@ -150,7 +151,7 @@ def measure_volume_calibration(
         perturbation = band_noise(tuple(slab.shape), kmax, generator, data.device).mul_(slab_sd).mul_(PERTURBATION)
     # the slice band is taken over the slices the perturbation was drawn on: all that are read
     estimated = range(inner.start, inner.stop) if kmax[2] >= 1 else range(slab.shape[0])
-    d_x = network(slab + perturbation, slab_sd, estimated) - network(slab - perturbation, slab_sd, estimated)
+    d_x = network(slab + perturbation, read, estimated) - network(slab - perturbation, read, estimated)
     with stage("calibration", data.device):
         d_y = 2 * perturbation[estimated.start : estimated.stop]
         banded = _in_band(d_x - d_y, kmax)

@@ -7,8 +7,8 @@ A fixed slab of the held-out ``seg3D_MR`` volume (never trained on) is degraded 
 (:mod:`mrdeeprecon.evaluation.scenario`, the quality benchmark's denoising scenario), and the
 model's clean estimate (:func:`mrdeeprecon.inference.clean_estimate`) is scored in tissue
 (:func:`mrdeeprecon.tissue.tissue_mask`) at every curve point. The slab is described as a 2D
-acquisition to a single-slice model, as the denoising benchmark does, and as the 3D acquisition it
-is to a model that reads neighbouring slices of one 3D k-space. It only watches training: nothing
+acquisition to a single-slice model (as every 2D curve so far was measured), and as the 3D
+acquisition it is to a model that reads neighbouring slices of one 3D k-space. It only watches training: nothing
 is tuned on it, and the calibration never sees it.
 """
 
