@@ -210,6 +210,15 @@ def test_process_puts_the_engines_result_beside_the_input(philips, tiny_models) 
     assert output.GetAttribute("DICOM.instanceUIDs") is None
 
 
+def test_the_summary_says_when_the_network_ran_along_three_planes() -> None:
+    node = slicer.vtkMRMLScalarVolumeNode()
+    for planes, said in ((1, False), (3, True)):
+        record = {"noise_reduction": 2.0, "noise_reduction_achieved": 2.0, "planes": planes,
+                  "noise_reduction_calibration": {"source": "model card"}}
+        node.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps(record))
+        assert ("three planes" in logic_module.noise_reduction_summary(node)) is said
+
+
 def test_process_refines_the_slice_grid_of_a_3d_series(ge_crop, tiny_models) -> None:
     world, series = ge_crop
     node = series.node

@@ -63,12 +63,15 @@ def enhancement_record(output_node) -> dict[str, Any]:
 
 def noise_reduction_summary(output_node) -> str:
     """What the panel says after an enhancement: the requested and the achieved noise reduction,
-    that the model could not reach the request when it could not, and where the calibration the
-    factor comes from was measured (:mod:`mrdeeprecon.volume_calibration`)."""
+    whether the network ran along three planes, that the model could not reach the request when it
+    could not, and where the calibration the factor comes from was measured
+    (:mod:`mrdeeprecon.volume_calibration`)."""
     record = enhancement_record(output_node)
     requested = float(record["noise_reduction"])
     achieved = float(record.get("noise_reduction_achieved", requested))
     text = f"Noise reduction: requested {requested:g}, achieved {achieved:.2f}."
+    if record.get("planes", 1) == 3:
+        text += " The network ran along all three axes (three planes), averaged."
     if achieved < 0.99 * requested:
         text += " This model leaves no less noise than that: the output is its least-noise result."
     calibration = record.get("noise_reduction_calibration", {})
