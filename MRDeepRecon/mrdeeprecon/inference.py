@@ -182,18 +182,21 @@ def _estimate(
     device: torch.device,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[Standardized, KSpaceSampling, torch.Tensor, torch.Tensor]:
+) -> tuple[Standardized, KSpaceSampling, torch.Tensor, dict[int, torch.Tensor], torch.Tensor]:
     """Standardise ``data`` (a tensor on ``device``) and run the network: ``(standardised,
-    sampling, noise SD map, clean estimate)``, the last two on the working grid, on ``device``."""
+    sampling, noise SD map, the noise maps of the views across the slices (three planes; else
+    empty), clean estimate)``, the maps and the estimate on the working grid, on ``device``."""
     with stage("standardise", device):
         standardized = standardize(data, context, settings.super_resolution)
     sampling = context.on_output_grid(settings.super_resolution)
     with stage("noise map", device):
         noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
+    view_noise = _view_noise_maps(standardized.data, sampling, device) if settings.planes != 1 else {}
     check(cancel)
     report(progress, 0.05, "running the network")
-    estimate = _network_estimate(model, standardized.data, sampling, settings, device, progress, cancel, noise_sd)
-    return standardized, sampling, noise_sd, estimate
+    estimate = _network_estimate(model, standardized.data, sampling, settings, device, progress, cancel, noise_sd,
+                                 view_noise)
+    return standardized, sampling, noise_sd, view_noise, estimate
 
 
 def _network_estimate(
@@ -205,24 +208,23 @@ def _network_estimate(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     noise_sd: torch.Tensor,
+    view_noise: dict[int, torch.Tensor],
     slices: range | None = None,
-    view_noise: dict[int, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The network's clean estimate of the standardised ``data`` (slices ``slices``, ``None``:
     all): along the slices, or with ``settings.planes = 3`` the mean of the estimates along each
     array axis (:mod:`mrdeeprecon.planes`), each view told its own sampling and noise map
-    (``view_noise``, from :func:`_view_noise_maps`; measured on ``data`` when not given)."""
+    (``noise_sd`` along the slices, ``view_noise`` from :func:`_view_noise_maps` across them)."""
     if settings.planes == 1:
         return _run_network(model, data, context_vector.encode(sampling), settings, device, progress, cancel,
                             noise_sd, slices)
-    maps = view_noise if view_noise is not None else _view_noise_maps(data, sampling, device)
 
-    def along(axis: int, turned: torch.Tensor, view_sampling: KSpaceSampling, view_slices: range | None) -> torch.Tensor:
-        view_sd = noise_sd if axis == 0 else view(maps[axis], axis)
+    def along(axis: int, turned: torch.Tensor, sampled: KSpaceSampling, view_slices: range | None) -> torch.Tensor:
+        view_sd = noise_sd if axis == 0 else view(view_noise[axis], axis)
         part = None if progress is None else (
             lambda fraction, message: progress(0.05 + 0.9 * (axis + (fraction - 0.05) / 0.9) / len(VIEW_ORDERS),
                                                f"plane {axis + 1}/{len(VIEW_ORDERS)}: {message}"))
-        return _run_network(model, turned, context_vector.encode(view_sampling), settings, device, part, cancel,
+        return _run_network(model, turned, context_vector.encode(sampled), settings, device, part, cancel,
                             view_sd, view_slices)
 
     return mean_of_views(along, data, sampling, slices)
@@ -259,7 +261,7 @@ def clean_estimate(model: CEUNet, data: np.ndarray, context: ScanContext, device
     target = select_device(device)
     network = deepcopy(model).eval()
     with torch.inference_mode():
-        standardized, _, _, estimate = _estimate(network, _to_device(np.asarray(data), target), context, settings, target)
+        standardized, _, _, _, estimate = _estimate(network, _to_device(np.asarray(data), target), context, settings, target)
         return _to_host(destandardize(estimate, standardized.record), target)
 
 
@@ -296,7 +298,7 @@ def _pipeline(
     """Every stage on ``device``: copy in, standardise, noise map, network, noise reduction,
     destandardise (clipped at 0 for a magnitude image), copy out."""
     with torch.inference_mode():
-        standardized, sampling, noise_sd, estimate = _estimate(
+        standardized, sampling, noise_sd, view_noise, estimate = _estimate(
             model, _to_device(data, device), context, settings, device, progress, cancel
         )
         check(cancel)
@@ -304,17 +306,16 @@ def _pipeline(
         if settings.noise_reduction != 1:
             report(progress, 0.96, "calibrating the noise reduction on this volume")
             pad = model.config.in_slices // 2 if settings.planes == 1 else PLANES_CALIBRATION_PAD
-            maps = _view_noise_maps(standardized.data, sampling, device) if settings.planes != 1 else {}
             measured = measure_volume_calibration(
                 standardized.data, noise_sd, sampling.kmax, pad,
                 lambda slab, read, slices: _network_estimate(
-                    model, slab, sampling, settings, device, None, cancel, noise_sd[read], slices,
-                    {axis: m[read] for axis, m in maps.items()}),
+                    model, slab, sampling, settings, device, None, cancel, noise_sd[read],
+                    {axis: m[read] for axis, m in view_noise.items()}, slices),
             )
             calibration = calibration if measured is None else measured.calibration
         with stage("noise reduction", device):
             reduced = reduce_noise(standardized.data, estimate, noise_sd, sampling.kmax, settings.noise_reduction, calibration)
-        del estimate, noise_sd
+        del estimate, noise_sd, view_noise
         with stage("destandardise", device):
             output = destandardize(reduced.image, standardized.record)
             if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
