@@ -24,14 +24,14 @@ from mrdeeprecon.volume import Volume
 from conftest import test_card
 
 
-def _save_random_model(folder: Path, in_slices: int) -> Path:
+def _save_random_model(folder: Path, in_slices: int, noise_input: str = "blind") -> Path:
     torch.manual_seed(in_slices)
-    model = CEUNet(CEUNetConfig(in_slices=in_slices, base_channels=4, depth=2, context_hidden=8))
+    model = CEUNet(CEUNetConfig(in_slices=in_slices, base_channels=4, depth=2, context_hidden=8, noise_input=noise_input))
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if ".film." in name:
                 parameter.normal_(0, 0.1)
-    path = folder / f"random_{in_slices}.safetensors"
+    path = folder / f"random_{in_slices}_{noise_input}.safetensors"
     save_model(model, path, test_card(f"random-{in_slices}"))
     return path
 

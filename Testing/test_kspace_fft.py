@@ -40,3 +40,31 @@ def test_a_real_image_and_the_round_trip(shape) -> None:
     back = ifftc(kspace, (0, 1))
     np.testing.assert_allclose(back.real.numpy(), image, atol=1e-5)
     assert float(back.imag.abs().max()) < 1e-5
+
+
+def test_factors_cached_in_inference_mode_serve_autograd_later() -> None:
+    """The enhancement transforms under ``torch.inference_mode``; a later training step through
+    the same cached factors must still differentiate (an inference tensor cannot be saved)."""
+    for shape in [(4, 6), (4, 7)]:
+        with torch.inference_mode():
+            fftc(torch.zeros(shape, dtype=torch.complex64), (-2, -1))
+        x = torch.randn(shape, dtype=torch.complex64, requires_grad=True)
+        fftc(x, (-2, -1)).abs().sum().backward()
+        assert x.grad is not None and bool(torch.isfinite(torch.view_as_real(x.grad)).all())
+
+
+def test_a_grid_too_large_for_the_cache_gets_the_same_transform(monkeypatch) -> None:
+    from mrdeeprecon.kspace import fft
+
+    monkeypatch.setattr(fft, "_CACHED_SIZE", 16)
+    data = np.random.default_rng(2).standard_normal((3, 9, 10)).astype(np.complex64)
+    for transform in (fftc, ifftc):
+        np.testing.assert_allclose(transform(torch.from_numpy(data), (0, 1, 2)).numpy(),
+                                   transform(data.astype(np.complex128), (0, 1, 2)), atol=1e-5)
+
+
+def test_an_axis_out_of_range_is_refused_as_numpy_refuses_it() -> None:
+    with pytest.raises(IndexError):
+        fftc(torch.zeros(4, 5, 6), (3,))
+    with pytest.raises(IndexError):
+        ifftc(torch.zeros(4, 5, 6), (-4,))

@@ -147,6 +147,55 @@ def test_the_calibration_tells_each_view_the_input_s_noise(tmp_path, monkeypatch
         torch.testing.assert_close(told[3 + axis], told[6 + axis], rtol=0, atol=0)
 
 
+def test_a_scalar_model_is_told_the_same_level_per_view_slice_by_the_calibration(tmp_path, monkeypatch):
+    """A model told a scalar reads each view slice's median. The calibration's passes of the views
+    across the slices hold only the slab's rows of each view slice; with noise that grows along
+    the slices, their own median would tell another level than the enhancement's."""
+    from mrdeeprecon import inference
+    from mrdeeprecon.noise_map import noise_channel
+
+    told = []
+    run = inference._run_network
+
+    def spy(model, data, context, settings, device, progress, cancel, noise_sd, slices=None):
+        told.append(noise_channel(noise_sd, "scalar")[:, 0, 0].clone())
+        return run(model, data, context, settings, device, progress, cancel, noise_sd, slices)
+
+    monkeypatch.setattr(inference, "_run_network", spy)
+    volume = _volume()
+    rng = np.random.default_rng(1)
+    growing = np.linspace(10, 60, volume.shape[0], dtype=np.float32)[:, None, None]
+    volume = volume.with_data(volume.data + rng.normal(0, 1, volume.shape).astype(np.float32) * growing)
+    model = _save_random_model(tmp_path, 1, noise_input="scalar")
+    enhance(volume, EnhanceSettings(device="cpu", model_path=model, planes=3, noise_reduction=2.0),
+            ScanContext(acquisition="3D"))
+    assert len(told) == 9
+    for axis in (1, 2):
+        for calibration_pass in (3 + axis, 6 + axis):
+            torch.testing.assert_close(told[calibration_pass], told[axis], rtol=1e-6, atol=0)
+
+
+def test_three_planes_count_the_slices_left_once_the_empty_border_is_cropped(tmp_path):
+    volume = _volume()
+    data = np.zeros_like(volume.data)
+    data[10:15] = volume.data[10:15]  # 40 slices, 5 with signal
+    model = _save_random_model(tmp_path, 1)
+    with pytest.raises(MRDeepReconError, match="at least 8 slices with signal.*5 remain"):
+        enhance(volume.with_data(data), EnhanceSettings(device="cpu", model_path=model, planes=3),
+                ScanContext(acquisition="3D"))
+
+
+def test_the_card_s_one_plane_calibration_is_said_to_be_one_plane(tmp_path, monkeypatch):
+    from mrdeeprecon import inference
+
+    monkeypatch.setattr(inference, "measure_volume_calibration", lambda *arguments, **keywords: None)
+    model = _save_random_model(tmp_path, 1)
+    records = {planes: enhance(_volume(), EnhanceSettings(device="cpu", model_path=model, planes=planes,
+                                                          noise_reduction=2.0), ScanContext(acquisition="3D"))
+               .metadata["enhancement"]["noise_reduction_calibration"] for planes in (1, 3)}
+    assert records == {1: {"source": "model card"}, 3: {"source": "model card", "measured_with": "one plane"}}
+
+
 @pytest.mark.parametrize("planes", [2, 3.0, True])
 def test_planes_must_be_one_or_three(planes):
     with pytest.raises(MRDeepReconError, match=r"planes must be one of \(1, 3\)"):

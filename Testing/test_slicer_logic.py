@@ -217,6 +217,10 @@ def test_the_summary_says_when_the_network_ran_along_three_planes() -> None:
                   "noise_reduction_calibration": {"source": "model card"}}
         node.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps(record))
         assert ("three planes" in logic_module.noise_reduction_summary(node)) is said
+    record["noise_reduction_calibration"]["measured_with"] = "one plane"
+    node.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps(record))
+    assert logic_module.noise_reduction_summary(node).endswith(
+        "Those were measured with one plane, so with three the achieved factor is an estimate.")
 
 
 def test_process_refines_the_slice_grid_of_a_3d_series(ge_crop, tiny_models) -> None:

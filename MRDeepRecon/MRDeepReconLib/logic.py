@@ -80,6 +80,8 @@ def noise_reduction_summary(output_node) -> str:
         text += f" Calibrated on slices {first + 1}-{stop} of this volume."
     elif calibration.get("source") == "model card":
         text += " Calibrated on the model's training volumes (too little homogeneous tissue here)."
+        if calibration.get("measured_with") == "one plane":
+            text += " Those were measured with one plane, so with three the achieved factor is an estimate."
     return text
 
 

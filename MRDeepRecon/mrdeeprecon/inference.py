@@ -35,7 +35,7 @@ from .model.weights import bundled_model_path, load_model
 from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
 from .volume_calibration import VolumeCalibration, measure_volume_calibration
-from .planes import VIEW_ORDERS, check_planes, mean_of_views, view, view_sampling
+from .planes import MIN_SLICES, VIEW_ORDERS, check_planes, mean_of_views, view, view_sampling
 from .progress import CancelToken, ProgressCallback, check, report
 from .sampling import KSpaceSampling
 from .settings import EnhanceSettings
@@ -189,9 +189,14 @@ def _estimate(
     with stage("standardise", device):
         standardized = standardize(data, context, settings.super_resolution)
     sampling = context.on_output_grid(settings.super_resolution)
+    if settings.planes != 1 and standardized.data.shape[0] < MIN_SLICES:
+        raise MRDeepReconError(f"three planes need at least {MIN_SLICES} slices with signal (the views across them are "
+                               f"images that many pixels tall); {standardized.data.shape[0]} remain once the empty "
+                               "border is cropped")
     with stage("noise map", device):
         noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
-    view_noise = _view_noise_maps(standardized.data, sampling, device) if settings.planes != 1 else {}
+    view_noise = (_view_noise_maps(standardized.data, sampling, device, model.config.noise_input)
+                  if settings.planes != 1 else {})
     check(cancel)
     report(progress, 0.05, "running the network")
     estimate = _network_estimate(model, standardized.data, sampling, settings, device, progress, cancel, noise_sd,
@@ -230,13 +235,20 @@ def _network_estimate(
     return mean_of_views(along, data, sampling, slices)
 
 
-def _view_noise_maps(data: torch.Tensor, sampling: KSpaceSampling, device: torch.device) -> dict[int, torch.Tensor]:
+def _view_noise_maps(
+    data: torch.Tensor, sampling: KSpaceSampling, device: torch.device, noise_input: str
+) -> dict[int, torch.Tensor]:
     """The local noise SD maps of ``data``'s views across the slices (axes 1 and 2), each turned
     back to ``data``'s layout: measured once on the input, so that the calibration's perturbed
-    passes are told the input's noise, as the enhancement is."""
+    passes are told the input's noise, as the enhancement is. For a model told a scalar, each view
+    slice's map is its median already: the calibration reads a slab of the slices, that is a few
+    rows of each view slice, whose own median would tell another level."""
     with stage("noise map", device):
-        return {axis: view(local_noise_sd(view(data, axis), view_sampling(sampling, axis).kmax[:2]), axis)
-                for axis in (1, 2)}
+        maps = {}
+        for axis in (1, 2):
+            sd = local_noise_sd(view(data, axis), view_sampling(sampling, axis).kmax[:2])
+            maps[axis] = view(noise_channel(sd, noise_input) if noise_input == "scalar" else sd, axis)
+        return maps
 
 
 def _to_device(data: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -275,12 +287,13 @@ class _Enhanced:
     calibration: dict[str, Any]
 
 
-def _calibration_record(measured: VolumeCalibration | None, factor: float) -> dict[str, Any]:
-    """Where the noise-reduction coefficients came from, for the output's metadata."""
+def _calibration_record(measured: VolumeCalibration | None, factor: float, planes: int) -> dict[str, Any]:
+    """Where the noise-reduction coefficients came from, for the output's metadata. The model
+    card's table was measured with one plane: with three, the factor it gives is an estimate."""
     if factor == 1:
         return {"source": "none: noise reduction 1 needs no calibration"}
     if measured is None:
-        return {"source": "model card"}
+        return {"source": "model card"} if planes == 1 else {"source": "model card", "measured_with": "one plane"}
     return {"source": "this volume", "slices": list(measured.slices), "voxels": measured.voxels}
 
 
@@ -320,7 +333,8 @@ def _pipeline(
             output = destandardize(reduced.image, standardized.record)
             if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
                 output.clamp_(min=0.0)
-        return _Enhanced(_to_host(output, device), standardized.record, reduced.achieved, _calibration_record(measured, settings.noise_reduction))
+        return _Enhanced(_to_host(output, device), standardized.record, reduced.achieved,
+                         _calibration_record(measured, settings.noise_reduction, settings.planes))
 
 
 def _on_device_or_cpu(

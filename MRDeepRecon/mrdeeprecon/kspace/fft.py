@@ -17,6 +17,7 @@ four times faster than the rolls.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Sequence, TypeVar
 
 import numpy as np
@@ -25,40 +26,56 @@ import torch
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
-@functools.lru_cache(maxsize=64)
+#: Largest transformed grid (samples) whose factors are kept whole in the cache: the training
+#: sampler's and the noise map's grids recur; a whole volume's would hold memory for good (its
+#: factors are built from the cached lines at each call instead).
+_CACHED_SIZE = 1 << 22
+
+
+@functools.lru_cache(maxsize=256)
+def _line_factors(n: int, inverse: bool, double: bool, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The factors before and after the uncentred transform along one axis of length ``n``: real
+    signs for even ``n``, else complex (in double precision for double-precision data). Built
+    outside inference mode, so a cached factor can also serve a transform that autograd follows."""
+    with torch.inference_mode(False):
+        centre = n // 2
+        if n % 2 == 0:
+            sign = (1 - 2 * (torch.arange(n) % 2)).float()
+            return sign.to(device), (sign * (-1) ** (centre % 2)).to(device)
+        direction = -1.0 if inverse else 1.0
+        before = np.exp(1j * direction * 2.0 * np.pi * ((centre * np.arange(n)) % n) / n)
+        after = before * np.exp(-1j * direction * 2.0 * np.pi * ((centre * centre) % n) / n)
+        dtype = torch.complex128 if double else torch.complex64
+        return torch.from_numpy(before).to(device, dtype), torch.from_numpy(after).to(device, dtype)
+
+
 def _modulation(
     ndim: int, lengths: tuple[tuple[int, int], ...], inverse: bool, double: bool, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The factors before and after the uncentred transform over the ``(axis, length)`` pairs of
-    an ``ndim`` tensor (broadcastable): real signs when every length is even, else complex (in
-    double precision for double-precision data)."""
-    if all(n % 2 == 0 for _, n in lengths):
-        sign = torch.ones([1] * ndim)
+    """The factors over the ``(axis, length)`` pairs of an ``ndim`` tensor (broadcastable): the
+    product of each axis's :func:`_line_factors`."""
+    with torch.inference_mode(False):
+        before = after = None
         for axis, n in lengths:
             line_shape = [1] * ndim
             line_shape[axis] = n
-            sign = sign * (1 - 2 * (torch.arange(n) % 2)).float().reshape(line_shape)
-        constant = (-1) ** (sum(n // 2 for _, n in lengths) % 2)
-        return sign.to(device), (sign * constant).to(device)
-    direction = -1.0 if inverse else 1.0
-    ramp = torch.ones([1] * ndim, dtype=torch.complex128)
-    constant = 0.0
-    for axis, n in lengths:
-        line_shape = [1] * ndim
-        line_shape[axis] = n
-        centre = n // 2
-        angle = direction * 2.0 * np.pi * ((centre * np.arange(n)) % n) / n
-        ramp = ramp * torch.from_numpy(np.exp(1j * angle)).reshape(line_shape)
-        constant -= direction * 2.0 * np.pi * (centre * centre % n) / n
-    dtype = torch.complex128 if double else torch.complex64
-    return ramp.to(device, dtype), (ramp * complex(np.exp(1j * constant))).to(device, dtype)
+            b, a = (f.reshape(line_shape) for f in _line_factors(n, inverse, double, device))
+            before, after = (b, a) if before is None else (before * b, after * a)
+        return before, after
+
+
+_cached_modulation = functools.lru_cache(maxsize=64)(_modulation)
 
 
 def _centred(data: torch.Tensor, axes: tuple[int, ...], transform, inverse: bool) -> torch.Tensor:
-    axes = tuple(a % data.dim() for a in axes)
+    ndim = data.dim()
+    if any(not -ndim <= a < ndim for a in axes):
+        raise IndexError(f"axes {axes} out of range for a tensor of {ndim} dimensions")
+    axes = tuple(a % ndim for a in axes)
     double = data.dtype in (torch.float64, torch.complex128)
     lengths = tuple((a, data.shape[a]) for a in axes)
-    before, after = _modulation(data.dim(), lengths, inverse, double, data.device)
+    factors = _cached_modulation if math.prod(n for _, n in lengths) <= _CACHED_SIZE else _modulation
+    before, after = factors(ndim, lengths, inverse, double, data.device)
     return transform(data * before, dim=axes, norm="ortho").mul_(after)
 
 
