@@ -93,6 +93,9 @@ def test_gpu_machine_mode_needs_no_image_libraries(tmp_path):
     pipeline = results["sections"]["pipeline"]
     assert pipeline["io_format"] == "npy"
     assert pipeline["cases"]["memory_3d"]["shape_zyx"] == [12, 128, 128]
+    three = pipeline["cases"]["planes3_3d"]
+    assert (three["planes"], three["shape_zyx"]) == (3, [12, 64, 64])
+    assert three["warm_enhance_s"] > pipeline["cases"]["e2e_3d"]["warm_enhance_s"]  # three network passes, not one
 
 
 def test_goals_are_decided_only_for_the_measured_configuration():
@@ -151,7 +154,8 @@ def test_pairs_speed_writes_its_section(tmp_path):
     assert completed.returncode == 0, completed.stderr
     run = json.loads(results.read_text())["runs"][0]
     assert run["threads"] == 1 and run["pairs_per_s_2d"] > 0 and run["pairs_per_s_3d"] > 0
-    assert 0 < run["pair_share_of_step"] < 1
+    assert 0 < run["pair_share_of_step"] < 1 and 0 < run["pair_share_of_step_3d"] < 1
+    assert 0 < run["speedup_vs_numpy_per_core"]
     assert out.read_text().startswith("<!-- pairs:begin -->\n## Training pairs")
 
 

@@ -5,14 +5,19 @@
 
 For each thread count (CPU) or on the GPU: pairs per second of 2D pairs (one slice) and of 3D
 pairs (7 slices), batches of 16 in groups of 4 sharing a scenario, drawn over the training
-scenario mix; and the time of one training step of the bundled recipe's network (base 16, depth
-3, noise map, L1, batch 16, 96², fp32 on the CPU, bf16 autocast on CUDA), so the share of a step
-that pair making takes is ``pair time / (pair time + step time)``. Volumes: ``--volumes`` (NIfTI,
+scenario mix; and the time of one training step of the bundled recipe's networks (2D and 3D;
+base 16, depth 3, noise map, L1, batch 16, 96², fp32 on the CPU, bf16 autocast on CUDA), so the
+share of a step that pair making takes is ``pair time / (pair time + step time)``, per model. Volumes: ``--volumes`` (NIfTI,
 or ``.npy`` arrays ``(z, y, x)`` on a machine without SimpleITK), default two training volumes
 from ../shared/data. The section ``pairs`` of RESULTS.md is replaced.
 
-The numpy sampler this replaced made 42 pairs/s on one core (measured before the port; 33 pairs/s
-on this 2-core machine with both cores busy, commit ddf6eaf).
+The "× numpy sampler per thread" column divides by the numpy sampler this replaced (times the
+threads used: it made its pairs on one core, one process per core), timed on the same machine
+in the same run: its source is taken from git history (commit ``NUMPY_SAMPLER_COMMIT``, the last
+with it) and run in a child process on one thread, with the features closest to today's default
+(noise-map input, a quarter of the pairs with coil-normalised noise). Where the history is not
+there (a shallow clone), the column divides by the 42 pairs/s once measured on another machine,
+and the table says so.
 """
 
 from __future__ import annotations
@@ -28,8 +33,23 @@ from pathlib import Path
 from common import BENCHMARKS_DIR, REPO, use_repository_engine, write_section
 
 DEFAULT_VOLUMES = ("stroke_T1.nii.gz", "MNI152_2009_template.nii.gz")
-NUMPY_SAMPLER_PAIRS_PER_S = 42.0
+NUMPY_SAMPLER_COMMIT = "7d1de74"  # the last commit whose training pairs were made by the numpy sampler
+NUMPY_SAMPLER_RECORDED_PAIRS_PER_S = 42.0  # measured on one core of another machine, before the port
 BATCH = 16
+NUMPY_SAMPLER_TIMING = """
+import sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from mrdeeprecon.training.pairs import PairConfig, PairSampler
+volumes = [np.load(path) for path in sys.argv[3:]]
+sampler = PairSampler(volumes, PairConfig(kind="2d", noise_map=True, p_coil_noise=0.25), seed=0)
+sampler.batch(16)
+batches = int(sys.argv[2])
+start = time.perf_counter()
+for _ in range(batches):
+    sampler.batch(16)
+print(batches * 16 / (time.perf_counter() - start))
+"""
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -58,6 +78,34 @@ def _volumes(paths: list[Path] | None):
     return volumes
 
 
+def numpy_sampler_pairs_per_second(volumes, batches: int) -> float | None:
+    """Pairs per second of the numpy sampler of ``NUMPY_SAMPLER_COMMIT`` on one thread of this
+    machine (batches of 16 after one warm-up batch); ``None`` where git history lacks it."""
+    import io
+    import os
+    import subprocess
+    import tarfile
+    import tempfile
+
+    import numpy as np
+
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", NUMPY_SAMPLER_COMMIT, "MRDeepRecon/mrdeeprecon"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(folder, filter="data")
+        paths = []
+        for i, volume in enumerate(volumes):
+            paths.append(os.path.join(folder, f"volume{i}.npy"))
+            np.save(paths[-1], volume)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        result = subprocess.run([sys.executable, "-c", NUMPY_SAMPLER_TIMING, os.path.join(folder, "MRDeepRecon"),
+                                 str(batches), *paths], capture_output=True, text=True, env=env, check=True)
+    return float(result.stdout.split()[-1])
+
+
 def _synchronise(device: str) -> None:
     import torch
 
@@ -79,8 +127,9 @@ def pairs_per_second(volumes, in_slices: int, device: str, batches: int) -> floa
     return batches * BATCH / (time.perf_counter() - start)
 
 
-def step_seconds(device: str, repeats: int = 10) -> float:
-    """Seconds of one optimiser step of the bundled recipe's 2D network on a batch of 16."""
+def step_seconds(device: str, in_slices: int, repeats: int = 10) -> float:
+    """Seconds of one optimiser step of the bundled recipe's network (``in_slices`` 1: the 2D
+    model, 7: the 3D model) on a batch of 16."""
     import contextlib
 
     import torch
@@ -88,9 +137,9 @@ def step_seconds(device: str, repeats: int = 10) -> float:
     from mrdeeprecon.model import context_vector
     from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
 
-    model = CEUNet(CEUNetConfig(noise_input="map")).to(device)
+    model = CEUNet(CEUNetConfig(in_slices=in_slices, noise_input="map")).to(device)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
-    inputs = torch.randn(BATCH, 2, 96, 96, device=device)
+    inputs = torch.randn(BATCH, in_slices + 1, 96, 96, device=device)
     context = torch.rand(BATCH, context_vector.SIZE, device=device)
     targets = torch.randn(BATCH, 1, 96, 96, device=device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
@@ -118,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     volumes = _volumes(args.volumes)
+    numpy_rate = numpy_sampler_pairs_per_second(volumes, max(4, args.batches // 4))
+    numpy_source = (f"{numpy_rate:.0f}/s on one thread here, commit {NUMPY_SAMPLER_COMMIT}" if numpy_rate
+                    else f"{NUMPY_SAMPLER_RECORDED_PAIRS_PER_S:.0f}/s per core on another machine; no git history here")
+    numpy_rate = numpy_rate or NUMPY_SAMPLER_RECORDED_PAIRS_PER_S
+    print(f"numpy sampler: {numpy_source}", flush=True)
     runs = []
     settings = [("cuda", None)] if args.device == "cuda" else [("cpu", int(t)) for t in args.threads.split(",")]
     for device, threads in settings:
@@ -125,16 +179,18 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(threads)
         two_d = pairs_per_second(volumes, 1, device, args.batches)
         three_d = pairs_per_second(volumes, 7, device, max(4, args.batches // 4))
-        step = step_seconds(device)
-        pair_time = BATCH / two_d
+        step, step_3d = step_seconds(device, 1), step_seconds(device, 7)
         runs.append({
             "device": device if device == "cpu" else torch.cuda.get_device_name(),
             "threads": threads,
             "pairs_per_s_2d": two_d,
             "pairs_per_s_3d": three_d,
             "step_s": step,
-            "pair_share_of_step": pair_time / (pair_time + step),
-            "speedup_vs_numpy_core": two_d / NUMPY_SAMPLER_PAIRS_PER_S,
+            "step_s_3d": step_3d,
+            "pair_share_of_step": BATCH / two_d / (BATCH / two_d + step),
+            "pair_share_of_step_3d": BATCH / three_d / (BATCH / three_d + step_3d),
+            "numpy_sampler_pairs_per_s": numpy_rate,
+            "speedup_vs_numpy_per_core": two_d / (numpy_rate * (threads or 1)),
         })
         print(json.dumps(runs[-1]), flush=True)
     lines = [
@@ -142,15 +198,17 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} ({platform.processor() or 'cpu'}). "
         "Batches of 16 pairs (groups of 4 sharing a scenario) over the training scenario mix; step = one "
-        "optimiser step of the bundled recipe (base 16, depth 3, noise map, batch 16, 96²).",
+        "optimiser step of the bundled recipe (base 16, depth 3, noise map, batch 16, 96²) of the 2D model (one slice in) "
+        "or the 3D model (7 slices of a 3D acquisition in); pair share = pair time / (pair time + step).",
         "",
-        "| device | threads | 2D pairs/s | 3D pairs/s | × numpy sampler (42/s per core) | step s | pair share of a step |",
-        "|---|---|---|---|---|---|---|",
+        f"| device | threads | 2D pairs/s | × numpy sampler per thread ({numpy_source}) | 2D step s | 2D pair share of a step | 3D pairs/s | 3D step s | 3D pair share of a step |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
-            f"| {run['device']} | {run['threads'] or '–'} | {run['pairs_per_s_2d']:.0f} | {run['pairs_per_s_3d']:.0f} | "
-            f"{run['speedup_vs_numpy_core']:.1f} | {run['step_s']:.3f} | {100 * run['pair_share_of_step']:.0f} % |"
+            f"| {run['device']} | {run['threads'] or '–'} | {run['pairs_per_s_2d']:.0f} | "
+            f"{run['speedup_vs_numpy_per_core']:.1f} | {run['step_s']:.3f} | {100 * run['pair_share_of_step']:.0f} % | "
+            f"{run['pairs_per_s_3d']:.0f} | {run['step_s_3d']:.3f} | {100 * run['pair_share_of_step_3d']:.0f} % |"
         )
     args.json.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
     write_section(args.out, "pairs", "\n".join(lines) + "\n")

@@ -244,7 +244,7 @@ def _pipeline(section: dict[str, Any]) -> list[str]:
         row = [
             case["name"],
             "×".join(map(str, case["shape_zyx"][::-1])),
-            case["model_kind"],
+            case["model_kind"] + (f", {case['planes']} planes" if case.get("planes", 1) != 1 else ""),
             f"{case['tile_size']} / {case['batch_size']}",
             _seconds(case["read_s"]),
             _seconds(case["enhance_s"]),
