@@ -28,11 +28,13 @@ def order_statistics(values: torch.Tensor, ranks: Sequence[int]) -> list[float]:
         return [low] * len(ranks)
     bins = ((flat - low) * (BINS / (high - low))).to(torch.int32).clamp_(0, BINS - 1)
     cumulative = torch.bincount(bins, minlength=BINS).cumsum(0).cpu()
-    found = []
+    found, in_bin = [], {}
     for rank in ranks:
         index = int(torch.searchsorted(cumulative, torch.tensor([rank]), right=True))
         before = int(cumulative[index - 1]) if index else 0
-        found.append(float(flat[bins == index].kthvalue(rank - before + 1).values))
+        if index not in in_bin:  # neighbouring ranks (a percentile's two) mostly share a bin: one pass each
+            in_bin[index] = flat[bins == index]
+        found.append(float(in_bin[index].kthvalue(rank - before + 1).values))
     return found
 
 
