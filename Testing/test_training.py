@@ -418,3 +418,29 @@ def test_two_torchrun_processes_train_like_one(tmp_path):
         assert b == pytest.approx(a, rel=0.4)
     assert curves[1][-1] < 0.5 * curves[1][0]  # it learns
     assert cards[1]["lineage"][-1]["processes"] == 2 and cards[0]["lineage"][-1]["processes"] == 1
+
+
+def test_gradient_clipping_bounds_each_step_s_gradient_and_is_recorded(tmp_path, monkeypatch):
+    from conftest import shared_path
+
+    norms = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *arguments, **keywords):
+        grads = [p.grad.flatten() for group in self.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(float(torch.cat(grads).norm()))
+        return step(self, *arguments, **keywords)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    common = dict(kind="2d", data=[shared_path("volumes/stroke_T1.nii.gz")], steps=2, batch_size=2, patch=48,
+                  base_channels=8, depth=2, device="cpu", calibrate=False)
+    train(TrainConfig(out_dir=tmp_path / "free", **common), log=lambda *_: None)
+    assert min(norms) > 1e-3  # unclipped, the gradients are larger than the bound below
+    norms.clear()
+    _, card = load_model(train(TrainConfig(out_dir=tmp_path / "clipped", clip_grad_norm=1e-3, **common),
+                               log=lambda *_: None))
+    assert len(norms) == 2 and max(norms) <= 1e-3 * (1 + 1e-4)
+    assert card["lineage"][-1]["clip_grad_norm"] == 1e-3
+    assert card["training"]["optimizer"].endswith("gradient norm clipped to 0.001")
+    with pytest.raises(MRDeepReconError, match="clip_grad_norm must be > 0"):
+        TrainConfig(clip_grad_norm=0.0).validate()

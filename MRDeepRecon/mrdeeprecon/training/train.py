@@ -102,6 +102,9 @@ class TrainConfig:
     batch_size: int = declared(FieldSpec("pairs per step (under torchrun: of all processes together)"), 16)
     patch: int = declared(FieldSpec("patch edge in pixels"), 96)
     learning_rate: float = declared(FieldSpec("peak Adam learning rate (cosine-decayed to 2 % of it)"), 1e-3)
+    clip_grad_norm: Optional[float] = declared(FieldSpec(
+        "clip the gradients' global L2 norm to this before each step (default: no clipping; a wider "
+        "network's rare loss spikes otherwise throw its weights off)", metavar="NORM"), None)
     base_channels: int = declared(FieldSpec("channels of the full-resolution stage"), 16)
     depth: int = declared(FieldSpec("number of downsamplings"), 3)
     block: str = declared(FieldSpec("convolution block", choices=tuple(BLOCKS)), "plain")
@@ -136,6 +139,8 @@ class TrainConfig:
             choices, value = field_spec(item).choices, getattr(self, item.name)
             if choices is not None and value not in choices:
                 raise MRDeepReconError(f"{item.name} must be one of {choices}, got {value!r}")
+        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
+            raise MRDeepReconError(f"clip_grad_norm must be > 0, got {self.clip_grad_norm!r}")
         check_schedule_and_data(self.steps, self.stop_at, self.data)
 
 
@@ -226,6 +231,7 @@ def _segment(config: TrainConfig, device: torch.device, first: int, last: int, w
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": [v.name for v in volumes],
         "volumes": len(volumes),
+        **({"clip_grad_norm": config.clip_grad_norm} if config.clip_grad_norm is not None else {}),
     }
 
 
@@ -374,6 +380,8 @@ def _train(
             loss = loss_function(trained(batch.inputs, batch.context).float(), batch.targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if config.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
         optimizer.step()
         running.append(float(loss.detach()))
         done = step + 1
@@ -434,7 +442,8 @@ def _train(
             "patches_seen": stop * config.batch_size,
             "loss": config.loss,
             "clean_targets": config.clean_targets,
-            "optimizer": f"Adam, lr {config.learning_rate:g} cosine-decayed to 2 % over {config.steps} steps",
+            "optimizer": f"Adam, lr {config.learning_rate:g} cosine-decayed to 2 % over {config.steps} steps"
+            + (f", gradient norm clipped to {config.clip_grad_norm:g}" if config.clip_grad_norm is not None else ""),
             "seed": config.seed,
             "loss_history": history,
         },
