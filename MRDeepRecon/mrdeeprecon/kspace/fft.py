@@ -10,8 +10,8 @@ For tensors the shifts are done by modulation instead of copies. With ``c = n //
 index, ``(i - c)(k - c) = ik - ci - ck + c²``, so ``fftc(x)[k] = e^(-2πi c²/n) e^(2πi ck/n)
 fft(e^(2πi ci/n) x)[k]`` (the inverse with the conjugate factors). For even ``n`` the factors are
 the signs ``(-1)^i`` and ``(-1)^(n/2) (-1)^k``, a quarter faster than rolling the data twice; an odd
-length (the SENSE grid padded to a multiple of R = 3, odd volumes) takes complex factors, about
-four times faster than the rolls.
+length (the SENSE grid padded to a multiple of R = 3, odd volumes) takes complex factors, which
+saved 6–17 % of the transform against the rolls (4×8×129×128 and 40×232×161, one thread).
 """
 
 from __future__ import annotations
