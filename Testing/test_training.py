@@ -444,3 +444,46 @@ def test_gradient_clipping_bounds_each_step_s_gradient_and_is_recorded(tmp_path,
     assert card["training"]["optimizer"].endswith("gradient norm clipped to 0.001")
     with pytest.raises(MRDeepReconError, match="clip_grad_norm must be > 0"):
         TrainConfig(clip_grad_norm=0.0).validate()
+
+
+def test_precision_resolves_to_bf16_only_where_the_device_computes_it_natively(monkeypatch):
+    from mrdeeprecon.training import precision
+
+    cpu = torch.device("cpu")
+    assert precision.resolve_precision("float32", cpu) == "float32"
+    assert precision.resolve_precision("bfloat16", cpu) == "bfloat16"
+    for native in (True, False):
+        monkeypatch.setattr(precision, "native_bfloat16", lambda device, native=native: native)
+        assert precision.resolve_precision("auto", cpu) == ("bfloat16" if native else "float32")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        precision.resolve_precision("float16", cpu)
+    with pytest.raises(MRDeepReconError, match="precision must be one of"):
+        TrainConfig(precision="float16").validate()
+
+
+@pytest.mark.parametrize("asked", ["float32", "bfloat16"])
+def test_the_forward_pass_runs_in_the_precision_asked_and_the_lineage_records_it(tmp_path, monkeypatch, asked):
+    """Every convolution of a training step computes in the asked precision (bf16 autocast on the
+    CPU here, whatever the CPU), the weights stay float32 and channels-last, and the session's
+    lineage segment names the precision."""
+    from conftest import shared_path
+
+    seen = []
+    forward = torch.nn.Conv2d.forward
+
+    def spy(self, x):
+        out = forward(self, x)
+        if torch.is_grad_enabled():  # the training step, not the held-out evaluation
+            seen.append((out.dtype, self.weight.dtype, self.weight.is_contiguous(memory_format=torch.channels_last)))
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", spy)
+    out = train(TrainConfig(kind="2d", data=[shared_path("volumes/stroke_T1.nii.gz")], steps=2, batch_size=2, patch=48,
+                            base_channels=8, depth=2, device="cpu", calibrate=False, precision=asked,
+                            out_dir=tmp_path), log=lambda *_: None)
+    computed = torch.bfloat16 if asked == "bfloat16" else torch.float32
+    assert seen and {entry[0] for entry in seen} == {computed}
+    assert {entry[1:] for entry in seen if entry[1] is not None} == {(torch.float32, True)}
+    _, card = load_model(out)
+    assert card["lineage"][-1]["precision"] == asked
+    assert all(t.dtype == torch.float32 for t in _weights(out).values())

@@ -6,7 +6,8 @@
 For each thread count (CPU) or on the GPU: pairs per second of 2D pairs (one slice) and of 3D
 pairs (7 slices), batches of 16 in groups of 4 sharing a scenario, drawn over the training
 scenario mix; and the time of one training step of the bundled recipe's networks (2D and 3D;
-base 16, depth 3, noise map, L1, batch 16, 96², fp32 on the CPU, bf16 autocast on CUDA), so the
+base 16, depth 3, noise map, L1, batch 16, 96², channels-last, in the precision ``train`` picks
+on the device: bf16 autocast where it is native, else float32), so the
 share of a step that pair making takes is ``pair time / (pair time + step time)``, per model.
 Volumes: ``--volumes`` (NIfTI, or ``.npy`` arrays ``(z, y, x)`` on a machine without SimpleITK),
 default two training volumes from ../shared/data. The section ``pairs`` of RESULTS.md is replaced.
@@ -130,26 +131,25 @@ def pairs_per_second(volumes, in_slices: int, device: str, batches: int) -> floa
     return batches * BATCH / (time.perf_counter() - start)
 
 
-def step_seconds(device: str, in_slices: int, repeats: int = 10) -> float:
+def step_seconds(device: str, in_slices: int, precision: str, repeats: int = 10) -> float:
     """Seconds of one optimiser step of the bundled recipe's network (``in_slices`` 1: the 2D
-    model, 7: the 3D model) on a batch of 16."""
-    import contextlib
-
+    model, 7: the 3D model) on a batch of 16, at a resolved ``precision`` (as ``train`` runs it)."""
     import torch
 
     from mrdeeprecon.model import context_vector
     from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
+    from mrdeeprecon.training.precision import forward_precision
 
-    model = CEUNet(CEUNetConfig(in_slices=in_slices, noise_input="map")).to(device)
+    layout = torch.channels_last
+    model = CEUNet(CEUNetConfig(in_slices=in_slices, noise_input="map")).to(device, memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
-    inputs = torch.randn(BATCH, in_slices + 1, 96, 96, device=device)
+    inputs = torch.randn(BATCH, in_slices + 1, 96, 96, device=device).contiguous(memory_format=layout)
     context = torch.rand(BATCH, context_vector.SIZE, device=device)
     targets = torch.randn(BATCH, 1, 96, 96, device=device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
 
     def step() -> None:
-        with autocast:
-            loss = torch.nn.functional.l1_loss(model(inputs, context), targets)
+        with forward_precision(precision, torch.device(device)):
+            loss = torch.nn.functional.l1_loss(model(inputs, context).float(), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     use_repository_engine()
     import torch
 
+    from mrdeeprecon.training.precision import resolve_precision
+
     volumes = _volumes(args.volumes)
     numpy_rate = numpy_sampler_pairs_per_second(volumes, max(4, args.batches // 4))
     numpy_source = (f"{numpy_rate:.0f}/s on one thread here, commit {NUMPY_SAMPLER_COMMIT}" if numpy_rate
@@ -182,12 +184,14 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(threads)
         two_d = pairs_per_second(volumes, 1, device, args.batches)
         three_d = pairs_per_second(volumes, 7, device, max(4, args.batches // 4))
-        step, step_3d = step_seconds(device, 1), step_seconds(device, 7)
+        precision = resolve_precision("auto", torch.device(device))
+        step, step_3d = step_seconds(device, 1, precision), step_seconds(device, 7, precision)
         runs.append({
             "device": device if device == "cpu" else torch.cuda.get_device_name(),
             "threads": threads,
             "pairs_per_s_2d": two_d,
             "pairs_per_s_3d": three_d,
+            "step_precision": precision,
             "step_s": step,
             "step_s_3d": step_3d,
             "pair_share_of_step": BATCH / two_d / (BATCH / two_d + step),
@@ -204,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         "optimiser step of the bundled recipe (base 16, depth 3, noise map, batch 16, 96²) of the 2D model (one slice in) "
         "or the 3D model (7 slices of a 3D acquisition in); pair share = pair time / (pair time + step).",
         "",
-        f"| device | threads | 2D pairs/s | × numpy sampler per thread ({numpy_source}) | 2D step s | 2D pair share of a step | 3D pairs/s | 3D step s | 3D pair share of a step |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| device | threads | 2D pairs/s | × numpy sampler per thread ({numpy_source}) | step precision | 2D step s | 2D pair share of a step | 3D pairs/s | 3D step s | 3D pair share of a step |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
             f"| {run['device']} | {run['threads'] or '–'} | {run['pairs_per_s_2d']:.0f} | "
-            f"{run['speedup_vs_numpy_per_core']:.1f} | {run['step_s']:.3f} | {100 * run['pair_share_of_step']:.0f} % | "
+            f"{run['speedup_vs_numpy_per_core']:.1f} | {run['step_precision']} | {run['step_s']:.3f} | {100 * run['pair_share_of_step']:.0f} % | "
             f"{run['pairs_per_s_3d']:.0f} | {run['step_s_3d']:.3f} | {100 * run['pair_share_of_step_3d']:.0f} % |"
         )
     args.json.write_text(json.dumps({"runs": runs}, indent=1) + "\n")

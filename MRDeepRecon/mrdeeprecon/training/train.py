@@ -7,9 +7,11 @@ table this command measures on the training volumes at the end (:mod:`.calibrati
 Optimiser: Adam with a cosine learning-rate decay over ``steps``. Training adds up across sessions
 and machines: ``resume`` continues a checkpoint exactly (weights, Adam moments, the pair sampler's
 generator), and ``stop_at`` ends a session early, writing the model and card of that step while
-keeping the checkpoint for the next one (``time_budget_s`` does the same after a wall time). On
-CUDA the forward pass runs under bf16 autocast; a checkpoint moves between CPU and GPU sessions
-(the pair stream restarts from a stated seed, as the two generators' states differ). The card's ``lineage`` lists every session (steps,
+keeping the checkpoint for the next one (``time_budget_s`` does the same after a wall time). The
+forward pass runs under bf16 autocast where the device computes bf16 natively (``precision``,
+:mod:`.precision`), with the network and its inputs channels-last on CPU and CUDA; a checkpoint
+moves between CPU and GPU sessions (the pair stream restarts from a stated seed, as the two
+generators' states differ). The card's ``lineage`` lists every session (steps,
 patches, pixels, wall time, device, processes) and carries over the lineage of ``init_from``.
 
 Under ``torchrun`` (:mod:`mrdeeprecon.distributed`) the model trains with DistributedDataParallel:
@@ -45,6 +47,7 @@ from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
 from .curve import HeldOutCurve
 from .losses import LOSSES
 from .pairs import TARGETS, PairConfig, PairSampler
+from .precision import PRECISIONS, forward_precision, resolve_precision
 from .volumes import load_training_volumes
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -121,6 +124,9 @@ class TrainConfig:
         choices=CLEAN_TARGETS), "none")
     seed: int = declared(FieldSpec("seed of the pairs and the initial weights"), 0)
     device: str = declared(FieldSpec("where to train", choices=DEVICES), "auto")
+    precision: str = declared(FieldSpec(
+        "arithmetic of the forward pass: bfloat16 autocast, float32, or auto (bfloat16 where the device "
+        "computes it natively: bf16 GPUs, CPUs with AVX-512 BF16 or AMX)", choices=PRECISIONS), "auto")
     threads: Optional[int] = declared(FieldSpec("CPU threads (default: torch's)"), None)
     checkpoint_every: int = declared(FieldSpec("steps between checkpoints"), 200)
     log_every: int = declared(FieldSpec("steps between log lines"), 50)
@@ -227,6 +233,7 @@ def _segment(config: TrainConfig, device: torch.device, first: int, last: int, w
         "pixels": patches * config.patch**2,
         "wall_hours": round(wall / 3600, 3),
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        "precision": resolve_precision(config.precision, device),
         "host": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": [v.name for v in volumes],
@@ -317,7 +324,9 @@ def _train(
             *source_card.get("lineage", []),
             {"initialised_from": Path(config.init_from).name, "sha256": source_card.get("sha256")},
         ]
-    model = model.to(device)
+    precision = resolve_precision(config.precision, device)
+    memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
+    model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     trained = model
     if rank.distributed:
@@ -341,6 +350,7 @@ def _train(
             log(f"pairs continue from seed {config.seed + start}: the checkpoint's came from {state.get('world_size', 1)} "
                 f"process(es) on {state['sampler_device']}")
         log(f"resumed {checkpoint} at step {start}")
+    log(f"forward pass in {precision} on {device}")
     stop = config.stop_at or config.steps
     curve = (HeldOutCurve(config.curve_volume, acquisition="3D" if pair_config.is_3d else "2D")
              if config.curve_every else None)
@@ -376,8 +386,9 @@ def _train(
         tick = time.perf_counter()
         batch = sampler.batch(per_process_batch)
         pair_seconds += time.perf_counter() - tick
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = loss_function(trained(batch.inputs, batch.context).float(), batch.targets)
+        with forward_precision(precision, device):
+            inputs = batch.inputs.contiguous(memory_format=memory_format)
+            loss = loss_function(trained(inputs, batch.context).float(), batch.targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_grad_norm is not None:
