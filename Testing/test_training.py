@@ -135,12 +135,13 @@ def _weights(path: Path) -> dict:
     return load_file(str(path))
 
 
-def test_training_runs_checkpoints_and_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_training_runs_checkpoints_and_resumes_exactly(tmp_path, precision):
     from conftest import shared_path
 
     data = [shared_path("volumes/stroke_T1.nii.gz")]
     common = dict(kind="2d", data=data, steps=4, batch_size=2, patch=48, base_channels=8, depth=2,
-                  checkpoint_every=2, device="cpu", log_every=1, calibrate=False)
+                  checkpoint_every=2, device="cpu", log_every=1, calibrate=False, precision=precision)
     straight = train(TrainConfig(out_dir=tmp_path / "a", **common), log=lambda *_: None)
 
     token = CancelToken()
@@ -450,6 +451,9 @@ def test_precision_resolves_to_bf16_only_where_the_device_computes_it_natively(m
     from mrdeeprecon.training import precision
 
     cpu = torch.device("cpu")
+    probes = [getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    assert precision.native_bfloat16(cpu) is any(probes)
+    assert precision.native_bfloat16(torch.device("meta")) is False
     assert precision.resolve_precision("float32", cpu) == "float32"
     assert precision.resolve_precision("bfloat16", cpu) == "bfloat16"
     for native in (True, False):
@@ -457,33 +461,73 @@ def test_precision_resolves_to_bf16_only_where_the_device_computes_it_natively(m
         assert precision.resolve_precision("auto", cpu) == ("bfloat16" if native else "float32")
     with pytest.raises(ValueError, match="precision must be one of"):
         precision.resolve_precision("float16", cpu)
+    with pytest.raises(ValueError, match="resolve the precision first"):
+        precision.forward_precision("auto", cpu)
     with pytest.raises(MRDeepReconError, match="precision must be one of"):
         TrainConfig(precision="float16").validate()
 
 
 @pytest.mark.parametrize("asked", ["float32", "bfloat16"])
-def test_the_forward_pass_runs_in_the_precision_asked_and_the_lineage_records_it(tmp_path, monkeypatch, asked):
-    """Every convolution of a training step computes in the asked precision (bf16 autocast on the
-    CPU here, whatever the CPU), the weights stay float32 and channels-last, and the session's
+def test_the_forward_pass_runs_in_the_precision_asked_the_loss_in_float32(tmp_path, monkeypatch, asked):
+    """Every training convolution (and transposed convolution) computes in the asked precision
+    (bf16 autocast on the CPU here, whatever the CPU), on channels-last weights and input; the loss
+    is computed in float32 outside the autocast region; the weights stay float32 and the session's
     lineage segment names the precision."""
     from conftest import shared_path
 
-    seen = []
-    forward = torch.nn.Conv2d.forward
+    from mrdeeprecon.training import train as train_module
 
-    def spy(self, x):
-        out = forward(self, x)
-        if torch.is_grad_enabled():  # the training step, not the held-out evaluation
-            seen.append((out.dtype, self.weight.dtype, self.weight.is_contiguous(memory_format=torch.channels_last)))
-        return out
+    seen, inputs, losses = [], [], []
+    for layer in (torch.nn.Conv2d, torch.nn.ConvTranspose2d):
+        def spy(self, x, *rest, forward=layer.forward):
+            out = forward(self, x, *rest)
+            if torch.is_grad_enabled():  # the training step, not the held-out evaluation
+                seen.append((out.dtype, self.weight.dtype, self.weight.is_contiguous(memory_format=torch.channels_last)))
+                if self.in_channels == 2:  # the stem reads the network input: slice + noise level
+                    inputs.append(x.is_contiguous(memory_format=torch.channels_last))
+            return out
 
-    monkeypatch.setattr(torch.nn.Conv2d, "forward", spy)
+        monkeypatch.setattr(layer, "forward", spy)
+    l1 = train_module.LOSSES["l1"]
+
+    def loss_spy(output, target):
+        losses.append((output.dtype, torch.is_autocast_enabled("cpu")))
+        return l1(output, target)
+
+    monkeypatch.setitem(train_module.LOSSES, "l1", loss_spy)
     out = train(TrainConfig(kind="2d", data=[shared_path("volumes/stroke_T1.nii.gz")], steps=2, batch_size=2, patch=48,
                             base_channels=8, depth=2, device="cpu", calibrate=False, precision=asked,
                             out_dir=tmp_path), log=lambda *_: None)
     computed = torch.bfloat16 if asked == "bfloat16" else torch.float32
-    assert seen and {entry[0] for entry in seen} == {computed}
-    assert {entry[1:] for entry in seen if entry[1] is not None} == {(torch.float32, True)}
+    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
+
+    layers = CEUNet(CEUNetConfig(base_channels=8, depth=2, noise_input=TrainConfig().noise_input)).modules()
+    per_pass = sum(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in layers)
+    assert len(seen) == 2 * per_pass and {entry[0] for entry in seen} == {computed}
+    assert {entry[1:] for entry in seen} == {(torch.float32, True)} and inputs == [True, True]
+    assert losses == [(torch.float32, False)] * 2
     _, card = load_model(out)
     assert card["lineage"][-1]["precision"] == asked
     assert all(t.dtype == torch.float32 for t in _weights(out).values())
+
+
+def test_resumed_adam_moments_take_their_parameters_layout(tmp_path):
+    """Moments are saved contiguous; restored, they take the channels-last layout of their
+    parameters again, as a fresh run's have (foreach and fused Adam steps need matching strides)."""
+    from mrdeeprecon.training.checkpoint import load_checkpoint, save_checkpoint
+
+    def layer():
+        conv = torch.nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+        return conv, torch.optim.Adam(conv.parameters())
+
+    conv, optimizer = layer()
+    conv(torch.randn(2, 3, 8, 8)).sum().backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "c", conv, optimizer, {"step": 1})
+    restored, restored_optimizer = layer()
+    load_checkpoint(tmp_path / "c", restored, restored_optimizer)
+    moments = restored_optimizer.state[restored.weight]
+    assert restored.weight.stride() != torch.empty(restored.weight.shape).stride()  # channels-last indeed
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert moments[key].stride() == restored.weight.stride()
+        torch.testing.assert_close(moments[key], optimizer.state[conv.weight][key], rtol=0, atol=0)

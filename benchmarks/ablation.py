@@ -6,7 +6,8 @@
 Every arm is the base recipe with one change (:data:`ARMS`). Equal compute means equal training
 FLOPs: each arm trains for the base arm's FLOPs of ``--patches`` patches of 96² (a forward and
 backward pass counted by ``torch.utils.flop_counter``), on one CPU thread per arm, ``--jobs`` arms
-at a time, with its own calibration. Each arm is then scored at its strongest noise reduction
+at a time, in float32 (as the committed table was trained, whatever bf16 the CPU has), with its
+own calibration. Each arm is then scored at its strongest noise reduction
 (NR 10: the least noise it can leave) on the held-out ``seg3D_MR`` slab and the Philips phantom
 201 with σ = 6 % and 10 % of the 99th percentile added inside the reference's own band
 (``mrdeeprecon.evaluation.run_evaluation``), beside BM4D with the true σ: tissue PSNR (the
@@ -115,7 +116,7 @@ def _train_command(arm: str, steps: int, work: Path, quick: bool) -> list[str]:
     overrides = ARMS[arm][1]
     command = [sys.executable, "-m", "mrdeeprecon.cli", "train", "--out", str(work / arm),
                "--steps", str(steps), "--batch-size", str(BATCH), "--threads", "1", "--device", "cpu",
-               "--checkpoint-every", "250", "--log-every", "50"]
+               "--checkpoint-every", "250", "--log-every", "50", "--precision", "float32"]
     if quick:
         command += ["--data", str(SHARED / "volumes" / "stroke_T1.nii.gz")]
     for name, value in overrides.items():

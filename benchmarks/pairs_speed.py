@@ -137,10 +137,10 @@ def step_seconds(device: str, in_slices: int, precision: str, repeats: int = 10)
     import torch
 
     from mrdeeprecon.model import context_vector
-    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig
+    from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig, memory_format_for
     from mrdeeprecon.training.precision import forward_precision
 
-    layout = torch.channels_last
+    layout = memory_format_for(torch.device(device))
     model = CEUNet(CEUNetConfig(in_slices=in_slices, noise_input="map")).to(device, memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     inputs = torch.randn(BATCH, in_slices + 1, 96, 96, device=device).contiguous(memory_format=layout)
@@ -149,7 +149,8 @@ def step_seconds(device: str, in_slices: int, precision: str, repeats: int = 10)
 
     def step() -> None:
         with forward_precision(precision, torch.device(device)):
-            loss = torch.nn.functional.l1_loss(model(inputs, context).float(), targets)
+            output = model(inputs, context)
+        loss = torch.nn.functional.l1_loss(output.float(), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -30,7 +30,7 @@ from .context import ScanContext
 from .device_memory import DeviceOutOfMemory, batch_size, release, run_in_batches, tile_bytes
 from .errors import MRDeepReconError
 from .model import context_vector
-from .model.ce_unet import CEUNet
+from .model.ce_unet import CEUNet, memory_format_for
 from .model.weights import bundled_model_path, load_model
 from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
@@ -144,7 +144,7 @@ def _run_network(
     items = [(z, t) for z in targets for t in range(len(tiling.origins))]
     accumulated = data.new_zeros((len(targets), *data.shape[1:]))
     context_row = torch.from_numpy(context).to(device)[None]
-    memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
+    memory_format = memory_format_for(device)
     model = model.to(memory_format=memory_format)
     size = batch_size(settings.batch_size, device, tile_bytes(tiling.height, tiling.width, model.config.base_channels))
     finished = [0]

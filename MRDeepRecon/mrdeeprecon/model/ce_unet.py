@@ -140,6 +140,12 @@ class ModulatedResidualBlock(nn.Module):
 BLOCKS = {"plain": ModulatedBlock, "residual": ModulatedResidualBlock}
 
 
+def memory_format_for(device: torch.device) -> torch.memory_format:
+    """The layout the network's weights and inputs take on ``device``: channels-last where oneDNN
+    (CPU) and cuDNN (CUDA) run convolutions fastest in it, else as they are."""
+    return torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
+
+
 class CEUNet(nn.Module):
     """Context-Enhanced U-Net: ``(B, input_channels, H, W)`` + context ``(B, context_size)`` →
     ``(B, 1, H, W)``.

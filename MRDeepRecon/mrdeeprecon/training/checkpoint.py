@@ -50,6 +50,18 @@ def save_checkpoint(
     os.replace(tmp_json, json_file)
 
 
+def _moments_like_parameters(optimizer: torch.optim.Optimizer) -> None:
+    """Give each restored per-parameter tensor (saved contiguous) its parameter's memory layout
+    (e.g. channels-last), as a fresh run's would have: fused and foreach optimiser steps need
+    matching strides."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == parameter.shape and value.stride() != parameter.stride():
+                    state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
+
+
 def load_checkpoint(
     stem: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -68,5 +80,6 @@ def load_checkpoint(
     for index, step in scalars["steps"].items():
         optim_state.setdefault(int(index), {})["step"] = torch.tensor(step)
     optimizer.load_state_dict({"state": optim_state, "param_groups": scalars["param_groups"]})
+    _moments_like_parameters(optimizer)
     extra = {k[len("extra.") :]: v for k, v in tensors.items() if k.startswith("extra.")}
     return state, extra

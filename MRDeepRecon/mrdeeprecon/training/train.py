@@ -37,7 +37,7 @@ import torch
 from ..distributed import Rank, barrier, device_for, mean_over_ranks, process_group
 from ..errors import MRDeepReconError
 from ..inference import select_device
-from ..model.ce_unet import BLOCKS, CEUNet, CEUNetConfig
+from ..model.ce_unet import BLOCKS, CEUNet, CEUNetConfig, memory_format_for
 from ..model.weights import load_model, save_model
 from ..noise_map import NOISE_INPUTS
 from ..progress import CancelToken, ProgressCallback, check, report
@@ -223,7 +223,9 @@ def clean_volume(data: np.ndarray) -> np.ndarray:
     ]).astype(np.float32)
 
 
-def _segment(config: TrainConfig, device: torch.device, first: int, last: int, wall: float, volumes, processes: int = 1) -> dict[str, Any]:
+def _segment(
+    config: TrainConfig, device: torch.device, precision: str, first: int, last: int, wall: float, volumes, processes: int = 1
+) -> dict[str, Any]:
     patches = (last - first) * config.batch_size
     return {
         "steps": [first, last],
@@ -233,7 +235,7 @@ def _segment(config: TrainConfig, device: torch.device, first: int, last: int, w
         "pixels": patches * config.patch**2,
         "wall_hours": round(wall / 3600, 3),
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        "precision": resolve_precision(config.precision, device),
+        "precision": precision,
         "host": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": [v.name for v in volumes],
@@ -325,7 +327,7 @@ def _train(
             {"initialised_from": Path(config.init_from).name, "sha256": source_card.get("sha256")},
         ]
     precision = resolve_precision(config.precision, device)
-    memory_format = torch.channels_last if device.type in ("cpu", "cuda") else torch.preserve_format
+    memory_format = memory_format_for(device)
     model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     trained = model
@@ -361,7 +363,7 @@ def _train(
     def save(step: int) -> None:
         if not rank.leader:
             return
-        session = _segment(config, device, start, step, time.perf_counter() - t0, volumes, rank.world_size)
+        session = _segment(config, device, precision, start, step, time.perf_counter() - t0, volumes, rank.world_size)
         save_checkpoint(
             checkpoint,
             model,
@@ -387,8 +389,8 @@ def _train(
         batch = sampler.batch(per_process_batch)
         pair_seconds += time.perf_counter() - tick
         with forward_precision(precision, device):
-            inputs = batch.inputs.contiguous(memory_format=memory_format)
-            loss = loss_function(trained(inputs, batch.context).float(), batch.targets)
+            output = trained(batch.inputs.contiguous(memory_format=memory_format), batch.context)
+        loss = loss_function(output.float(), batch.targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip_grad_norm is not None:
@@ -425,7 +427,7 @@ def _train(
         barrier(rank)  # rank 0 writes the model
         return out
     wall = time.perf_counter() - t0
-    lineage = [*lineage, _segment(config, device, start, stop, wall, volumes, rank.world_size)]
+    lineage = [*lineage, _segment(config, device, precision, start, stop, wall, volumes, rank.world_size)]
     model.eval()
     card = {
         "name": config.name,
