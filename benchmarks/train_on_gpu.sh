@@ -11,7 +11,7 @@
 #            parts), commit them with the log, and resume there on the CPU (mrdeeprecon train ... --resume).
 #
 # A run whose checkpoint is committed (tracked files travel with the checkout, outside the 64 MiB
-# carry) names its folder instead: CHECKPOINT_FROM=benchmarks/training/ce_unet_2d_base32 bash ...
+# carry) names its folder instead: CHECKPOINT_FROM=benchmarks/training/<run> bash ...
 #
 # Arguments: KIND (2d|3d) SCHEDULE_STEPS TRAINING_SECONDS [more `mrdeeprecon train` flags]. The
 # session ends after TRAINING_SECONDS of training (then the noise-reduction calibration runs), so
