@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from mrdeeprecon.training.precision import resolve_precision
+    from mrdeeprecon.training.train import TrainConfig
 
     volumes = _volumes(args.volumes)
     numpy_rate = numpy_sampler_pairs_per_second(volumes, max(4, args.batches // 4))
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(threads)
         two_d = pairs_per_second(volumes, 1, device, args.batches)
         three_d = pairs_per_second(volumes, 7, device, max(4, args.batches // 4))
-        precision = resolve_precision("auto", torch.device(device))
+        precision = resolve_precision(TrainConfig().precision, torch.device(device))
         step, step_3d = step_seconds(device, 1, precision), step_seconds(device, 7, precision)
         runs.append({
             "device": device if device == "cpu" else torch.cuda.get_device_name(),
