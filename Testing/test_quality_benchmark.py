@@ -42,8 +42,11 @@ def test_quick_run_measures_every_bar_and_says_it_is_a_plumbing_check(quick_run)
     assert "ours NR 2" in sections["sr_kmax0.5"]["rows"] and "ours NR 2" in sections["slice_x2"]["rows"]
     for name in ("denoise_seg3D_sigma6", "denoise_seg3D_sigma10"):
         assert sections[name]["rows"]["ours"]["tissue"]["psnr_db"] > 0
+    swapped = {a["axis"]: a["array_axis"] for a in sections["sharpness"]["axes_swapped"]}
+    assert swapped["phase"] == 2 and swapped["frequency"] == 1  # read again with phase along x
     markdown = (quick_run / "Q.md").read_text()
     assert "plumbing check, numbers mean nothing" in markdown
+    assert "Each in-plane axis read as phase and as frequency" in markdown
     for png in ("tunable.png", "sharpness.png", "varying_noise.png", "vendor_pair.png"):
         assert (quick_run / "reports" / png).stat().st_size > 1000
     assert (quick_run / "reports" / "sr_kmax0.5" / "results.csv").exists()
@@ -81,6 +84,22 @@ def test_denoise_bar_is_judged_in_tissue_with_the_whole_volume_beside_it():
     planes = denoise_bar({"ours": row(31.0, 0.9, 30.5), "ours 3 planes": row(31.5, 0.9, 31.2), "bm4d": bm4d})
     assert planes["met"] is True and planes["tissue_psnr_margin_db"] == pytest.approx(0.5)  # judged on the better
     assert planes["three_planes"]["tissue_psnr_margin_db"] == pytest.approx(1.2)
+
+
+def test_each_in_plane_axis_is_compared_as_phase_and_as_frequency():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from quality import _swapped_sharpness_lines
+    finally:
+        sys.path.pop(0)
+
+    def axis(role, array_axis, degraded, enhanced):
+        return {"axis": role, "array_axis": array_axis, "degraded_ratio": degraded, "enhanced_ratio": enhanced}
+
+    phase_y = [axis("frequency", 2, 0.86, 1.01), axis("phase", 1, 0.96, 1.27), axis("slice", 0, 1.0, 1.06)]
+    phase_x = [axis("frequency", 1, 0.96, 1.13), axis("phase", 2, 0.86, 1.17), axis("slice", 0, 1.0, 1.07)]
+    rows = [line for line in _swapped_sharpness_lines(phase_y, phase_x) if line.startswith("| y") or line.startswith("| x")]
+    assert rows == ["| y | 0.96 | 1.13 | 1.27 | +0.14 |", "| x | 0.86 | 1.01 | 1.17 | +0.16 |"]
 
 
 def test_rebuild_rejudges_from_the_json(quick_run, tmp_path):
