@@ -47,6 +47,7 @@ def test_quick_run_measures_every_bar_and_says_it_is_a_plumbing_check(quick_run)
     markdown = (quick_run / "Q.md").read_text()
     assert "plumbing check, numbers mean nothing" in markdown
     assert "Each in-plane axis read as phase and as frequency" in markdown
+    assert any(line.startswith(("| y |", "| x |")) for line in markdown.splitlines())
     for png in ("tunable.png", "sharpness.png", "varying_noise.png", "vendor_pair.png"):
         assert (quick_run / "reports" / png).stat().st_size > 1000
     assert (quick_run / "reports" / "sr_kmax0.5" / "results.csv").exists()

@@ -407,7 +407,9 @@ def _swapped_sharpness_lines(axes: list[dict[str, Any]], swapped: list[dict[str,
     """Enhanced / clean edge sharpness of each in-plane array axis read as phase and as frequency."""
     as_phase = {a["array_axis"]: a for a in axes + swapped if a["axis"] == "phase"}
     as_frequency = {a["array_axis"]: a for a in axes + swapped if a["axis"] == "frequency"}
-    lines = ["Each in-plane axis read as phase and as frequency (the encoding axes swapped, same degraded input):", "",
+    lines = ["Each in-plane axis read as phase and as frequency (the encoding axes swapped, same degraded input; "
+             "each reading keeps the edges it can profile, so the two medians may come from slightly different "
+             "edges; degraded / clean is the phase reading's):", "",
              "| array axis | degraded / clean | enhanced / clean, as frequency | as phase | phase − frequency |",
              "|---|---|---|---|---|"]
     for axis in sorted(as_phase):
