@@ -8,7 +8,7 @@ noise ``z`` of the same SD, ``y + α·z`` is the network's input and ``y − z /
 Gaussian noise independent of the signal the expected target given the input is the clean image, so
 an L2 fine-tune on pairs cut from the input volume alone (no reference) adapts the network to this
 scan's anatomy and noise. Here ``z`` is white noise cut to the acquired in-plane k-space band
-(``--kmax``, default 1: the noise fills k-space), scaled back to SD 1 and then, voxel by voxel, to
+(``--kmax``, default 1: the noise fills k-space; the calibration's ``band_noise``), of SD 1, then scaled, voxel by voxel, to
 the engine's local noise SD map of the standardised input (a volume's median would understate the
 noise where air, whose magnitude noise is weaker, fills most of it: the phantom). Where the noisy
 signal is below ``--snr-floor`` × that SD the magnitude's noise is not Gaussian and the recorrupted
@@ -49,7 +49,6 @@ from mrdeeprecon.context import ScanContext  # noqa: E402
 from mrdeeprecon.evaluation.reference import crop_slices, describe_reference  # noqa: E402
 from mrdeeprecon.evaluation.scenario import band_limited_spec, simulate_scenario  # noqa: E402
 from mrdeeprecon.evaluation.tunable import replica_sd, replicas  # noqa: E402
-from mrdeeprecon.kspace.fft import fftc, ifftc  # noqa: E402
 from mrdeeprecon.inference import clean_estimate, enhance  # noqa: E402
 from mrdeeprecon.io import load_volume  # noqa: E402
 from mrdeeprecon.kspace.degrade import DegradationSpec  # noqa: E402
@@ -62,6 +61,7 @@ from mrdeeprecon.qa.foreground import foreground_mask  # noqa: E402
 from mrdeeprecon.settings import EnhanceSettings  # noqa: E402
 from mrdeeprecon.standardize import standardize  # noqa: E402
 from mrdeeprecon.tissue import homogeneous_tissue, tissue_mask  # noqa: E402
+from mrdeeprecon.volume_calibration import band_noise  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 #: The held-out references as the quality benchmark reads them: file, slices, acquisition.
@@ -93,17 +93,6 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def band_limited_noise(shape: tuple[int, ...], kmax: tuple[float, float]) -> torch.Tensor:
-    """White Gaussian noise ``(..., y, x)`` cut to the centred ``kmax`` (frequency = y, phase = x)
-    box of its 2D k-space, scaled to SD 1."""
-    kspace = fftc(torch.randn(shape).to(torch.complex64), (-2, -1))
-    box = torch.zeros(shape[-2:], dtype=torch.bool)
-    rows, columns = (max(1, round(k * n)) for k, n in zip(kmax, shape[-2:]))
-    top, left = shape[-2] // 2 - rows // 2, shape[-1] // 2 - columns // 2
-    box[top : top + rows, left : left + columns] = True
-    return ifftc(kspace * box, (-2, -1)).real * math.sqrt(shape[-2] * shape[-1] / (rows * columns))
-
-
 def adapt(model, noisy: torch.Tensor, sampling, args: argparse.Namespace, each_point) -> None:
     """Fine-tune ``model`` by Recorrupted-to-Recorrupted on the standardised ``noisy`` volume
     (acquired as ``sampling`` says); ``each_point(step, seconds)`` at each of ``args.steps``."""
@@ -130,7 +119,9 @@ def adapt(model, noisy: torch.Tensor, sampling, args: argparse.Namespace, each_p
             columns = torch.randint(0, turned.shape[2] - width + 1, (BATCH,)).tolist()
             stacks = torch.stack([turned[m - half : m + half + 1] for m in middles])  # (B, slices, y, x)
             local_sd = torch.stack([noise_sd[axis][m - half : m + half + 1] for m in middles])
-            fresh = local_sd * band_limited_noise(tuple(stacks.shape), seen.kmax[:2])
+            unit = band_noise((BATCH * stacks.shape[1], *stacks.shape[2:]), (*seen.kmax[:2], 1.0),
+                              torch.default_generator, noisy.device)
+            fresh = local_sd * unit.reshape(stacks.shape)
             inputs, targets = stacks + args.alpha * fresh, (stacks - fresh / args.alpha)[:, half]
             level = noise_channel(local_noise_sd(inputs[:, half], seen.kmax[:2]), model.config.noise_input)
 
