@@ -84,7 +84,9 @@ def test_denoise_bar_is_judged_in_tissue_with_the_whole_volume_beside_it():
     assert denoise_bar({"ours": row(31.5, 0.9, 31.5)}) is None  # no BM4D row, no verdict
     planes = denoise_bar({"ours": row(31.0, 0.9, 30.5), "ours 3 planes": row(31.5, 0.9, 31.2), "bm4d": bm4d})
     assert planes["met"] is True and planes["tissue_psnr_margin_db"] == pytest.approx(0.5)  # judged on the better
-    assert planes["three_planes"]["tissue_psnr_margin_db"] == pytest.approx(1.2)
+    assert planes["variants"]["ours 3 planes"]["tissue_psnr_margin_db"] == pytest.approx(1.2)
+    adapted = denoise_bar({"ours": row(31.0, 0.9, 30.5), "ours adapted": row(31.5, 0.9, 31.0), "bm4d": bm4d})
+    assert adapted["met"] is True and set(adapted["variants"]) == {"ours adapted"}
 
 
 def test_each_in_plane_axis_is_compared_as_phase_and_as_frequency():

@@ -22,6 +22,7 @@ from test_module_files import PARAMETER_NODE, UI, _bound, _constants, _fields, _
 
 from mrdeeprecon.cli import _settings, build_parser, settings_arguments
 from mrdeeprecon.settings import (
+    ADAPTATION_STEPS_RANGE,
     DEVICES,
     MODEL_KINDS,
     NOISE_REDUCTION_RANGE,
@@ -52,7 +53,7 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 def test_settings_flags_are_the_fields_of_enhance_settings(command):
     options = _options(_subparser(command))
     expected = {"--noise-reduction", *(f"--sr-{axis}" for axis in SR_AXES), "--device", "--model-kind", "--model",
-                "--planes", "--batch-size", "--tile-size"}
+                "--planes", "--batch-size", "--tile-size", "--adapt-steps"}
     assert expected <= set(options)
     assert all(options[flag].default is None for flag in expected), "defaults are EnhanceSettings'"
     assert options["--device"].choices == DEVICES and options["--model-kind"].choices == MODEL_KINDS
@@ -68,7 +69,8 @@ def test_settings_flags_are_the_fields_of_enhance_settings(command):
     [
         DEFAULTS,
         EnhanceSettings(noise_reduction=3.25, super_resolution=(1.5, 2.0, 1.0), device="cpu", model_kind="3d",
-                        model_path=Path("/models/m.safetensors"), planes=3, batch_size=3, tile_size=64),
+                        model_path=Path("/models/m.safetensors"), planes=3, batch_size=3, tile_size=64,
+                        adaptation_steps=1500),
     ],
 )
 def test_settings_arguments_give_the_same_settings_back(settings):
@@ -116,6 +118,16 @@ def test_panel_noise_reduction_is_a_named_part_of_the_engines_range():
     slider = _bound(ET.parse(UI).getroot())["noiseReduction"]
     assert (_property(slider, "minimum"), _property(slider, "maximum")) == (NOISE_REDUCTION_RANGE[0], panel_max)
     assert _property(slider, "value") == DEFAULTS.noise_reduction
+
+
+def test_panel_adaptation_steps_are_the_engines_range():
+    tree = ast.parse(PARAMETER_NODE.read_text(encoding="utf-8"))
+    field = _fields(tree)["adaptationSteps"]
+    assert field.validators["WithinRange"] == list(ADAPTATION_STEPS_RANGE)
+    assert field.default == DEFAULTS.adaptation_steps == 0, "off by default: minutes on the CPU"
+    spin_box = _bound(ET.parse(UI).getroot())["adaptationSteps"]
+    assert (_property(spin_box, "minimum"), _property(spin_box, "maximum")) == ADAPTATION_STEPS_RANGE
+    assert _property(spin_box, "value") == DEFAULTS.adaptation_steps
 
 
 def test_panel_choices_are_the_engines():

@@ -223,6 +223,17 @@ def test_the_summary_says_when_the_network_ran_along_three_planes() -> None:
         "Those were measured with one plane, so with three the achieved factor is an estimate.")
 
 
+def test_the_summary_says_whether_the_network_was_adapted_to_the_scan() -> None:
+    node = slicer.vtkMRMLScalarVolumeNode()
+    record = {"noise_reduction": 2.0, "noise_reduction_achieved": 2.0, "noise_reduction_calibration": {"source": "none"}}
+    node.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps(record))
+    assert "scan" not in logic_module.noise_reduction_summary(node)
+    record["scan_adaptation"] = {"steps_run": 1500, "kept_step": 500, "held_out_loss": [[0, 1.0], [500, 0.97], [1500, 0.98]],
+                                 "stopped": "1000 steps without a lower held-out loss", "seconds": 80.0}
+    node.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps(record))
+    assert "Adapted to this scan: the weights of step 500 of 1500" in logic_module.noise_reduction_summary(node)
+
+
 def test_process_refines_the_slice_grid_of_a_3d_series(ge_crop, tiny_models) -> None:
     world, series = ge_crop
     node = series.node

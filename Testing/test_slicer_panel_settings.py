@@ -23,7 +23,7 @@ def _settings(**changes) -> SimpleNamespace:
     """The parameter node's defaults (MRDeepReconGui/parameter_node.py), with ``changes``."""
     fields = dict(
         noiseReduction=2.0, srFrequency=1.0, srPhase=1.0, srSlice=1.0, artifactCorrection=True,
-        device="auto", model="auto", modelPath="", threePlanes=False, overrideAcquisition=False, acqType="2D",
+        device="auto", model="auto", modelPath="", threePlanes=False, adaptationSteps=0, overrideAcquisition=False, acqType="2D",
         acqPhaseAxis="COL", acqKmaxFrequency=1.0, acqKmaxPhase=1.0, acqKmaxSlice=1.0,
         acqPartialFourierPhase=1.0, acqPartialFourierSlice=1.0,
     )
@@ -34,12 +34,13 @@ def _settings(**changes) -> SimpleNamespace:
 def test_process_parameters_carry_the_panels_choices_without_overrides() -> None:
     parameters = process_parameters(_settings(
         noiseReduction=3.5, srPhase=1.5, srSlice=2.0, artifactCorrection=False, device="cpu", model="3d",
-        threePlanes=True, acqType="3D",  # ignored: the override is off
+        threePlanes=True, adaptationSteps=2000, acqType="3D",  # acqType ignored: the override is off
     ))
     assert parameters.noise_reduction == 3.5
     assert parameters.super_resolution == (1.0, 1.5, 2.0)
     assert parameters.artifact_correction is False and parameters.planes == 3
     assert process_parameters(_settings()).planes == 1
+    assert parameters.adaptation_steps == 2000 and process_parameters(_settings()).adaptation_steps == 0
     assert (parameters.device, parameters.model_kind, parameters.model_path) == ("cpu", "3d", None)
     assert parameters.context_overrides == {}
 

@@ -58,6 +58,7 @@ class MRDeepReconParameterNode:
     model: Annotated[str, Choice(MODEL_KINDS)] = "auto"
     modelPath: str = ""  # "" = bundled models
     threePlanes: bool = False  # EnhanceSettings.planes 3 (3D acquisitions)
+    adaptationSteps: Annotated[int, WithinRange(0, 10000)] = 0  # EnhanceSettings.adaptation_steps (0: off)
 
     # Acquisition (scan context) overrides
     overrideAcquisition: bool = False

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import slicer
 
 from mrdeeprecon import CancelToken, MRDeepReconError, ScanContext, Volume
+from mrdeeprecon.adaptation_record import describe as describe_adaptation
 from mrdeeprecon.progress import ProgressCallback
 
 from .comparison import DIFFERENCE_ATTRIBUTE
@@ -63,8 +64,9 @@ def enhancement_record(output_node) -> dict[str, Any]:
 
 def noise_reduction_summary(output_node) -> str:
     """What the panel says after an enhancement: the requested and the achieved noise reduction,
-    whether the network ran along three planes, that the model could not reach the request when it
-    could not, and where the calibration the factor comes from was measured
+    whether the network ran along three planes, whether it was adapted to the scan first
+    (:func:`mrdeeprecon.adaptation_record.describe`), that the model could not reach the request when
+    it could not, and where the calibration the factor comes from was measured
     (:mod:`mrdeeprecon.volume_calibration`)."""
     record = enhancement_record(output_node)
     requested = float(record["noise_reduction"])
@@ -72,6 +74,8 @@ def noise_reduction_summary(output_node) -> str:
     text = f"Noise reduction: requested {requested:g}, achieved {achieved:.2f}."
     if record.get("planes", 1) == 3:
         text += " The network ran along all three axes (three planes), averaged."
+    if record.get("scan_adaptation") is not None:
+        text += " " + describe_adaptation(record["scan_adaptation"])
     if achieved < 0.99 * requested:
         text += " This model leaves no less noise than that: the output is its least-noise result."
     calibration = record.get("noise_reduction_calibration", {})

@@ -30,7 +30,8 @@ class PanelSettings(Protocol):
     fraction of k-space sampled along (frequency, phase, slice); partial Fourier the fraction
     along (phase, slice); ``acqPhaseAxis`` is DICOM's InPlanePhaseEncodingDirection (``COL`` or
     ``ROW``); ``modelPath`` ``""`` means the bundled models; ``threePlanes`` runs the network
-    along all three axes (``EnhanceSettings.planes = 3``).
+    along all three axes (``EnhanceSettings.planes = 3``); ``adaptationSteps`` is
+    ``EnhanceSettings.adaptation_steps`` (0: off).
     """
 
     noiseReduction: float
@@ -42,6 +43,7 @@ class PanelSettings(Protocol):
     model: str
     modelPath: str
     threePlanes: bool
+    adaptationSteps: int
     overrideAcquisition: bool
     acqType: str
     acqPhaseAxis: str
@@ -79,6 +81,7 @@ def process_parameters(settings: PanelSettings) -> ProcessParameters:
         model_kind=settings.model,
         model_path=settings.modelPath or None,
         planes=3 if settings.threePlanes else 1,
+        adaptation_steps=settings.adaptationSteps,
         context_overrides=context_overrides(settings),
     )
 

@@ -52,7 +52,7 @@ SUFFIXES = {"nifti": ".nii.gz", "nrrd": ".nrrd"}
 REPORT_NAME = "batch_report"
 REPORT_COLUMNS = (
     "name", "input", "series", "echo", "image_type", "output", "status", "seconds", "noise_reduction_requested",
-    "noise_reduction_achieved", "noise_reduction_measured", "qa_flags", "message",
+    "noise_reduction_achieved", "noise_reduction_measured", "adapted_step", "qa_flags", "message",
 )
 
 
@@ -84,6 +84,7 @@ class ItemReport:
     noise_reduction_requested: str = ""
     noise_reduction_achieved: str = ""
     noise_reduction_measured: str = ""
+    adapted_step: str = ""
     qa_flags: str = ""
     message: str = ""
 
@@ -297,6 +298,8 @@ def _finished(row: ItemReport, result: JobResult) -> None:
     row.seconds = f"{result.seconds:.2f}"
     row.noise_reduction_achieved = f"{result.noise_reduction_achieved:.2f}"
     row.noise_reduction_measured = "" if result.noise_reduction_measured is None else f"{result.noise_reduction_measured:.2f}"
+    if result.adaptation is not None:
+        row.adapted_step = f"{result.adaptation['kept_step']} of {result.adaptation['steps_run']}"
     row.qa_flags = " ".join(result.flags)
     if result.skipped_files:
         row.message = f"skipped {len(result.skipped_files)} file(s) that are not DICOM: " + ", ".join(Path(p).name for p in result.skipped_files[:5])
@@ -353,7 +356,7 @@ def run_batch(
         head = f"[{index + 1}/{len(items)}] {item.name}"
         if output.exists():
             row.status = "done earlier"
-            for column in ("seconds", "noise_reduction_achieved", "noise_reduction_measured", "qa_flags", "message"):
+            for column in ("seconds", "noise_reduction_achieved", "noise_reduction_measured", "adapted_step", "qa_flags", "message"):
                 setattr(row, column, earlier.get(item.name, {}).get(column, ""))
             say(f"{head}: done earlier, skipped")
             continue

@@ -438,6 +438,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
             check_reachable(target)  # a wrong address is said now, not after the work
 
     result = run_job(job, progress=_Progress.of(args), before_enhance=before_enhance)
+    if result.adaptation is not None:
+        from .adaptation_record import describe
+
+        _say(args, describe(result.adaptation))
     _report_noise_reduction(args, result)
     shape = f"shape (z, y, x) {result.shape}, spacing {result.spacing} mm"
     if job.output_format != "dicom":

@@ -36,8 +36,9 @@ from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
 from .volume_calibration import VolumeCalibration, measure_volume_calibration
 from .planes import MIN_SLICES, VIEW_ORDERS, check_planes, mean_of_views, view, view_sampling
-from .progress import CancelToken, ProgressCallback, check, report
+from .progress import CancelToken, ProgressCallback, check, part, report
 from .sampling import KSpaceSampling
+from .scan_adaptation import adapt_to_scan
 from .settings import EnhanceSettings
 from .stage_timing import stage
 from .standardize import Standardized, StandardizeRecord, destandardize, standardize
@@ -50,6 +51,9 @@ MIN_IN_PLANE = 8
 #: Slices read on each side of the calibration's slab with three planes: the views across the
 #: slab then see it with this much of the volume around the measured slices.
 PLANES_CALIBRATION_PAD = 16
+#: The share of the progress bar that the scan-specific fine-tune fills, when it runs: it takes
+#: minutes where the network takes seconds.
+ADAPTATION_PROGRESS_SHARE = 0.8
 
 _Result = TypeVar("_Result")
 
@@ -174,18 +178,16 @@ def _run_network(
         return accumulated.div_(tiling.weight_sum)
 
 
-def _estimate(
+def _prepare(
     model: CEUNet,
     data: torch.Tensor,
     context: ScanContext,
     settings: EnhanceSettings,
     device: torch.device,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-) -> tuple[Standardized, KSpaceSampling, torch.Tensor, dict[int, torch.Tensor], torch.Tensor]:
-    """Standardise ``data`` (a tensor on ``device``) and run the network: ``(standardised,
-    sampling, noise SD map, the noise maps of the views across the slices (three planes; else
-    empty), clean estimate)``, the maps and the estimate on the working grid, on ``device``."""
+) -> tuple[Standardized, KSpaceSampling, torch.Tensor, dict[int, torch.Tensor]]:
+    """Standardise ``data`` (a tensor on ``device``) and map its noise: ``(standardised, sampling,
+    noise SD map, the noise maps of the views across the slices (three planes; else empty))``, the
+    maps on the working grid, on ``device``."""
     with stage("standardise", device):
         standardized = standardize(data, context, settings.super_resolution)
     sampling = context.on_output_grid(settings.super_resolution)
@@ -197,11 +199,7 @@ def _estimate(
         noise_sd = local_noise_sd(standardized.data, sampling.kmax[:2])
     view_noise = (_view_noise_maps(standardized.data, sampling, device, model.config.noise_input)
                   if settings.planes != 1 else {})
-    check(cancel)
-    report(progress, 0.05, "running the network")
-    estimate = _network_estimate(model, standardized.data, sampling, settings, device, progress, cancel, noise_sd,
-                                 view_noise)
-    return standardized, sampling, noise_sd, view_noise, estimate
+    return standardized, sampling, noise_sd, view_noise
 
 
 def _network_estimate(
@@ -273,7 +271,9 @@ def clean_estimate(model: CEUNet, data: np.ndarray, context: ScanContext, device
     target = select_device(device)
     network = deepcopy(model).eval()
     with torch.inference_mode():
-        standardized, _, _, _, estimate = _estimate(network, _to_device(np.asarray(data), target), context, settings, target)
+        standardized, sampling, noise_sd, _ = _prepare(network, _to_device(np.asarray(data), target), context, settings,
+                                                       target)
+        estimate = _network_estimate(network, standardized.data, sampling, settings, target, None, None, noise_sd, {})
         return _to_host(destandardize(estimate, standardized.record), target)
 
 
@@ -285,6 +285,7 @@ class _Enhanced:
     record: StandardizeRecord
     achieved: float
     calibration: dict[str, Any]
+    adaptation: dict[str, Any] | None
 
 
 def _calibration_record(measured: VolumeCalibration | None, factor: float, planes: int) -> dict[str, Any]:
@@ -308,12 +309,27 @@ def _pipeline(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
 ) -> _Enhanced:
-    """Every stage on ``device``: copy in, standardise, noise map, network, noise reduction,
-    destandardise (clipped at 0 for a magnitude image), copy out."""
+    """Every stage on ``device``: copy in, standardise, noise map, the scan-specific fine-tune
+    (``settings.adaptation_steps``, :mod:`mrdeeprecon.scan_adaptation`), network, noise
+    reduction, destandardise (clipped at 0 for a magnitude image), copy out."""
     with torch.inference_mode():
-        standardized, sampling, noise_sd, view_noise, estimate = _estimate(
-            model, _to_device(data, device), context, settings, device, progress, cancel
-        )
+        standardized, sampling, noise_sd, view_noise = _prepare(model, _to_device(data, device), context, settings,
+                                                                device)
+    check(cancel)
+    adaptation = None
+    network_share = 1.0
+    if settings.adaptation_steps:
+        network_share = 1.0 - ADAPTATION_PROGRESS_SHARE
+        report(progress, 0.02, "adapting the network to this scan")
+        with stage("adaptation", device):  # trains: outside inference mode
+            model, adaptation = adapt_to_scan(model, standardized.data, sampling, settings.planes,
+                                              settings.adaptation_steps,
+                                              part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel)
+    progress = part(progress, 1.0 - network_share, network_share)
+    with torch.inference_mode():
+        report(progress, 0.05, "running the network")
+        estimate = _network_estimate(model, standardized.data, sampling, settings, device, progress, cancel, noise_sd,
+                                     view_noise)
         check(cancel)
         measured = None
         if settings.noise_reduction != 1:
@@ -334,7 +350,8 @@ def _pipeline(
             if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
                 output.clamp_(min=0.0)
         return _Enhanced(_to_host(output, device), standardized.record, reduced.achieved,
-                         _calibration_record(measured, settings.noise_reduction, settings.planes))
+                         _calibration_record(measured, settings.noise_reduction, settings.planes),
+                         None if adaptation is None else adaptation.record())
 
 
 def _on_device_or_cpu(
@@ -492,6 +509,8 @@ def _enhance(
         "noise_reduction_achieved": enhanced.achieved,
         "noise_reduction_calibration": enhanced.calibration,
     }
+    if enhanced.adaptation is not None:
+        record["scan_adaptation"] = enhanced.adaptation
     if fallback:
         record["device_fallback"] = fallback
     metadata = {**volume.metadata, "enhancement": record}

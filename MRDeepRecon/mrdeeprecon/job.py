@@ -73,6 +73,8 @@ class JobResult:
             homogeneous ROI (``None``: no such region).
         skipped_files: entries of the input folder skipped as not DICOM.
         seconds: wall time of the job.
+        adaptation: the scan-specific fine-tune's record
+            (:meth:`mrdeeprecon.adaptation_record.Adaptation.record`; ``None`` when it did not run).
     """
 
     output: Path
@@ -85,6 +87,7 @@ class JobResult:
     noise_reduction_measured: float | None
     skipped_files: list[str]
     seconds: float
+    adaptation: dict[str, Any] | None = None
 
     @property
     def flags(self) -> list[str]:
@@ -222,4 +225,5 @@ def run_job(
         noise_reduction_measured=measured,
         skipped_files=list(volume.metadata.get("skipped_files") or []),
         seconds=time.perf_counter() - started,
+        adaptation=record.get("scan_adaptation"),
     )

@@ -39,3 +39,11 @@ def check(cancel: Optional[CancelToken]) -> None:
     """Raise :class:`Cancelled` if ``cancel`` is set."""
     if cancel is not None:
         cancel.raise_if_cancelled()
+
+
+def part(progress: Optional[ProgressCallback], start: float, width: float) -> Optional[ProgressCallback]:
+    """The progress of one stage of longer work: the stage's ``fraction`` in [0, 1] reported as
+    ``start + width × fraction`` of the whole (``None`` when ``progress`` is)."""
+    if progress is None:
+        return None
+    return lambda fraction, message: report(progress, start + width * fraction, message)

@@ -169,6 +169,12 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         self.assertFalse(widget.ui.threePlanesCheckBox.enabled)
         self.assertFalse(node.threePlanes)
 
+        self.assertEqual(widget.ui.adaptationStepsSpinBox.text, "off")
+        node.adaptationSteps = 1500
+        self.assertEqual(widget.ui.adaptationStepsSpinBox.value, 1500)
+        widget.ui.adaptationStepsSpinBox.value = 0
+        self.assertEqual(node.adaptationSteps, 0)
+
         node.artifactCorrection = False
         self.assertFalse(widget.ui.artifactCorrectionCheckBox.checked)
         node.device = "cpu"

@@ -201,8 +201,11 @@ def _run_ours(
         "sha256": record["model_sha256"],
         "path": str(record["model_path"]),
     }
-    planes = f", {settings.planes} planes" if settings.planes != 1 else ""
-    parameter = f"NR {settings.noise_reduction:g}{planes}, model {model['name']} ({record['device']})"
+    details = f", {settings.planes} planes" if settings.planes != 1 else ""
+    adapted = record.get("scan_adaptation")
+    if adapted is not None:
+        details += f", adapted (step {adapted['kept_step']} of {adapted['steps_run']})"
+    parameter = f"NR {settings.noise_reduction:g}{details}, model {model['name']} ({record['device']})"
     output = baselines.BaselineOutput(np.asarray(enhanced.data, dtype=np.float32), parameter, seconds)
     return output, model
 
@@ -250,6 +253,7 @@ def run_evaluation(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     planes: int = 1,
+    adaptation_steps: int = 0,
 ) -> EvaluationResult:
     """Degrade ``reference`` as ``spec`` says and score our enhancement and the baselines on it.
 
@@ -270,6 +274,8 @@ def run_evaluation(
         progress: called with ``(fraction, message)`` before each method.
         planes: ``ours`` along the slices (1) or along all three axes (3, a 3D acquisition;
             :mod:`mrdeeprecon.planes`).
+        adaptation_steps: ``ours`` fine-tuned on the degraded volume first, for at most this
+            many steps (:mod:`mrdeeprecon.scan_adaptation`; 0: not).
 
     Raises:
         MRDeepReconError: bad slice range, spec, method name or a missing explicitly requested
@@ -281,6 +287,7 @@ def run_evaluation(
         model_path=None if model_path is None else Path(model_path),
         device=device,
         planes=planes,
+        adaptation_steps=adaptation_steps,
     )
     start, stop = slices if slices is not None else (0, reference.shape[0])
     reference = crop_slices(reference, start, stop)

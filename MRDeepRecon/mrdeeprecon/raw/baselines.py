@@ -45,7 +45,7 @@ import torch
 
 from ..errors import MRDeepReconError
 from ..kspace.fft import ifftc
-from ..progress import CancelToken, ProgressCallback, check, report
+from ..progress import CancelToken, ProgressCallback, check, part, report
 from .kspace_data import RawKSpace
 from .operators import SenseOperator
 
@@ -227,16 +227,12 @@ def reconstruct_baseline(
     r = acceleration(mask, kspace.shape[1:])
     parameters: dict[str, Any] = {"acceleration": r, "espirit": dict(ESPIRIT_SETTINGS)}
     maps_share = 0.3
-
-    def sub(start: float, share: float) -> ProgressCallback:
-        return lambda fraction, message: report(progress, start + share * fraction, message)
-
     if maps is None:
-        maps, width = espirit_maps(kspace, mask, sub(0.0, maps_share), cancel)
+        maps, width = espirit_maps(kspace, mask, part(progress, 0.0, maps_share), cancel)
         parameters["espirit"]["calib_width"] = width
     else:
         parameters["espirit"] = "given"
-    rest = sub(maps_share, 1.0 - maps_share)
+    rest = part(progress, maps_share, 1.0 - maps_share)
     if method == "zerofill":
         image = _zerofill(kspace, mask, maps)
         report(progress, 1.0, "zero-filled")

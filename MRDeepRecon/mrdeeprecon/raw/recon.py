@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..progress import CancelToken, ProgressCallback, report
+from ..progress import CancelToken, ProgressCallback, part, report
 from ..volume import Volume
 from .baselines import METHODS, reconstruct_baseline
 from .consistency import ConsistencyReport, consistency_report, noise_sd
@@ -59,17 +59,13 @@ def reconstruct(
         is compared with CG-SENSE on the same coil maps).
     """
     share = 1.0 if method == "sense" else 0.7
-
-    def sub(start: float, width: float) -> ProgressCallback:
-        return lambda fraction, message: report(progress, start + width * fraction, message)
-
     if method == "unrolled":
-        result = reconstruct_unrolled(raw, sub(0.0, share), cancel, model_path=model_path)
+        result = reconstruct_unrolled(raw, part(progress, 0.0, share), cancel, model_path=model_path)
     else:
-        result = reconstruct_baseline(raw, method, sub(0.0, share), cancel)
+        result = reconstruct_baseline(raw, method, part(progress, 0.0, share), cancel)
     sense_image = None
     if method != "sense":
-        sense_image = reconstruct_baseline(raw, "sense", sub(share, 1.0 - share), cancel, maps=result.maps).image
+        sense_image = reconstruct_baseline(raw, "sense", part(progress, share, 1.0 - share), cancel, maps=result.maps).image
     consistency = consistency_report(
         method, result.image, result.kspace, result.mask, result.maps,
         noise_sd(raw, result.kspace, result.mask), sense_image,

@@ -1,0 +1,48 @@
+"""What the scan-specific fine-tune did (:mod:`mrdeeprecon.scan_adaptation`), as the output's
+metadata records it and the command line and the panel say it.
+
+Without torch: the Slicer panel reads the record when the background run has finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """What the fine-tune did, for the output's metadata.
+
+    Attributes:
+        steps_run: training steps taken.
+        kept_step: the step whose weights enhance the volume (0: the unadapted model).
+        held_out_loss: ``(step, loss)`` at each evaluation, the loss relative to step 0's.
+        stopped: why it stopped (the step limit, no new lowest, or why it did not adapt).
+        seconds: wall time.
+    """
+
+    steps_run: int
+    kept_step: int
+    held_out_loss: tuple[tuple[int, float], ...]
+    stopped: str
+    seconds: float
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready (:func:`describe` reads it)."""
+        return {"steps_run": self.steps_run, "kept_step": self.kept_step,
+                "held_out_loss": [[step, round(loss, 5)] for step, loss in self.held_out_loss],
+                "stopped": self.stopped, "seconds": round(self.seconds, 1)}
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One sentence on an :meth:`Adaptation.record` (the command line and the panel say it)."""
+    if not record["held_out_loss"]:
+        return f"Not adapted to this scan: {record['stopped']}."
+    losses = dict((step, loss) for step, loss in record["held_out_loss"])
+    kept = record["kept_step"]
+    if kept == 0:
+        return (f"Adaptation to this scan: {record['steps_run']} steps in {record['seconds']:.0f} s did not lower the "
+                "held-out loss, so the unadapted network enhanced it.")
+    return (f"Adapted to this scan: the weights of step {kept} of {record['steps_run']} "
+            f"({record['seconds']:.0f} s; held-out loss {100 * (losses[kept] - 1):+.1f} %; stopped: {record['stopped']}).")

@@ -1,0 +1,192 @@
+"""The scan-specific fine-tune (mrdeeprecon.scan_adaptation): its recorrupted pairs, its Rician
+floor, its held-out stopping rule, and the enhancement, command line and batch that run it.
+
+What it gains on held-out references is measured by benchmarks/training/scan_specific_r2r/ and
+benchmarks/quality.py, not here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mrdeeprecon import scan_adaptation
+from mrdeeprecon.adaptation_record import Adaptation, describe
+from mrdeeprecon.context import ScanContext
+from mrdeeprecon.errors import Cancelled, MRDeepReconError
+from mrdeeprecon.inference import enhance
+from mrdeeprecon.model.weights import bundled_model_path, load_model
+from mrdeeprecon.progress import CancelToken
+from mrdeeprecon.settings import EnhanceSettings
+from mrdeeprecon.volume import Volume
+
+SAMPLING = ScanContext(acquisition="2D").on_output_grid((1.0, 1.0, 1.0))
+
+
+def _phantom(slices: int = 12, size: int = 64, sigma: float = 0.06, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth disc with texture and its noisy copy (white noise of SD ``sigma``), ``(z, y, x)``."""
+    generator = torch.Generator().manual_seed(seed)
+    z, y, x = torch.meshgrid(torch.linspace(-1, 1, slices), torch.linspace(-1, 1, size), torch.linspace(-1, 1, size),
+                             indexing="ij")
+    clean = ((y**2 + x**2) < 0.75).float() * (0.6 + 0.25 * torch.sin(4 * x + z) * torch.cos(3 * y))
+    return clean, clean + sigma * torch.randn(clean.shape, generator=generator)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(bundled_model_path("2d"))[0]
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """Evaluations every 5 steps, patches of 48 pixels: the rule's plumbing in seconds."""
+    monkeypatch.setattr(scan_adaptation, "EVALUATION_INTERVAL", 5)
+    monkeypatch.setattr(scan_adaptation, "PATCH", 48)
+
+
+def _weights(network) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in network.parameters()])
+
+
+@pytest.mark.parametrize("count", [8, 12, 40, 176])
+def test_held_out_slices_are_four_thin_slabs_spread_over_the_volume(count):
+    held = scan_adaptation.held_out_slices(count)
+    thickness = max(1, count // scan_adaptation.HELD_OUT_SLAB_DIVISOR)
+    assert len(held) == scan_adaptation.HELD_OUT_SLABS * thickness and len(held) <= count // 2
+    slabs = [held[i:i + thickness] for i in range(0, len(held), thickness)]
+    for k, slab in enumerate(slabs):
+        assert slab == list(range(slab[0], slab[0] + thickness))
+        assert abs(np.mean(slab) - (2 * k + 1) * count / 8) <= 1
+
+
+def test_the_recorruption_has_the_input_s_own_noise_so_input_and_target_noises_are_independent(model):
+    """z has the local noise SD of the input, where it varies too; then y + αz and y − z/α carry
+    uncorrelated noise (the condition for the target to be unbiased). A z at the volume's median
+    SD would leave them correlated where the noise is above it."""
+    clean, _ = _phantom(slices=8, size=128)
+    generator = torch.Generator().manual_seed(1)
+    level = torch.where(torch.arange(128) < 64, 0.03, 0.09)[None, None, :].expand_as(clean)
+    noise = level * torch.randn(clean.shape, generator=generator)
+    noisy = clean + 1.0 + noise  # a flat background too: the whole image has Gaussian noise
+    along = scan_adaptation._views(noisy, SAMPLING, 1, [])[0]
+    inputs, targets, middles = scan_adaptation._recorrupted(model, along, list(range(8)), generator)
+    alpha = scan_adaptation.ALPHA
+    into_input, into_target = inputs[:, 0] - clean - 1.0, targets - clean - 1.0
+    inner = (slice(None), slice(8, -8))
+    for columns, sd in ((slice(8, 56), 0.03), (slice(72, 120), 0.09)):
+        fresh = (inputs[:, 0] - middles)[(*inner, columns)] / alpha
+        assert float(fresh.std()) == pytest.approx(sd, rel=0.1)
+        a, b = into_input[(*inner, columns)].flatten(), into_target[(*inner, columns)].flatten()
+        assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.05
+
+
+def test_the_rician_floor_is_judged_on_the_smoothed_input_not_on_its_noise_peaks(model):
+    """Where the signal is 1 SD, the noisy input alone is above 3 SD in 2 % of the voxels (its
+    noise peaks, which a recorrupted target would teach the network to keep); the smoothed input
+    is in none of them. Where the signal is 10 SD every voxel is trained on its recorrupted target."""
+    generator = torch.Generator().manual_seed(2)
+    signal = torch.where(torch.arange(128) < 64, 0.05, 0.5)[None, None, :].expand(8, 128, 128)
+    noisy = signal + 0.05 * torch.randn(signal.shape, generator=generator)
+    along = scan_adaptation._views(noisy, SAMPLING, 1, [])[0]
+    low, high = (slice(None), slice(8, -8), slice(8, 56)), (slice(None), slice(8, -8), slice(72, 120))
+    assert float((noisy[low] >= 3 * along.noise_sd[low]).float().mean()) > 0.01
+    assert float(along.gaussian[low].float().mean()) < 0.001
+    assert float(along.gaussian[high].float().mean()) > 0.99
+
+
+def test_held_out_slices_are_never_a_target_in_any_view():
+    data = _phantom(slices=16)[1]
+    held = scan_adaptation.held_out_slices(16)
+    sampling = ScanContext(acquisition="3D").on_output_grid((1.0, 1.0, 1.0))
+    views = scan_adaptation._views(data, sampling, 3, held)
+    assert views[0].middles.tolist() == [z for z in range(16) if z not in held]
+    for axis, seen in enumerate(views):
+        back = seen.trainable.permute(*scan_adaptation.VIEW_ORDERS[axis])
+        assert not back[held].any() and back[[z for z in range(16) if z not in held]].all()
+
+
+def test_the_kept_weights_are_those_of_the_lowest_held_out_loss_and_the_model_is_left_alone(model, quick):
+    _, noisy = _phantom()
+    before = _weights(model).clone()
+    seen = {}
+    tuned, adaptation = scan_adaptation.adapt_to_scan(
+        model, noisy, SAMPLING, 1, 30, evaluated=lambda step, loss, network: seen.update({step: (loss, _weights(network).clone())}))
+    assert torch.equal(_weights(model), before), "the caller's model is not trained"
+    assert [step for step, _ in adaptation.held_out_loss] == [0, 5, 10, 15, 20, 25, 30] == sorted(seen)
+    assert all(seen[step][0] == loss for step, loss in adaptation.held_out_loss)
+    best = min(adaptation.held_out_loss, key=lambda item: item[1])[0]
+    assert adaptation.kept_step == best > 0, "on this phantom the fine-tune lowers the held-out loss"
+    assert torch.equal(_weights(tuned), seen[best][1])
+    assert adaptation.steps_run == 30 and adaptation.stopped == "the step limit (30)"
+    assert not tuned.training
+
+
+def test_a_fine_tune_that_raises_the_held_out_loss_is_stopped_and_not_kept(model, quick, monkeypatch):
+    monkeypatch.setattr(scan_adaptation, "LEARNING_RATE", 0.05)  # diverges
+    _, noisy = _phantom()
+    tuned, adaptation = scan_adaptation.adapt_to_scan(model, noisy, SAMPLING, 1, 100)
+    assert adaptation.kept_step == 0 and torch.equal(_weights(tuned), _weights(model))
+    patience = scan_adaptation.PATIENCE
+    assert adaptation.steps_run == 5 * patience and len(adaptation.held_out_loss) == patience + 1
+    assert adaptation.stopped == f"{5 * patience} steps without a lower held-out loss"
+    assert "did not lower the held-out loss" in describe(adaptation.record())
+
+
+def test_held_out_slices_without_signal_leave_the_model_unadapted_and_say_why(model, quick):
+    clean, noisy = _phantom()
+    held = scan_adaptation.held_out_slices(12)
+    noisy[held] = 0.01 * torch.randn(len(held), 64, 64)
+    with pytest.warns(RuntimeWarning, match="not adapted to the scan: the held-out slices hold fewer than"):
+        tuned, adaptation = scan_adaptation.adapt_to_scan(model, noisy, SAMPLING, 1, 30)
+    assert adaptation.steps_run == 0 and torch.equal(_weights(tuned), _weights(model))
+    assert describe(adaptation.record()).startswith("Not adapted to this scan: the held-out slices")
+
+
+def test_too_few_slices_are_refused_and_cancel_stops_it(model, quick):
+    with pytest.raises(MRDeepReconError, match="at least 8 slices"):
+        scan_adaptation.adapt_to_scan(model, _phantom(slices=6)[1], SAMPLING, 1, 30)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        scan_adaptation.adapt_to_scan(model, _phantom()[1], SAMPLING, 1, 30, cancel=token)
+
+
+def test_describe_says_which_weights_enhanced_the_volume():
+    record = Adaptation(1750, 750, ((0, 1.0), (750, 0.976), (1750, 0.977)), "1000 steps without a lower held-out loss",
+                        95.4).record()
+    assert describe(record) == ("Adapted to this scan: the weights of step 750 of 1750 (95 s; held-out loss -2.4 %; "
+                                "stopped: 1000 steps without a lower held-out loss).")
+
+
+def test_enhance_adapts_when_asked_and_records_it(quick):
+    clean, noisy = _phantom()
+    volume = Volume(noisy.numpy(), spacing=(1.0, 1.0, 2.0))
+    plain = enhance(volume, EnhanceSettings(device="cpu"))
+    assert "scan_adaptation" not in plain.metadata["enhancement"]
+    reports = []
+    adapted = enhance(volume, EnhanceSettings(device="cpu", adaptation_steps=20),
+                      progress=lambda fraction, message: reports.append((fraction, message)))
+    record = adapted.metadata["enhancement"]["scan_adaptation"]
+    assert record["steps_run"] == 20 and record["kept_step"] > 0
+    assert not np.array_equal(adapted.data, plain.data) and adapted.data.dtype == np.float32
+    fractions = [f for f, _ in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    adapting = [f for f, message in reports if message.startswith("adapting to this scan")]
+    assert adapting and max(adapting) <= 0.8 < min(f for f, m in reports if m.startswith("batch"))
+
+
+def test_the_command_line_and_the_batch_report_say_what_the_fine_tune_kept(tmp_path, capsys, quick, tiny_models):
+    from mrdeeprecon.batch import REPORT_NAME
+    from mrdeeprecon.cli import main
+    from mrdeeprecon.io import save_volume
+
+    (tmp_path / "inputs").mkdir()
+    path = tmp_path / "inputs" / "phantom.nii.gz"
+    save_volume(Volume(_phantom()[1].numpy(), spacing=(1.0, 1.0, 2.0)), path)
+    assert main(["enhance", str(path), str(tmp_path / "out.nii.gz"), "--adapt-steps", "10", "--device", "cpu"]) == 0
+    assert "to this scan" in capsys.readouterr().out
+    assert main(["batch", str(path.parent), "--out", str(tmp_path / "batch"), "--adapt-steps", "10", "--device", "cpu",
+                 "--model", str(tiny_models["2d"]), "--quiet"]) == 0
+    report = (tmp_path / "batch" / f"{REPORT_NAME}.csv").read_text()
+    assert "adapted_step" in report.splitlines()[0] and " of 10" in report.splitlines()[1]
