@@ -71,6 +71,9 @@ PATCH = 96
 BATCH = 8
 #: Adam's peak learning rate.
 LEARNING_RATE = 6e-4
+#: Decay of the weights' exponential moving average, which is what is evaluated and kept (0: the
+#: weights themselves).
+AVERAGE_DECAY = 0.99
 #: Steps between two measurements of the held-out loss, and measurements without a new lowest
 #: before the fine-tune stops.
 EVALUATION_INTERVAL = 250
@@ -240,6 +243,7 @@ def adapt_to_scan(
     held = held_out_slices(count)
     views = _views(data, sampling, planes, held)
     tuned = copy.deepcopy(model).eval()
+    averaged = copy.deepcopy(model).eval()
     held_out = _held_out(tuned, views[0], held, generator)
     if held_out is None:
         reason = (f"the held-out slices hold fewer than {MIN_HELD_OUT_PIXELS} pixels whose signal is {SNR_FLOOR:g}x "
@@ -284,17 +288,20 @@ def adapt_to_scan(
         loss.backward()
         optimizer.step()
         tuned.eval()
+        with torch.no_grad():
+            for mean, current in zip(averaged.parameters(), tuned.parameters()):
+                mean.lerp_(current, 1.0 - AVERAGE_DECAY)
         step += 1
         if step % PROGRESS_INTERVAL == 0:
             report(progress, step / max_steps, f"adapting to this scan: step {step}/{max_steps}")
         if step % EVALUATION_INTERVAL and step != max_steps:
             continue
-        relative = held_out.loss(tuned, device) / first_loss
+        relative = held_out.loss(averaged, device) / first_loss
         history.append((step, relative))
         if evaluated is not None:
-            evaluated(step, relative, tuned)
+            evaluated(step, relative, averaged)
         if relative * first_loss < best_loss:
-            best_loss, best_state, best_step, since_best = relative * first_loss, copy.deepcopy(tuned.state_dict()), step, 0
+            best_loss, best_state, best_step, since_best = relative * first_loss, copy.deepcopy(averaged.state_dict()), step, 0
             continue
         since_best += 1
         if since_best >= PATIENCE:

@@ -69,6 +69,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--planes", type=int, choices=(1, 3), default=1)
     parser.add_argument("--max-steps", type=int, default=3000, help="the fine-tune's step limit")
     parser.add_argument("--no-stop", action="store_true", help="run to the step limit (report every evaluation)")
+    parser.add_argument("--average-decay", type=float, default=scan_adaptation.AVERAGE_DECAY,
+                        help="decay of the weights' moving average that is evaluated and kept (0: the weights)")
     parser.add_argument("--kmax", type=float, default=1.0, help="in-plane k_max of the simulated acquisition")
     parser.add_argument("--ceiling", action="store_true", help="measure the clean estimate's noise reduction (one plane)")
     parser.add_argument("--reference", choices=tuple(REFERENCES), default="seg3D",
@@ -103,6 +105,7 @@ def _ceiling(args: argparse.Namespace, reference, context: ScanContext) -> None:
 
 def main() -> None:
     args = _arguments()
+    scan_adaptation.AVERAGE_DECAY = args.average_decay
     if args.no_stop:
         scan_adaptation.PATIENCE = args.max_steps
     path, slices, acquisition = REFERENCES[args.reference]
