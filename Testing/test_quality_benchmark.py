@@ -37,7 +37,10 @@ def test_quick_run_measures_every_bar_and_says_it_is_a_plumbing_check(quick_run)
         assert name in sections, name
     assert sections["sr_kmax0.5"]["bar"]["best_interpolation"] in ("zerofill", "cubic", "lanczos")
     cases = sections["tunable"]["cases"]
-    assert [f["requested"] for case in cases.values() for f in case["factors"]] == [1.5, 2]
+    assert [f["requested"] for case in cases.values() for f in case["factors"]] == [1.5, 2, 1.5, 2]
+    assert list(cases)[-1].endswith("adapted"), "an adapted case, measured with the adapt-once enhancer"
+    assert set(sections["tunable"]["bar"]["met_by_case"]) == set(cases)
+    assert "ours 3 planes adapted" in sections["denoise_seg3D_sigma6"]["rows"]
     assert all(f["reported"] is not None for case in cases.values() for f in case["factors"])
     assert "ours NR 2" in sections["sr_kmax0.5"]["rows"] and "ours NR 2" in sections["slice_x2"]["rows"]
     for name in ("denoise_seg3D_sigma6", "denoise_seg3D_sigma10"):

@@ -176,6 +176,24 @@ def test_enhance_adapts_when_asked_and_records_it(quick):
     assert adapting and max(adapting) <= 0.8 < min(f for f, m in reports if m.startswith("batch"))
 
 
+def test_a_model_adapted_once_enhances_as_the_adapting_enhancement_does(tmp_path, quick):
+    """adapt_model writes the fine-tuned model with its card; enhancing with it gives the output
+    of enhance with adaptation_steps (the fine-tune is seeded), at any noise reduction."""
+    import mrdeeprecon
+
+    volume = Volume(_phantom()[1].numpy(), spacing=(1.0, 1.0, 2.0))
+    settings = EnhanceSettings(device="cpu", adaptation_steps=15, noise_reduction=3.0)
+    adaptation = mrdeeprecon.adapt_model(volume, settings, tmp_path / "adapted.safetensors")
+    card = load_model(tmp_path / "adapted.safetensors")[1]
+    assert card["adapted_to"]["kept_step"] == adaptation.kept_step > 0 and card["adapted_to"]["planes"] == 1
+    assert card["adapted_to"]["base_sha256"] == load_model(bundled_model_path("2d"))[1]["sha256"] != card["sha256"]
+    with_it = enhance(volume, EnhanceSettings(device="cpu", noise_reduction=3.0, model_path=tmp_path / "adapted.safetensors"))
+    adapting = enhance(volume, settings)
+    np.testing.assert_allclose(with_it.data, adapting.data, rtol=0, atol=1e-4 * float(np.abs(adapting.data).max()))
+    with pytest.raises(MRDeepReconError, match="at least 1"):
+        mrdeeprecon.adapt_model(volume, EnhanceSettings(device="cpu"), tmp_path / "none.safetensors")
+
+
 def test_the_command_line_and_the_batch_report_say_what_the_fine_tune_kept(tmp_path, capsys, quick, tiny_models):
     from mrdeeprecon.batch import REPORT_NAME
     from mrdeeprecon.cli import main

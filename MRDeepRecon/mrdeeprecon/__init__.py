@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "enhance": "mrdeeprecon.inference",
+    "adapt_model": "mrdeeprecon.inference",
     "load_volume": "mrdeeprecon.io",
     "save_volume": "mrdeeprecon.io",
     "load_context": "mrdeeprecon.io",

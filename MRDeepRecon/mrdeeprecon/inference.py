@@ -26,12 +26,13 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 import torch
 
+from .adaptation_record import Adaptation
 from .context import ScanContext
 from .device_memory import DeviceOutOfMemory, batch_size, release, run_in_batches, tile_bytes
 from .errors import MRDeepReconError
 from .model import context_vector
 from .model.ce_unet import CEUNet, memory_format_for
-from .model.weights import bundled_model_path, load_model
+from .model.weights import bundled_model_path, load_model, save_model
 from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .noise_reduction import Calibration, reduce_noise
 from .volume_calibration import VolumeCalibration, measure_volume_calibration
@@ -467,6 +468,43 @@ def enhance(
         if exc.path is None and source:
             raise MRDeepReconError(exc.problem, source) from None
         raise
+
+
+def adapt_model(
+    volume: Volume,
+    settings: EnhanceSettings,
+    path: str | Path,
+    context: ScanContext | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Adaptation:
+    """Fine-tune the model ``settings`` choose on ``volume`` for at most
+    ``settings.adaptation_steps`` steps (:mod:`mrdeeprecon.scan_adaptation`) and write it to
+    ``path`` (``.safetensors`` and its card, which records the base model and what the fine-tune
+    did under ``adapted_to``): adapted once, the volume can then be enhanced at any noise reduction
+    with ``EnhanceSettings(model_path=path)``, as :func:`enhance` with ``adaptation_steps`` would
+    (same grid and planes). Returns what the fine-tune did.
+
+    Raises:
+        MRDeepReconError: ``adaptation_steps`` is 0, or :func:`enhance`'s errors of the settings,
+            the model or the volume's slices.
+    """
+    if not isinstance(volume, Volume) or not isinstance(settings, EnhanceSettings):
+        raise MRDeepReconError("adapt_model needs a mrdeeprecon.Volume and an EnhanceSettings")
+    settings.validate()
+    if settings.adaptation_steps == 0:
+        raise MRDeepReconError("adaptation steps must be at least 1 to adapt the model")
+    context = context or volume.metadata.get("scan_context") or ScanContext()
+    device = select_device(settings.device)
+    model, card, model_path = _load_network(settings, context, device)
+    with torch.inference_mode():
+        standardized, sampling, _, _ = _prepare(model, _to_device(volume.data, device), context, settings, device)
+    adapted, adaptation = adapt_to_scan(model, standardized.data, sampling, settings.planes, settings.adaptation_steps,
+                                        progress, cancel)
+    save_model(adapted, Path(path), {**card, "adapted_to": {
+        "source": str(volume.metadata.get("source_path", "")), "base_model": str(model_path),
+        "base_sha256": card["sha256"], "planes": settings.planes, **adaptation.record()}})
+    return adaptation
 
 
 def _enhance(
