@@ -12,7 +12,8 @@ module's), and at each of its evaluations the probe prints the held-out recorrup
 to step 0; what the stopping rule reads) beside the tissue PSNR (the reference's brightest 40 %) of
 the clean estimate, or, with ``--planes 3``, of the NR 10 enhancement with three planes: whether
 the rule stops where the reference would. ``--no-stop`` runs to ``--max-steps`` whatever the
-held-out loss says (the patience is set beyond the step limit). ``--kmax`` acquires the slab with
+held-out loss says (the patience is set beyond the step limit); ``--alpha``, ``--learning-rate``
+and ``--average-decay`` replace the module's settings. ``--kmax`` acquires the slab with
 that in-plane k_max (noise in that band, shown on the original grid: a scanner's interpolation).
 ``--ceiling`` measures instead the noise reduction of the clean estimate as the tunable-denoising
 benchmark does (two noise realisations, seeds 1 and 2, each adapted on its own; input / output
@@ -71,6 +72,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--no-stop", action="store_true", help="run to the step limit (report every evaluation)")
     parser.add_argument("--average-decay", type=float, default=scan_adaptation.AVERAGE_DECAY,
                         help="decay of the weights' moving average that is evaluated and kept (0: the weights)")
+    parser.add_argument("--alpha", type=float, default=scan_adaptation.ALPHA, help="recorruption strength α")
+    parser.add_argument("--learning-rate", type=float, default=scan_adaptation.LEARNING_RATE, help="Adam's peak rate")
     parser.add_argument("--kmax", type=float, default=1.0, help="in-plane k_max of the simulated acquisition")
     parser.add_argument("--ceiling", action="store_true", help="measure the clean estimate's noise reduction (one plane)")
     parser.add_argument("--reference", choices=tuple(REFERENCES), default="seg3D",
@@ -106,6 +109,7 @@ def _ceiling(args: argparse.Namespace, reference, context: ScanContext) -> None:
 def main() -> None:
     args = _arguments()
     scan_adaptation.AVERAGE_DECAY = args.average_decay
+    scan_adaptation.ALPHA, scan_adaptation.LEARNING_RATE = args.alpha, args.learning_rate
     if args.no_stop:
         scan_adaptation.PATIENCE = args.max_steps
     path, slices, acquisition = REFERENCES[args.reference]
