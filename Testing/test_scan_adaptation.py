@@ -81,6 +81,25 @@ def test_the_recorruption_has_the_input_s_own_noise_so_input_and_target_noises_a
         assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.05
 
 
+def test_the_recorruption_is_correlated_across_slices_as_a_band_limited_slice_axis_makes_the_input():
+    """With the slice axis acquired to k_max 0.5 (a scanner's slice interpolation, or the views
+    across the slices of an in-plane interpolated scan), neighbouring slices of the noise are
+    correlated; the recorruption of a multi-slice stack must be too, and white where it is not."""
+    from mrdeeprecon.volume_calibration import band_noise
+
+    generator = torch.Generator().manual_seed(3)
+
+    def neighbour_correlation(noise: torch.Tensor) -> float:
+        return float(torch.corrcoef(torch.stack([noise[..., 3, :, :].flatten(), noise[..., 4, :, :].flatten()]))[0, 1])
+
+    reference = neighbour_correlation(band_noise((64, 64, 64), (1.0, 1.0, 0.5), generator, torch.device("cpu")))
+    stacks = scan_adaptation._unit_noise(16, 7, (64, 64), (1.0, 1.0, 0.5), generator, torch.device("cpu"))
+    assert reference > 0.5 and neighbour_correlation(stacks) == pytest.approx(reference, abs=0.05)
+    assert float(stacks.std()) == pytest.approx(1.0, rel=0.05)
+    white = scan_adaptation._unit_noise(16, 7, (64, 64), (1.0, 1.0, 1.0), generator, torch.device("cpu"))
+    assert abs(neighbour_correlation(white)) < 0.03
+
+
 def test_the_rician_floor_is_judged_on_the_smoothed_input_not_on_its_noise_peaks(model):
     """Where the signal is 1 SD, the noisy input alone is above 3 SD in 2 % of the voxels (its
     noise peaks, which a recorrupted target would teach the network to keep); the smoothed input
