@@ -448,7 +448,7 @@ def test_gradient_clipping_bounds_each_step_s_gradient_and_is_recorded(tmp_path,
 
 
 def test_precision_resolves_to_bf16_only_where_the_device_computes_it_natively(monkeypatch):
-    from mrdeeprecon.training import precision
+    from mrdeeprecon import precision
 
     cpu = torch.device("cpu")
     probes = [getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]

@@ -138,7 +138,7 @@ def step_seconds(device: str, in_slices: int, precision: str, repeats: int = 10)
 
     from mrdeeprecon.model import context_vector
     from mrdeeprecon.model.ce_unet import CEUNet, CEUNetConfig, memory_format_for
-    from mrdeeprecon.training.precision import forward_precision
+    from mrdeeprecon.precision import forward_precision
 
     layout = memory_format_for(torch.device(device))
     model = CEUNet(CEUNetConfig(in_slices=in_slices, noise_input="map")).to(device, memory_format=layout)
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     use_repository_engine()
     import torch
 
-    from mrdeeprecon.training.precision import resolve_precision
+    from mrdeeprecon.precision import resolve_precision
     from mrdeeprecon.training.train import TrainConfig
 
     volumes = _volumes(args.volumes)

@@ -35,14 +35,18 @@ class Adaptation:
                 "stopped": self.stopped, "seconds": round(self.seconds, 1)}
 
 
+def kept(record: dict[str, Any]) -> str:
+    """Which weights an :meth:`Adaptation.record` kept, e.g. ``"750 of 1750"`` (steps)."""
+    return f"{record['kept_step']} of {record['steps_run']}"
+
+
 def describe(record: dict[str, Any]) -> str:
     """One sentence on an :meth:`Adaptation.record` (the command line and the panel say it)."""
     if not record["held_out_loss"]:
         return f"Not adapted to this scan: {record['stopped']}."
-    losses = dict((step, loss) for step, loss in record["held_out_loss"])
-    kept = record["kept_step"]
-    if kept == 0:
+    losses = dict(record["held_out_loss"])
+    if record["kept_step"] == 0:
         return (f"Adaptation to this scan: {record['steps_run']} steps in {record['seconds']:.0f} s did not lower the "
                 "held-out loss, so the unadapted network enhanced it.")
-    return (f"Adapted to this scan: the weights of step {kept} of {record['steps_run']} "
-            f"({record['seconds']:.0f} s; held-out loss {100 * (losses[kept] - 1):+.1f} %; stopped: {record['stopped']}).")
+    return (f"Adapted to this scan: the weights of step {kept(record)} "
+            f"({record['seconds']:.0f} s; held-out loss {100 * (losses[record['kept_step']] - 1):+.1f} %; stopped: {record['stopped']}).")

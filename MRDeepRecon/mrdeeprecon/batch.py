@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .adaptation_record import kept
 from .errors import Cancelled, MRDeepReconError, one_line
 from .job import EnhanceJob, JobResult, Selection, run_job
 from .progress import CancelToken, ProgressCallback, check, report
@@ -299,7 +300,7 @@ def _finished(row: ItemReport, result: JobResult) -> None:
     row.noise_reduction_achieved = f"{result.noise_reduction_achieved:.2f}"
     row.noise_reduction_measured = "" if result.noise_reduction_measured is None else f"{result.noise_reduction_measured:.2f}"
     if result.adaptation is not None:
-        row.adapted_step = f"{result.adaptation['kept_step']} of {result.adaptation['steps_run']}"
+        row.adapted_step = kept(result.adaptation)
     row.qa_flags = " ".join(result.flags)
     if result.skipped_files:
         row.message = f"skipped {len(result.skipped_files)} file(s) that are not DICOM: " + ", ".join(Path(p).name for p in result.skipped_files[:5])

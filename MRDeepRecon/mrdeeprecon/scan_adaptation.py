@@ -22,7 +22,7 @@ to keep noise. BM4D's strength is the same: it denoises a volume with the blocks
   keep the noise.
 * **The batches.** :data:`BATCH` patches of :data:`PATCH` ² pixels (smaller where a view is),
   Adam at :data:`LEARNING_RATE` decayed by a cosine to 0 at the step limit, bf16 where the device
-  has it. With three planes each batch is cut from the view along one axis, drawn at random.
+  computes it natively (as training's ``auto`` precision). With three planes each batch is cut from the view along one axis, drawn at random.
 * **The stopping rule.** Four slabs of slices (:func:`held_out_slices`, about 1/8 of the volume)
   are never a target. Every :data:`EVALUATION_INTERVAL` steps the recorrupted loss on them (one
   fixed draw of ``z``, where the noise is Gaussian) is measured: its expectation is the network's
@@ -61,8 +61,9 @@ from .noise_map import NOISE_INPUTS, local_noise_sd, noise_channel
 from .planes import VIEW_ORDERS, view, view_sampling
 from .progress import CancelToken, ProgressCallback, check, report
 from .sampling import KSpaceSampling
-from .tiling import neighbours
+from .tiling import neighbours, tile_starts
 from .tissue import gaussian_in_plane
+from .precision import forward_precision, resolve_precision
 from .volume_calibration import MASK_SMOOTHING_PX, band_noise
 
 #: Recorruption strength α.
@@ -139,11 +140,10 @@ def _views(data: torch.Tensor, sampling: KSpaceSampling, planes: int, held: list
     return views
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on a CPU or a CUDA device that has it; full precision elsewhere."""
-    if device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def _forward_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """A forward pass's arithmetic as training's ``auto`` takes it: bf16 where the device computes
+    it natively (:mod:`mrdeeprecon.precision`), float32 elsewhere."""
+    return forward_precision(resolve_precision("auto", device), device)
 
 
 def _unit_noise(count: int, in_slices: int, shape: tuple[int, int], kmax: tuple[float, float, float],
@@ -193,18 +193,12 @@ class _HeldOut:
 
     def loss(self, model: CEUNet, device: torch.device) -> float:
         total = 0.0
-        with torch.no_grad(), _autocast(device):
+        with torch.no_grad(), _forward_precision(device):
             for start in range(0, self.inputs.shape[0], BATCH):
                 part = slice(start, start + BATCH)
                 output = model(self.inputs[part], self.code.expand(self.inputs[part].shape[0], -1))[:, 0].float()
                 total += float(((output - self.targets[part]) ** 2 * self.mask[part]).sum())
         return total / float(self.mask.sum())
-
-
-def _windows(size: int, edge: int) -> list[int]:
-    """Starts of non-overlapping windows of ``edge`` covering ``size`` (the last one flush)."""
-    starts = list(range(0, size - edge + 1, edge))
-    return starts if starts[-1] == size - edge else [*starts, size - edge]
 
 
 def _held_out(model: CEUNet, along: _View, held: list[int], generator: torch.Generator) -> _HeldOut | None:
@@ -213,8 +207,8 @@ def _held_out(model: CEUNet, along: _View, held: list[int], generator: torch.Gen
     inputs, targets, _ = _recorrupted(model, along, held, generator)
     gaussian = along.gaussian[held]
     height, width = min(PATCH, gaussian.shape[1]), min(PATCH, gaussian.shape[2])
-    windows = [(i, r, c) for i in range(len(held)) for r in _windows(gaussian.shape[1], height)
-               for c in _windows(gaussian.shape[2], width)]
+    windows = [(i, r, c) for i in range(len(held)) for r in tile_starts(gaussian.shape[1], height, 0)
+               for c in tile_starts(gaussian.shape[2], width, 0)]
     windows = [w for w in windows if gaussian[w[0], w[1]:w[1] + height, w[2]:w[2] + width].any()]
     if len(windows) > MAX_HELD_OUT_PATCHES:
         windows = [windows[round(k * (len(windows) - 1) / (MAX_HELD_OUT_PATCHES - 1))] for k in range(MAX_HELD_OUT_PATCHES)]
@@ -298,7 +292,7 @@ def adapt_to_scan(
         gaussian = patches(seen.gaussian[middles])
         weight = patches(seen.trainable[middles]).float()
         tuned.train()
-        with _autocast(device):
+        with _forward_precision(device):
             with torch.no_grad():
                 anchored = anchor(inputs, codes[axis]).float()[:, 0]
             output = tuned(inputs, codes[axis])[:, 0].float()

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import metrics
+from ..adaptation_record import kept
 from ..context import ScanContext
 from ..errors import MRDeepReconError
 from ..kspace.degrade import DegradationSpec
@@ -204,7 +205,7 @@ def _run_ours(
     details = f", {settings.planes} planes" if settings.planes != 1 else ""
     adapted = record.get("scan_adaptation")
     if adapted is not None:
-        details += f", adapted (step {adapted['kept_step']} of {adapted['steps_run']})"
+        details += f", adapted (step {kept(adapted)})"
     parameter = f"NR {settings.noise_reduction:g}{details}, model {model['name']} ({record['device']})"
     output = baselines.BaselineOutput(np.asarray(enhanced.data, dtype=np.float32), parameter, seconds)
     return output, model

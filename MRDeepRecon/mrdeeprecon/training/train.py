@@ -47,7 +47,7 @@ from .checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
 from .curve import HeldOutCurve
 from .losses import LOSSES
 from .pairs import TARGETS, PairConfig, PairSampler
-from .precision import PRECISIONS, forward_precision, resolve_precision
+from ..precision import PRECISIONS, forward_precision, resolve_precision
 from .volumes import load_training_volumes
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"

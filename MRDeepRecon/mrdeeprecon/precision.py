@@ -1,4 +1,5 @@
-"""Arithmetic of a training step's forward pass: bf16 autocast or float32.
+"""Arithmetic of a training step's forward pass: bf16 autocast or float32 (the training command's,
+and the scan-specific fine-tune's, :mod:`mrdeeprecon.scan_adaptation`, which the extension ships).
 
 Under bf16 autocast the network's layers read and write bfloat16 (convolutions accumulating in
 float32) while the weights, the Adam moments, the network's global skip (input + correction) and
