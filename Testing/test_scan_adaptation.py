@@ -7,12 +7,16 @@ benchmarks/quality.py, not here.
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
 
-from mrdeeprecon import scan_adaptation
-from mrdeeprecon.adaptation_record import Adaptation, describe
+from mrdeeprecon import adaptation_cache, scan_adaptation
+from mrdeeprecon.adaptation_cache import AdaptationCache
+from mrdeeprecon.adaptation_record import Adaptation, describe, reused_record
 from mrdeeprecon.context import ScanContext
 from mrdeeprecon.errors import Cancelled, MRDeepReconError
 from mrdeeprecon.inference import enhance
@@ -178,6 +182,86 @@ def test_describe_says_which_weights_enhanced_the_volume():
                                 "stopped: 1000 steps without a lower held-out loss).")
 
 
+def test_describe_says_when_the_fine_tune_of_an_earlier_run_was_reused():
+    adaptation = Adaptation(1750, 750, ((0, 1.0), (750, 0.976), (1750, 0.977)), "the step limit (1750)", 95.4)
+    record = reused_record({"source": "a.nii.gz", "planes": 1, "base_sha256": "0" * 64, **adaptation.record()})
+    assert record == {**adaptation.record(), "reused": True}
+    assert describe(record).startswith("Adapted to this scan (the fine-tune of an earlier run, reused): the weights of "
+                                       "step 750 of 1750")
+
+
+def test_the_cache_key_changes_with_everything_the_fine_tune_depends_on():
+    data = _phantom()[1]
+    key = AdaptationCache.key(data, SAMPLING, 1, 100, "a" * 64)
+    assert key == AdaptationCache.key(data.clone(), SAMPLING, 1, 100, "a" * 64)
+    changed = data.clone()
+    changed[5, 30, 30] += 1e-3
+    others = [AdaptationCache.key(changed, SAMPLING, 1, 100, "a" * 64),
+              AdaptationCache.key(data, ScanContext(acquisition="3D").on_output_grid((1.0, 1.0, 1.0)), 1, 100, "a" * 64),
+              AdaptationCache.key(data, SAMPLING, 3, 100, "a" * 64),
+              AdaptationCache.key(data, SAMPLING, 1, 101, "a" * 64),
+              AdaptationCache.key(data, SAMPLING, 1, 100, "b" * 64)]
+    assert len({key, *others}) == 6
+
+
+def test_the_cache_key_changes_with_the_fine_tune_s_settings(monkeypatch):
+    data = _phantom()[1]
+    key = AdaptationCache.key(data, SAMPLING, 1, 100, "a" * 64)
+    monkeypatch.setattr(scan_adaptation, "LEARNING_RATE", scan_adaptation.LEARNING_RATE / 2)
+    assert AdaptationCache.key(data, SAMPLING, 1, 100, "a" * 64) != key
+
+
+def test_the_cache_keeps_the_entries_used_last(tmp_path, model, monkeypatch):
+    monkeypatch.setattr(adaptation_cache, "ENTRIES", 2)
+    cache = AdaptationCache(tmp_path / "cache")
+    cache.store("first", model, {"adapted_to": {"kept_step": 1}})
+    cache.store("second", model, {"adapted_to": {"kept_step": 2}})
+    for age, name in ((30, "first"), (20, "second")):  # mtimes a second apart at least, whatever the file system
+        os.utime(tmp_path / "cache" / f"{name}.safetensors", (time.time() - age, time.time() - age))
+    assert cache.load("first", torch.device("cpu"))[1] == {"kept_step": 1}  # used now: "second" is the oldest
+    cache.store("third", model, {"adapted_to": {"kept_step": 3}})
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "first.json", "first.safetensors", "third.json", "third.safetensors"]
+    assert cache.load("second", torch.device("cpu")) is None
+    (tmp_path / "file").write_text("")
+    with pytest.raises(MRDeepReconError, match="must be a folder"):
+        AdaptationCache(tmp_path / "file")
+
+
+def test_enhance_reuses_a_cached_fine_tune_at_another_noise_reduction(tmp_path, quick):
+    """The second enhancement of a scan at another NR takes the fine-tune from the cache: no
+    training step, the record says so, and the output is the cached model's at that NR."""
+    volume = Volume(_phantom()[1].numpy(), spacing=(1.0, 1.0, 2.0))
+    cache = tmp_path / "cache"
+    first = enhance(volume, EnhanceSettings(device="cpu", adaptation_steps=15, noise_reduction=2.0),
+                    adaptation_cache=cache)
+    made = first.metadata["enhancement"]["scan_adaptation"]
+    assert "reused" not in made and made["kept_step"] > 0
+    (entry,) = cache.glob("*.safetensors")
+    assert load_model(entry)[1]["adapted_to"]["kept_step"] == made["kept_step"]
+    reports = []
+    again = enhance(volume, EnhanceSettings(device="cpu", adaptation_steps=15, noise_reduction=3.0),
+                    progress=lambda fraction, message: reports.append(message), adaptation_cache=cache)
+    assert again.metadata["enhancement"]["scan_adaptation"] == {**made, "reused": True}
+    assert not any(message.startswith("adapting to this scan: step") for message in reports)
+    with_entry = enhance(volume, EnhanceSettings(device="cpu", noise_reduction=3.0, model_path=entry))
+    np.testing.assert_array_equal(again.data, with_entry.data)
+    enhance(volume, EnhanceSettings(device="cpu", adaptation_steps=16), adaptation_cache=cache)
+    assert len(list(cache.glob("*.safetensors"))) == 2, "another step limit is another fine-tune"
+
+
+def test_a_corrupt_cache_entry_is_replaced_by_a_fresh_fine_tune(tmp_path, quick):
+    volume = Volume(_phantom()[1].numpy(), spacing=(1.0, 1.0, 2.0))
+    settings = EnhanceSettings(device="cpu", adaptation_steps=10)
+    enhance(volume, settings, adaptation_cache=tmp_path)
+    (entry,) = tmp_path.glob("*.safetensors")
+    entry.write_bytes(entry.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.warns(RuntimeWarning, match="does not load.*SHA-256"):
+        result = enhance(volume, settings, adaptation_cache=tmp_path)
+    assert "reused" not in result.metadata["enhancement"]["scan_adaptation"]
+    load_model(entry)  # stored again, whole
+
+
 def test_enhance_adapts_when_asked_and_records_it(quick):
     clean, noisy = _phantom()
     volume = Volume(noisy.numpy(), spacing=(1.0, 1.0, 2.0))
@@ -223,6 +307,11 @@ def test_the_command_line_and_the_batch_report_say_what_the_fine_tune_kept(tmp_p
     save_volume(Volume(_phantom()[1].numpy(), spacing=(1.0, 1.0, 2.0)), path)
     assert main(["enhance", str(path), str(tmp_path / "out.nii.gz"), "--adapt-steps", "10", "--device", "cpu"]) == 0
     assert "to this scan" in capsys.readouterr().out
+    for noise_reduction in ("2", "3"):
+        assert main(["enhance", str(path), str(tmp_path / f"nr{noise_reduction}.nii.gz"), "--adapt-steps", "10",
+                     "--device", "cpu", "--noise-reduction", noise_reduction,
+                     "--adaptation-cache", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().out.count("(the fine-tune of an earlier run, reused)") == 1
     assert main(["batch", str(path.parent), "--out", str(tmp_path / "batch"), "--adapt-steps", "10", "--device", "cpu",
                  "--model", str(tiny_models["2d"]), "--quiet"]) == 0
     report = (tmp_path / "batch" / f"{REPORT_NAME}.csv").read_text()

@@ -50,9 +50,11 @@ def test_command_line_carries_the_parameters_settings(tmp_path) -> None:
 
     parameters = ProcessParameters(noise_reduction=3.25, super_resolution=(1.5, 2, 1), artifact_correction=False,
                                    device="cpu", model_kind="2d", model_path=str(tmp_path / "m.safetensors"))
-    command = BackgroundEnhancement._command("python", tmp_path, parameters)
+    command = BackgroundEnhancement._command("python", tmp_path, parameters, tmp_path / "adaptations")
     assert command[:4] == ["python", "-m", "mrdeeprecon.cli", "enhance"]
-    assert _settings(build_parser().parse_args(command[3:])) == parameters.to_settings()
+    parsed = build_parser().parse_args(command[3:])
+    assert _settings(parsed) == parameters.to_settings() and parsed.adaptation_cache == tmp_path / "adaptations"
+    assert build_parser().parse_args(BackgroundEnhancement._command("python", tmp_path, parameters, None)[3:]).adaptation_cache is None
 
 
 def _process_gone(pid: int) -> bool:

@@ -2,6 +2,7 @@
 :class:`~.followed_run.FollowedRun`: progress, status and log), and which parts of the panel can be
 used while it runs."""
 
+from pathlib import Path
 from typing import Callable, Optional
 
 import slicer
@@ -13,6 +14,11 @@ from .lib_loader import lib, moduleDir
 from .model_section import ModelSection
 from .parameter_node import MRDeepReconParameterNode, hasResult, processParameters
 from .scan_context_section import ScanContextSection
+
+
+def adaptationCache() -> Path:
+    """Where the scan-specific fine-tunes are kept between runs: in Slicer's temporary folder."""
+    return Path(slicer.app.temporaryPath) / lib("background").ADAPTATION_CACHE_NAME
 
 
 class RunSection:
@@ -84,7 +90,7 @@ class RunSection:
         if note:
             self.log(note)
             slicer.util.warningDisplay(note, windowTitle="MRDeepRecon")
-        job.start(inputNode, parameters, context, pythonSlicerExecutable(), moduleDir())
+        job.start(inputNode, parameters, context, pythonSlicerExecutable(), moduleDir(), adaptationCache())
         self._followed.start(
             lib("enhancement_run").EnhancementRun(job, inputNode, node.outputVolume),
             _("Enhancing {name}: noise reduction {nr:g}, super-resolution {sr}, device {device}.").format(

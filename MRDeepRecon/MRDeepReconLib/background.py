@@ -50,6 +50,8 @@ OUTPUT_NAME = "output.nrrd"
 CONTEXT_NAME = "context.json"
 #: The enhancement record (settings, model, device) the command line writes beside its output.
 RECORD_NAME = "record.json"
+#: The folder (in Slicer's temporary folder) where the panel keeps the scan-specific fine-tunes.
+ADAPTATION_CACHE_NAME = "MRDeepRecon-adaptations"
 #: Prefix of the command line's one-line error on stderr.
 ERROR_PREFIX = "mrdeeprecon: error: "
 #: Seconds a cancelled process gets to end after SIGTERM before it is killed.
@@ -278,6 +280,7 @@ class BackgroundEnhancement(BackgroundProcess):
         context: ScanContext,
         python_executable: str,
         module_dir: Path,
+        adaptation_cache: Optional[Path] = None,
     ) -> None:
         """Write the input and launch the run; returns at once.
 
@@ -287,6 +290,9 @@ class BackgroundEnhancement(BackgroundProcess):
             context: the input's scan context as read; ``parameters``' overrides are applied.
             python_executable: the interpreter that runs the engine (``PythonSlicer`` in Slicer).
             module_dir: the folder holding the ``mrdeeprecon`` package (put on ``PYTHONPATH``).
+            adaptation_cache: where the scan-specific fine-tune is kept between runs, so that
+                enhancing the same node again (another noise reduction) reuses it
+                (``--adaptation-cache``); ``None``: not kept.
 
         Raises:
             MRDeepReconError: a run was already started or the input cannot be written.
@@ -304,10 +310,11 @@ class BackgroundEnhancement(BackgroundProcess):
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        self._launch(folder, self._command(python_executable, folder, parameters), module_dir)
+        self._launch(folder, self._command(python_executable, folder, parameters, adaptation_cache), module_dir)
 
     @staticmethod
-    def _command(python: str, folder: Path, settings: EnhanceSettings) -> list[str]:
+    def _command(python: str, folder: Path, settings: EnhanceSettings, adaptation_cache: Optional[Path]) -> list[str]:
+        cache = [] if adaptation_cache is None else ["--adaptation-cache", str(adaptation_cache)]
         return [
             python, "-m", "mrdeeprecon.cli", "enhance",
             str(folder / INPUT_NAME), str(folder / OUTPUT_NAME),
@@ -315,6 +322,7 @@ class BackgroundEnhancement(BackgroundProcess):
             "--record", str(folder / RECORD_NAME),
             "--progress", "lines",
             *settings_arguments(settings),
+            *cache,
         ]  # fmt: skip
 
     def finish(self, logic, input_node, output_node=None):

@@ -6,7 +6,7 @@ Without torch: the Slicer panel reads the record when the background run has fin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -35,6 +35,12 @@ class Adaptation:
                 "stopped": self.stopped, "seconds": round(self.seconds, 1)}
 
 
+def reused_record(adapted_to: dict[str, Any]) -> dict[str, Any]:
+    """The record of a fine-tune made by an earlier run, from the ``adapted_to`` of the card it was
+    kept with (:mod:`mrdeeprecon.adaptation_cache`): its :meth:`Adaptation.record` and ``reused``."""
+    return {**{item.name: adapted_to[item.name] for item in fields(Adaptation)}, "reused": True}
+
+
 def kept(record: dict[str, Any]) -> str:
     """Which weights an :meth:`Adaptation.record` kept, e.g. ``"750 of 1750"`` (steps)."""
     return f"{record['kept_step']} of {record['steps_run']}"
@@ -48,5 +54,6 @@ def describe(record: dict[str, Any]) -> str:
     if record["kept_step"] == 0:
         return (f"Adaptation to this scan: {record['steps_run']} steps in {record['seconds']:.0f} s did not lower the "
                 "held-out loss, so the unadapted network enhanced it.")
-    return (f"Adapted to this scan: the weights of step {kept(record)} "
+    made = " (the fine-tune of an earlier run, reused)" if record.get("reused") else ""
+    return (f"Adapted to this scan{made}: the weights of step {kept(record)} "
             f"({record['seconds']:.0f} s; held-out loss {100 * (losses[record['kept_step']] - 1):+.1f} %; stopped: {record['stopped']}).")

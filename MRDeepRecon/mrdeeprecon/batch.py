@@ -327,6 +327,7 @@ def run_batch(
     cancel: CancelToken | None = None,
     log: Callable[[str], None] | None = None,
     report_name: str = REPORT_NAME,
+    adaptation_cache: Path | None = None,
 ) -> list[ItemReport]:
     """Enhance every item into ``out_dir`` (created); see the module docstring.
 
@@ -336,6 +337,8 @@ def run_batch(
         progress: one fraction over all items.
         log: called with one line per item when it ends.
         report_name: the report's file stem in ``out_dir`` (a rank's part under torchrun).
+        adaptation_cache: where each item's scan-specific fine-tune is kept and reused
+            (:class:`~mrdeeprecon.job.EnhanceJob`).
 
     Returns:
         The report's rows (also written to ``out_dir/<report_name>.csv`` and ``.html``).
@@ -366,7 +369,8 @@ def run_batch(
         def item_progress(fraction: float, message: str, index: int = index) -> None:
             report(progress, (index + fraction) / len(items), f"[{index + 1}/{len(items)}] {message}")
 
-        job = EnhanceJob(item.input, output, output_format, item.settings, item.selection, dicom_options=dicom_options)
+        job = EnhanceJob(item.input, output, output_format, item.settings, item.selection, dicom_options=dicom_options,
+                         adaptation_cache=adaptation_cache)
         try:
             result = run_job(job, progress=item_progress, cancel=cancel)
         except (Cancelled, KeyboardInterrupt):

@@ -121,6 +121,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     """The enhancement settings (:class:`~mrdeeprecon.settings.EnhanceSettings`) and progress
     flags of ``enhance`` and ``batch``."""
     _add_field_flags(parser, EnhanceSettings)
+    parser.add_argument("--adaptation-cache", type=Path, metavar="DIR", help="with --adapt-steps: keep each scan's fine-tuned network in this folder (the ones used last) and reuse it when the same scan is adapted the same way again, e.g. at another noise reduction")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--progress", choices=("auto", "bar", "lines", "none"), default="auto", help="auto: a bar on a terminal; lines: 'PROGRESS <fraction> <message>' on stdout for a parent process")
 
@@ -415,6 +416,7 @@ def _enhance_job(args: argparse.Namespace):
         adjust_context=lambda context: _adjusted_context(args, context),
         dicom_options=_dicom_options(args) if kind == "dicom" else None,
         record=args.record,
+        adaptation_cache=args.adaptation_cache,
     )
 
 
@@ -523,7 +525,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         where = f", {len(mine)} on rank {rank.rank} of {rank.world_size}" if rank.distributed else ""
         _say(args, f"batch: {len(items)} item(s){where} into {args.out}")
         rows = run_batch(mine, args.out, args.format, options, progress=_Progress.of(args), log=lambda line: _say(args, line),
-                         report_name=f"{REPORT_NAME}.rank{rank.rank}" if rank.distributed else REPORT_NAME)
+                         report_name=f"{REPORT_NAME}.rank{rank.rank}" if rank.distributed else REPORT_NAME,
+                         adaptation_cache=args.adaptation_cache)
         barrier(rank)
         if rank.distributed and rank.leader:
             merge_reports(args.out, rank.world_size)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import warnings
 from copy import deepcopy
 from pathlib import Path
@@ -26,7 +27,8 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 import torch
 
-from .adaptation_record import Adaptation
+from .adaptation_cache import AdaptationCache
+from .adaptation_record import Adaptation, reused_record
 from .context import ScanContext
 from .device_memory import DeviceOutOfMemory, batch_size, release, run_in_batches, tile_bytes
 from .errors import MRDeepReconError
@@ -299,6 +301,50 @@ def _calibration_record(measured: VolumeCalibration | None, factor: float, plane
     return {"source": "this volume", "slices": list(measured.slices), "voxels": measured.voxels}
 
 
+@dataclasses.dataclass(frozen=True)
+class _BaseModel:
+    """The model an enhancement loaded: its card and file, and the file of the volume it enhances
+    (``""``: not from a file), as an adapted model's card records them."""
+
+    card: dict[str, Any]
+    path: Path
+    source: str
+
+    def adapted_card(self, planes: int, adaptation: Adaptation) -> dict[str, Any]:
+        """The card of this model fine-tuned with ``planes`` as ``adaptation`` says: the base card
+        plus ``adapted_to`` (the base model, the source, the planes, :meth:`Adaptation.record`)."""
+        return {**self.card, "adapted_to": {
+            "source": self.source, "base_model": str(self.path), "base_sha256": self.card["sha256"],
+            "planes": planes, **adaptation.record()}}
+
+
+def _adapted(
+    model: CEUNet,
+    data: torch.Tensor,
+    sampling: KSpaceSampling,
+    settings: EnhanceSettings,
+    base: _BaseModel,
+    cache: AdaptationCache | None,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> tuple[CEUNet, dict[str, Any]]:
+    """``model`` fine-tuned on the standardised ``data`` (:func:`~mrdeeprecon.scan_adaptation.adapt_to_scan`)
+    and the record of what the fine-tune did: taken from ``cache`` when it holds this fine-tune
+    (the record then says ``reused``), else run and kept there."""
+    key = None
+    if cache is not None:
+        key = cache.key(data, sampling, settings.planes, settings.adaptation_steps, base.card["sha256"])
+        found = cache.load(key, data.device)
+        if found is not None:
+            report(progress, 1.0, "adapted to this scan: the fine-tune of an earlier run")
+            return found[0], reused_record(found[1])
+    adapted, adaptation = adapt_to_scan(model, data, sampling, settings.planes, settings.adaptation_steps, progress,
+                                        cancel)
+    if cache is not None:
+        cache.store(key, adapted, base.adapted_card(settings.planes, adaptation))
+    return adapted, adaptation.record()
+
+
 def _pipeline(
     model: CEUNet,
     data: np.ndarray,
@@ -309,10 +355,12 @@ def _pipeline(
     device: torch.device,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
+    base: _BaseModel,
+    cache: AdaptationCache | None,
 ) -> _Enhanced:
     """Every stage on ``device``: copy in, standardise, noise map, the scan-specific fine-tune
-    (``settings.adaptation_steps``, :mod:`mrdeeprecon.scan_adaptation`), network, noise
-    reduction, destandardise (clipped at 0 for a magnitude image), copy out."""
+    (``settings.adaptation_steps``, :func:`_adapted`), network, noise reduction, destandardise
+    (clipped at 0 for a magnitude image), copy out."""
     with torch.inference_mode():
         standardized, sampling, noise_sd, view_noise = _prepare(model, _to_device(data, device), context, settings,
                                                                 device)
@@ -323,9 +371,8 @@ def _pipeline(
         network_share = 1.0 - ADAPTATION_PROGRESS_SHARE
         report(progress, 0.02, "adapting the network to this scan")
         with stage("adaptation", device):  # trains: outside inference mode
-            model, adaptation = adapt_to_scan(model, standardized.data, sampling, settings.planes,
-                                              settings.adaptation_steps,
-                                              part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel)
+            model, adaptation = _adapted(model, standardized.data, sampling, settings, base, cache,
+                                         part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel)
     progress = part(progress, 1.0 - network_share, network_share)
     with torch.inference_mode():
         report(progress, 0.05, "running the network")
@@ -351,8 +398,7 @@ def _pipeline(
             if magnitude:  # magnitude in, magnitude out: the band-limited output rings below zero
                 output.clamp_(min=0.0)
         return _Enhanced(_to_host(output, device), standardized.record, reduced.achieved,
-                         _calibration_record(measured, settings.noise_reduction, settings.planes),
-                         None if adaptation is None else adaptation.record())
+                         _calibration_record(measured, settings.noise_reduction, settings.planes), adaptation)
 
 
 def _on_device_or_cpu(
@@ -416,6 +462,7 @@ def enhance(
     context: ScanContext | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    adaptation_cache: str | os.PathLike | None = None,
 ) -> Volume:
     """Denoise and/or super-resolve ``volume`` with the CE U-Net; the input is never modified.
 
@@ -427,6 +474,9 @@ def enhance(
         progress: called with ``(fraction, message)`` at least once per batch, ending at 1.
         cancel: checked before every batch; when set,
             :class:`~mrdeeprecon.errors.Cancelled` is raised.
+        adaptation_cache: a folder where the scan-specific fine-tune (``settings.adaptation_steps``)
+            is kept, and taken from when this scan was adapted the same way before
+            (:mod:`mrdeeprecon.adaptation_cache`): another noise reduction then waits no fine-tune.
 
     Returns:
         A float32 volume on the refined grid: same direction, spacing divided by the
@@ -461,8 +511,9 @@ def enhance(
         raise MRDeepReconError(f"progress must be a callable(fraction, message), got {type(progress).__name__}")
     if cancel is not None and not isinstance(cancel, CancelToken):
         raise MRDeepReconError(f"cancel must be a CancelToken, got {type(cancel).__name__}")
+    cache = None if adaptation_cache is None else AdaptationCache(adaptation_cache)
     try:
-        return _enhance(volume, settings, context, progress, cancel)
+        return _enhance(volume, settings, context, progress, cancel, cache)
     except MRDeepReconError as exc:  # a problem of the image: name its file where it came from one
         source = volume.metadata.get("source_path")
         if exc.path is None and source:
@@ -501,9 +552,8 @@ def adapt_model(
         standardized, sampling, _, _ = _prepare(model, _to_device(volume.data, device), context, settings, device)
     adapted, adaptation = adapt_to_scan(model, standardized.data, sampling, settings.planes, settings.adaptation_steps,
                                         progress, cancel)
-    save_model(adapted, Path(path), {**card, "adapted_to": {
-        "source": str(volume.metadata.get("source_path", "")), "base_model": str(model_path),
-        "base_sha256": card["sha256"], "planes": settings.planes, **adaptation.record()}})
+    base = _BaseModel(card, model_path, str(volume.metadata.get("source_path", "")))
+    save_model(adapted, Path(path), base.adapted_card(settings.planes, adaptation))
     return adaptation
 
 
@@ -513,6 +563,7 @@ def _enhance(
     context: ScanContext,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
+    cache: AdaptationCache | None,
 ) -> Volume:
     """:func:`enhance` after its arguments' types were checked."""
     data = volume.data
@@ -531,9 +582,11 @@ def _enhance(
     device = select_device(settings.device)
     model, card, model_path = _load_network(settings, context, device)
     calibration = Calibration.from_card(card, model_path)
+    base = _BaseModel(card, model_path, str(volume.metadata.get("source_path", "")))
 
     def run(target: torch.device) -> _Enhanced:
-        return _pipeline(model.to(target), data, context, settings, calibration, magnitude, target, progress, cancel)
+        return _pipeline(model.to(target), data, context, settings, calibration, magnitude, target, progress, cancel,
+                         base, cache)
 
     report(progress, 0.0, "standardising")
     enhanced, device, fallback = _on_device_or_cpu(device, run)

@@ -48,6 +48,8 @@ class EnhanceJob:
         adjust_context: applied to the scan context read from the input (overrides), or ``None``.
         dicom_options: ``mrdeeprecon.io.dicom_write.DerivedSeriesOptions`` of a DICOM output.
         record: NIfTI/NRRD output: also write the enhancement record here (JSON).
+        adaptation_cache: where the scan-specific fine-tune is kept and reused
+            (:mod:`mrdeeprecon.adaptation_cache`), or ``None``.
     """
 
     input: Path
@@ -58,6 +60,7 @@ class EnhanceJob:
     adjust_context: Callable[[ScanContext], ScanContext] | None = None
     dicom_options: Any = None
     record: Path | None = None
+    adaptation_cache: Path | None = None
 
 
 @dataclass
@@ -197,7 +200,8 @@ def run_job(
         check_derived_target(volume, job.output, job.dicom_options)
     if before_enhance is not None:
         before_enhance(volume)
-    result = enhance(volume, job.settings, context=volume.metadata["scan_context"], progress=progress, cancel=cancel)
+    result = enhance(volume, job.settings, context=volume.metadata["scan_context"], progress=progress, cancel=cancel,
+                     adaptation_cache=job.adaptation_cache)
     measured = measured_noise_reduction(volume, result)
     files: list[Path] = []
     series_uid = None

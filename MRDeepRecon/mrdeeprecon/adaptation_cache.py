@@ -1,0 +1,99 @@
+"""Fine-tuned networks kept for the next enhancement of the same scan (``--adaptation-cache``).
+
+The scan-specific fine-tune (:mod:`mrdeeprecon.scan_adaptation`) takes minutes, and what it gives
+does not depend on the noise reduction asked: only on the standardised input, how it was sampled,
+the planes, the step limit, the base model, the fine-tune's settings and the arithmetic it ran in.
+A researcher who enhances a scan at NR 2 and then tries NR 3 should wait once. An
+:class:`AdaptationCache` keeps the fine-tuned weights in a folder (safetensors with their model
+card, :func:`mrdeeprecon.model.weights.save_model`; the card's ``adapted_to`` says what the
+fine-tune did, as :func:`mrdeeprecon.adapt_model` writes it), named by the SHA-256 of all that
+(:meth:`AdaptationCache.key`), and keeps the :data:`ENTRIES` used last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__, scan_adaptation
+from .errors import MRDeepReconError
+from .model.ce_unet import CEUNet
+from .model.weights import WEIGHTS_SUFFIX, card_path, load_model, save_model
+from .precision import resolve_precision
+from .sampling import KSpaceSampling
+
+#: Fine-tuned networks a cache keeps (the ones used last; a 3D model's weights are about 5 MB).
+ENTRIES = 8
+
+
+def _recipe() -> dict[str, Any]:
+    """The fine-tune's settings: every number :mod:`~mrdeeprecon.scan_adaptation` declares."""
+    return {name: value for name, value in vars(scan_adaptation).items()
+            if name.isupper() and isinstance(value, (int, float))}
+
+
+class AdaptationCache:
+    """Fine-tuned networks in ``folder`` (made when the first one is stored).
+
+    Raises:
+        MRDeepReconError: ``folder`` exists and is not a folder.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise MRDeepReconError("the adaptation cache must be a folder", self.folder)
+
+    @staticmethod
+    def key(data: torch.Tensor, sampling: KSpaceSampling, planes: int, max_steps: int, base_sha256: str) -> str:
+        """What a fine-tune's result depends on, hashed: the standardised input ``data``
+        ``(slice, frequency, phase)``, its sampling, the planes, the step limit, the base model's
+        SHA-256, the fine-tune's settings, the arithmetic its forward passes take on ``data``'s
+        device (:mod:`mrdeeprecon.precision`) and the engine's version."""
+        digest = hashlib.sha256(json.dumps({
+            "shape": list(data.shape), "sampling": dataclasses.asdict(sampling), "planes": planes,
+            "max_steps": max_steps, "base_sha256": base_sha256, "recipe": _recipe(),
+            "precision": resolve_precision("auto", data.device), "engine": __version__,
+        }, sort_keys=True).encode())
+        digest.update(data.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}{WEIGHTS_SUFFIX}"
+
+    def load(self, key: str, device: torch.device) -> tuple[CEUNet, dict[str, Any]] | None:
+        """The network stored under ``key`` on ``device`` and its card's ``adapted_to``, or
+        ``None`` when there is none. An entry that does not load (corrupt, modified) is removed
+        with a ``RuntimeWarning`` naming it, and is a miss."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            model, card = load_model(path, device)
+        except MRDeepReconError as error:
+            warnings.warn(f"removed an adaptation cache entry that does not load: {error}", RuntimeWarning, stacklevel=2)
+            self._remove(path)
+            return None
+        os.utime(path)  # used now: the last to be evicted
+        return model, card["adapted_to"]
+
+    def store(self, key: str, model: CEUNet, card: dict[str, Any]) -> None:
+        """Keep ``model`` under ``key`` with ``card`` (which holds ``adapted_to``), then remove the
+        entries beyond the :data:`ENTRIES` used last."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_model(model, self._path(key), card)
+        entries = sorted(self.folder.glob(f"*{WEIGHTS_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in entries[ENTRIES:]:
+            self._remove(stale)
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        path.unlink(missing_ok=True)
+        card_path(path).unlink(missing_ok=True)
