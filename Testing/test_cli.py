@@ -78,6 +78,16 @@ def test_enhance_nifti_super_resolves_phase(tmp_path, small_nifti, tiny_models):
     np.testing.assert_allclose(result.origin, source.origin, atol=1e-4)
 
 
+def test_enhance_warns_when_the_model_cannot_reach_the_request_and_says_adapting_may(tmp_path, capsys, small_nifti,
+                                                                                    tiny_models):
+    """The tiny untrained model passes the noise through: NR 3 is out of its reach."""
+    assert main(["enhance", str(small_nifti), str(tmp_path / "enh.nii.gz"), "--model", str(tiny_models["2d"]),
+                 "--noise-reduction", "3", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the model reaches noise reduction" in err and "not the requested 3" in err
+    assert "adapting it to this scan first (--adapt-steps 3000) may reach more" in err
+
+
 def test_enhance_dicom_series_to_nifti(tmp_path, tiny_models):
     folder = shared_path("dicom/philips_phantom/501_T1W_FFE_Sno_CS4")
     out = tmp_path / "philips.nrrd"

@@ -204,6 +204,7 @@ def test_process_puts_the_engines_result_beside_the_input(philips, tiny_models) 
     assert record["noise_reduction_calibration"]["source"] == "this volume"
     summary = logic_module.noise_reduction_summary(output)
     assert summary.startswith("Noise reduction: requested 3, achieved 1.0") and "least-noise" in summary
+    assert "Adapting it to this scan first (Advanced → Adapt to this scan) may reach more." in summary
     first, stop = record["noise_reduction_calibration"]["slices"]
     assert summary.endswith(f"Calibrated on slices {first + 1}-{stop} of this volume.")
     assert output.GetNodeReference(logic_module.SOURCE_REFERENCE_ROLE) is node
@@ -232,6 +233,10 @@ def test_the_summary_says_whether_the_network_was_adapted_to_the_scan() -> None:
                                  "stopped": "1000 steps without a lower held-out loss", "seconds": 80.0}
     node.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps(record))
     assert "Adapted to this scan: the weights of step 500 of 1500" in logic_module.noise_reduction_summary(node)
+    record["noise_reduction_achieved"] = 1.6  # short of the request, adapted already: no advice to adapt
+    node.SetAttribute(logic_module.ATTRIBUTE_ENHANCEMENT, json.dumps(record))
+    summary = logic_module.noise_reduction_summary(node)
+    assert "least-noise" in summary and "may reach more" not in summary
 
 
 def test_process_refines_the_slice_grid_of_a_3d_series(ge_crop, tiny_models) -> None:

@@ -66,7 +66,7 @@ def noise_reduction_summary(output_node) -> str:
     """What the panel says after an enhancement: the requested and the achieved noise reduction,
     whether the network ran along three planes, whether it was adapted to the scan first
     (:func:`mrdeeprecon.adaptation_record.describe`), that the model could not reach the request when
-    it could not, and where the calibration the factor comes from was measured
+    it could not (and, when it was not adapted, that adapting it may reach more), and where the calibration the factor comes from was measured
     (:mod:`mrdeeprecon.volume_calibration`)."""
     record = enhancement_record(output_node)
     requested = float(record["noise_reduction"])
@@ -78,6 +78,8 @@ def noise_reduction_summary(output_node) -> str:
         text += " " + describe_adaptation(record["scan_adaptation"])
     if achieved < 0.99 * requested:
         text += " This model leaves no less noise than that: the output is its least-noise result."
+        if record.get("scan_adaptation") is None:
+            text += " Adapting it to this scan first (Advanced → Adapt to this scan) may reach more."
     calibration = record.get("noise_reduction_calibration", {})
     if calibration.get("source") == "this volume":
         first, stop = calibration["slices"]

@@ -546,9 +546,10 @@ def _report_noise_reduction(args: argparse.Namespace, result) -> None:
                f"measured {shown} (QA, automatic homogeneous ROI)")
     flags = result.flags
     if "model-limit" in flags:
+        adapting = "" if result.adaptation is not None else "; adapting it to this scan first (--adapt-steps 3000) may reach more"
         print(
             f"warning: the model reaches noise reduction {achieved:.2f}, not the requested {requested:g}; "
-            "the output carries the least noise this model leaves",
+            f"the output carries the least noise this model leaves{adapting}",
             file=sys.stderr,
         )
     if "nr-differs" in flags:
