@@ -224,8 +224,18 @@ def test_the_cache_keeps_the_entries_used_last(tmp_path, model, monkeypatch):
         "first.json", "first.safetensors", "third.json", "third.safetensors"]
     assert cache.load("second", torch.device("cpu")) is None
     (tmp_path / "file").write_text("")
-    with pytest.raises(MRDeepReconError, match="must be a folder"):
-        AdaptationCache(tmp_path / "file")
+    for wrong in (tmp_path / "file", tmp_path / "file" / "below"):
+        with pytest.raises(MRDeepReconError, match="must be a folder") as raised:
+            AdaptationCache(wrong)
+        assert raised.value.path == str(wrong)
+
+
+def test_a_cache_that_cannot_be_written_keeps_the_result_with_a_warning(tmp_path, model):
+    cache = AdaptationCache(tmp_path / "cache")
+    (tmp_path / "cache").rmdir()
+    (tmp_path / "cache").write_text("")  # the folder was replaced by a file meanwhile
+    with pytest.warns(RuntimeWarning, match="not kept in the adaptation cache"):
+        cache.store("key", model, {"adapted_to": {}})
 
 
 def test_enhance_reuses_a_cached_fine_tune_at_another_noise_reduction(tmp_path, quick):
@@ -312,6 +322,9 @@ def test_the_command_line_and_the_batch_report_say_what_the_fine_tune_kept(tmp_p
                      "--device", "cpu", "--noise-reduction", noise_reduction,
                      "--adaptation-cache", str(tmp_path / "cache")]) == 0
     assert capsys.readouterr().out.count("(the fine-tune of an earlier run, reused)") == 1
+    assert main(["enhance", str(tmp_path / "missing.nii.gz"), str(tmp_path / "x.nii.gz"), "--adapt-steps", "10",
+                 "--adaptation-cache", str(path)]) == 2, "refused before the (missing) input is read"
+    assert "the adaptation cache must be a folder" in capsys.readouterr().err and not (tmp_path / "x.nii.gz").exists()
     assert main(["batch", str(path.parent), "--out", str(tmp_path / "batch"), "--adapt-steps", "10", "--device", "cpu",
                  "--model", str(tiny_models["2d"]), "--quiet"]) == 0
     report = (tmp_path / "batch" / f"{REPORT_NAME}.csv").read_text()

@@ -40,16 +40,18 @@ def _recipe() -> dict[str, Any]:
 
 
 class AdaptationCache:
-    """Fine-tuned networks in ``folder`` (made when the first one is stored).
+    """Fine-tuned networks in ``folder`` (made now if it is not there).
 
     Raises:
-        MRDeepReconError: ``folder`` exists and is not a folder.
+        MRDeepReconError: ``folder`` is not a folder and cannot be made one (before any work).
     """
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
-        if self.folder.exists() and not self.folder.is_dir():
-            raise MRDeepReconError("the adaptation cache must be a folder", self.folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MRDeepReconError(f"the adaptation cache must be a folder: {error.strerror or error}", self.folder) from None
 
     @staticmethod
     def key(data: torch.Tensor, sampling: KSpaceSampling, planes: int, max_steps: int, base_sha256: str) -> str:
@@ -86,12 +88,16 @@ class AdaptationCache:
 
     def store(self, key: str, model: CEUNet, card: dict[str, Any]) -> None:
         """Keep ``model`` under ``key`` with ``card`` (which holds ``adapted_to``), then remove the
-        entries beyond the :data:`ENTRIES` used last."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        save_model(model, self._path(key), card)
-        entries = sorted(self.folder.glob(f"*{WEIGHTS_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in entries[ENTRIES:]:
-            self._remove(stale)
+        entries beyond the :data:`ENTRIES` used last. A folder that cannot be written (full,
+        removed) costs the next run a fine-tune, not this run its result: a ``RuntimeWarning``."""
+        try:
+            save_model(model, self._path(key), card)
+            entries = sorted(self.folder.glob(f"*{WEIGHTS_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in entries[ENTRIES:]:
+                self._remove(stale)
+        except OSError as error:
+            warnings.warn(f"the fine-tune was not kept in the adaptation cache {self.folder}: {error}", RuntimeWarning,
+                          stacklevel=2)
 
     @staticmethod
     def _remove(path: Path) -> None:

@@ -135,12 +135,16 @@ def output_format_of(output: Path, requested: str = "auto") -> str:
 
 def check_job(job: EnhanceJob) -> None:
     """Refuse now what the job would refuse after reading its input: the output's name and
-    place, the record's folder (the DICOM target is checked against the read source in
+    place, the record's folder, the adaptation cache (the DICOM target is checked against the read source in
     :func:`run_job`; the settings were checked when they were made)."""
     if job.output_format not in OUTPUT_FORMATS:
         raise MRDeepReconError(f"output format must be one of {OUTPUT_FORMATS}, got {job.output_format!r}")
     if job.record is not None and not Path(job.record).parent.is_dir():
         raise MRDeepReconError("the folder of --record does not exist", job.record)
+    if job.adaptation_cache is not None:
+        from .adaptation_cache import AdaptationCache
+
+        AdaptationCache(job.adaptation_cache)  # made now, or refused
     if job.output_format != "dicom":
         from .io.itk import check_itk_target
 
