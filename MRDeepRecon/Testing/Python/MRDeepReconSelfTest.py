@@ -174,6 +174,9 @@ class MRDeepReconTest(ScriptedLoadableModuleTest):
         self.assertEqual(widget.ui.adaptationStepsSpinBox.value, 1500)
         widget.ui.adaptationStepsSpinBox.value = 0
         self.assertEqual(node.adaptationSteps, 0)
+        # the background run keeps its fine-tunes in Slicer's temporary folder, reused on the next Apply
+        from MRDeepReconGui.run_section import adaptationCache
+        self.assertEqual(os.path.dirname(str(adaptationCache())), os.path.normpath(slicer.app.temporaryPath))
 
         node.artifactCorrection = False
         self.assertFalse(widget.ui.artifactCorrectionCheckBox.checked)
