@@ -188,6 +188,10 @@ def test_describe_says_when_the_fine_tune_of_an_earlier_run_was_reused():
     assert record == {**adaptation.record(), "reused": True}
     assert describe(record).startswith("Adapted to this scan (the fine-tune of an earlier run, reused): the weights of "
                                        "step 750 of 1750")
+    for kept_nothing in (Adaptation(1000, 0, ((0, 1.0), (1000, 1.01)), "the step limit (1000)", 50.0),
+                         Adaptation(0, 0, (), "too little signal", 1.0)):
+        said = describe(reused_record(kept_nothing.record()))
+        assert "to this scan (the fine-tune of an earlier run, reused): " in said
 
 
 def test_the_cache_key_changes_with_everything_the_fine_tune_depends_on():
@@ -204,11 +208,23 @@ def test_the_cache_key_changes_with_everything_the_fine_tune_depends_on():
     assert len({key, *others}) == 6
 
 
-def test_the_cache_key_changes_with_the_fine_tune_s_settings(monkeypatch):
+def test_the_cache_key_changes_with_the_engine_s_code(tmp_path, monkeypatch):
+    """A fine-tune made by another version of the engine (another setting, another method) is
+    never taken for this one's: any change to a source file of the package changes the key."""
+    import shutil
+
     data = _phantom()[1]
-    key = AdaptationCache.key(data, SAMPLING, 1, 100, "a" * 64)
-    monkeypatch.setattr(scan_adaptation, "LEARNING_RATE", scan_adaptation.LEARNING_RATE / 2)
-    assert AdaptationCache.key(data, SAMPLING, 1, 100, "a" * 64) != key
+    keys = [AdaptationCache.key(data, SAMPLING, 1, 100, "a" * 64)]
+    copy = tmp_path / "mrdeeprecon"
+    shutil.copytree(adaptation_cache.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(adaptation_cache, "PACKAGE_DIR", copy)
+    for change in ("", "LEARNING_RATE = 6e-4\n"):  # the same code elsewhere, then one line more
+        with open(copy / "scan_adaptation.py", "a") as source:
+            source.write(change)
+        adaptation_cache._code_digest.cache_clear()
+        keys.append(AdaptationCache.key(data, SAMPLING, 1, 100, "a" * 64))
+    adaptation_cache._code_digest.cache_clear()  # the next key reads the package itself again
+    assert keys[0] == keys[1] != keys[2]
 
 
 def test_the_cache_keeps_the_entries_used_last(tmp_path, model, monkeypatch):
@@ -256,6 +272,8 @@ def test_enhance_reuses_a_cached_fine_tune_at_another_noise_reduction(tmp_path, 
     assert not any(message.startswith("adapting to this scan: step") for message in reports)
     with_entry = enhance(volume, EnhanceSettings(device="cpu", noise_reduction=3.0, model_path=entry))
     np.testing.assert_array_equal(again.data, with_entry.data)
+    same = enhance(volume, EnhanceSettings(device="cpu", adaptation_steps=15, noise_reduction=2.0), adaptation_cache=cache)
+    np.testing.assert_array_equal(same.data, first.data)  # the kept weights are the ones that enhanced it first
     enhance(volume, EnhanceSettings(device="cpu", adaptation_steps=16), adaptation_cache=cache)
     assert len(list(cache.glob("*.safetensors"))) == 2, "another step limit is another fine-tune"
 
@@ -270,6 +288,22 @@ def test_a_corrupt_cache_entry_is_replaced_by_a_fresh_fine_tune(tmp_path, quick)
         result = enhance(volume, settings, adaptation_cache=tmp_path)
     assert "reused" not in result.metadata["enhancement"]["scan_adaptation"]
     load_model(entry)  # stored again, whole
+
+
+def test_a_cache_entry_that_cannot_be_read_is_a_miss_left_in_place(tmp_path, model):
+    cache = AdaptationCache(tmp_path)
+    cache.store("key", model, {"no": "adapted_to"})
+    with pytest.warns(RuntimeWarning, match="could not be read.*runs again"):
+        assert cache.load("key", torch.device("cpu")) is None
+    assert (tmp_path / "key.safetensors").is_file()
+
+
+def test_a_cache_is_neither_made_nor_checked_when_the_settings_do_not_adapt(tmp_path):
+    volume = Volume(_phantom()[1].numpy(), spacing=(1.0, 1.0, 2.0))
+    (tmp_path / "file").write_text("")
+    enhance(volume, EnhanceSettings(device="cpu"), adaptation_cache=tmp_path / "file" / "below")
+    enhance(volume, EnhanceSettings(device="cpu"), adaptation_cache=tmp_path / "unused")
+    assert not (tmp_path / "unused").exists()
 
 
 def test_enhance_adapts_when_asked_and_records_it(quick):

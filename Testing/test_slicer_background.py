@@ -49,12 +49,15 @@ def test_command_line_carries_the_parameters_settings(tmp_path) -> None:
     from mrdeeprecon.cli import _settings, build_parser
 
     parameters = ProcessParameters(noise_reduction=3.25, super_resolution=(1.5, 2, 1), artifact_correction=False,
-                                   device="cpu", model_kind="2d", model_path=str(tmp_path / "m.safetensors"))
+                                   device="cpu", model_kind="2d", model_path=str(tmp_path / "m.safetensors"),
+                                   adaptation_steps=1500)
     command = BackgroundEnhancement._command("python", tmp_path, parameters, tmp_path / "adaptations")
     assert command[:4] == ["python", "-m", "mrdeeprecon.cli", "enhance"]
     parsed = build_parser().parse_args(command[3:])
     assert _settings(parsed) == parameters.to_settings() and parsed.adaptation_cache == tmp_path / "adaptations"
     assert build_parser().parse_args(BackgroundEnhancement._command("python", tmp_path, parameters, None)[3:]).adaptation_cache is None
+    parameters.adaptation_steps = 0  # not adapting: no cache to make or check
+    assert "--adaptation-cache" not in BackgroundEnhancement._command("python", tmp_path, parameters, tmp_path)
 
 
 def _process_gone(pid: int) -> bool:

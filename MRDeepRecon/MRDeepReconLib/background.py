@@ -292,7 +292,7 @@ class BackgroundEnhancement(BackgroundProcess):
             module_dir: the folder holding the ``mrdeeprecon`` package (put on ``PYTHONPATH``).
             adaptation_cache: where the scan-specific fine-tune is kept between runs, so that
                 enhancing the same node again (another noise reduction) reuses it
-                (``--adaptation-cache``); ``None``: not kept.
+                (``--adaptation-cache``, given only when the parameters adapt); ``None``: not kept.
 
         Raises:
             MRDeepReconError: a run was already started or the input cannot be written.
@@ -314,7 +314,8 @@ class BackgroundEnhancement(BackgroundProcess):
 
     @staticmethod
     def _command(python: str, folder: Path, settings: EnhanceSettings, adaptation_cache: Optional[Path]) -> list[str]:
-        cache = [] if adaptation_cache is None else ["--adaptation-cache", str(adaptation_cache)]
+        adapting = adaptation_cache is not None and settings.adaptation_steps > 0
+        cache = ["--adaptation-cache", str(adaptation_cache)] if adapting else []
         return [
             python, "-m", "mrdeeprecon.cli", "enhance",
             str(folder / INPUT_NAME), str(folder / OUTPUT_NAME),

@@ -48,12 +48,12 @@ def kept(record: dict[str, Any]) -> str:
 
 def describe(record: dict[str, Any]) -> str:
     """One sentence on an :meth:`Adaptation.record` (the command line and the panel say it)."""
+    made = " (the fine-tune of an earlier run, reused)" if record.get("reused") else ""
     if not record["held_out_loss"]:
-        return f"Not adapted to this scan: {record['stopped']}."
+        return f"Not adapted to this scan{made}: {record['stopped']}."
     losses = dict(record["held_out_loss"])
     if record["kept_step"] == 0:
-        return (f"Adaptation to this scan: {record['steps_run']} steps in {record['seconds']:.0f} s did not lower the "
-                "held-out loss, so the unadapted network enhanced it.")
-    made = " (the fine-tune of an earlier run, reused)" if record.get("reused") else ""
+        return (f"Adaptation to this scan{made}: {record['steps_run']} steps in {record['seconds']:.0f} s did not lower "
+                "the held-out loss, so the unadapted network enhanced it.")
     return (f"Adapted to this scan{made}: the weights of step {kept(record)} "
             f"({record['seconds']:.0f} s; held-out loss {100 * (losses[record['kept_step']] - 1):+.1f} %; stopped: {record['stopped']}).")

@@ -512,6 +512,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.out.exists() and not args.out.is_dir():
         raise MRDeepReconError("the output is a file, not a folder", args.out)
+    if args.adaptation_cache is not None and settings.adaptation_steps:
+        from .adaptation_cache import AdaptationCache
+
+        AdaptationCache(args.adaptation_cache)  # made now, or refused before any item
     options = None
     if args.format == "dicom":
         from .io.dicom_write import DerivedSeriesOptions

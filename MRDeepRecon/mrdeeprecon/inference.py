@@ -302,9 +302,9 @@ def _calibration_record(measured: VolumeCalibration | None, factor: float, plane
 
 
 @dataclasses.dataclass(frozen=True)
-class _BaseModel:
-    """The model an enhancement loaded: its card and file, and the file of the volume it enhances
-    (``""``: not from a file), as an adapted model's card records them."""
+class _Provenance:
+    """Where an adapted model comes from, as its card records it: the base model's card and file,
+    and the file of the volume it was adapted to (``""``: not from a file)."""
 
     card: dict[str, Any]
     path: Path
@@ -323,7 +323,7 @@ def _adapted(
     data: torch.Tensor,
     sampling: KSpaceSampling,
     settings: EnhanceSettings,
-    base: _BaseModel,
+    provenance: _Provenance,
     cache: AdaptationCache | None,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
@@ -333,7 +333,7 @@ def _adapted(
     (the record then says ``reused``), else run and kept there."""
     key = None
     if cache is not None:
-        key = cache.key(data, sampling, settings.planes, settings.adaptation_steps, base.card["sha256"])
+        key = cache.key(data, sampling, settings.planes, settings.adaptation_steps, provenance.card["sha256"])
         found = cache.load(key, data.device)
         if found is not None:
             report(progress, 1.0, "adapted to this scan: the fine-tune of an earlier run")
@@ -341,7 +341,7 @@ def _adapted(
     adapted, adaptation = adapt_to_scan(model, data, sampling, settings.planes, settings.adaptation_steps, progress,
                                         cancel)
     if cache is not None:
-        cache.store(key, adapted, base.adapted_card(settings.planes, adaptation))
+        cache.store(key, adapted, provenance.adapted_card(settings.planes, adaptation))
     return adapted, adaptation.record()
 
 
@@ -355,7 +355,7 @@ def _pipeline(
     device: torch.device,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
-    base: _BaseModel,
+    provenance: _Provenance,
     cache: AdaptationCache | None,
 ) -> _Enhanced:
     """Every stage on ``device``: copy in, standardise, noise map, the scan-specific fine-tune
@@ -371,7 +371,7 @@ def _pipeline(
         network_share = 1.0 - ADAPTATION_PROGRESS_SHARE
         report(progress, 0.02, "adapting the network to this scan")
         with stage("adaptation", device):  # trains: outside inference mode
-            model, adaptation = _adapted(model, standardized.data, sampling, settings, base, cache,
+            model, adaptation = _adapted(model, standardized.data, sampling, settings, provenance, cache,
                                          part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel)
     progress = part(progress, 1.0 - network_share, network_share)
     with torch.inference_mode():
@@ -477,6 +477,7 @@ def enhance(
         adaptation_cache: a folder where the scan-specific fine-tune (``settings.adaptation_steps``)
             is kept, and taken from when this scan was adapted the same way before
             (:mod:`mrdeeprecon.adaptation_cache`): another noise reduction then waits no fine-tune.
+            Unused (not even made) when the settings do not adapt.
 
     Returns:
         A float32 volume on the refined grid: same direction, spacing divided by the
@@ -511,7 +512,7 @@ def enhance(
         raise MRDeepReconError(f"progress must be a callable(fraction, message), got {type(progress).__name__}")
     if cancel is not None and not isinstance(cancel, CancelToken):
         raise MRDeepReconError(f"cancel must be a CancelToken, got {type(cancel).__name__}")
-    cache = None if adaptation_cache is None else AdaptationCache(adaptation_cache)
+    cache = None if adaptation_cache is None or not settings.adaptation_steps else AdaptationCache(adaptation_cache)
     try:
         return _enhance(volume, settings, context, progress, cancel, cache)
     except MRDeepReconError as exc:  # a problem of the image: name its file where it came from one
@@ -552,8 +553,8 @@ def adapt_model(
         standardized, sampling, _, _ = _prepare(model, _to_device(volume.data, device), context, settings, device)
     adapted, adaptation = adapt_to_scan(model, standardized.data, sampling, settings.planes, settings.adaptation_steps,
                                         progress, cancel)
-    base = _BaseModel(card, model_path, str(volume.metadata.get("source_path", "")))
-    save_model(adapted, Path(path), base.adapted_card(settings.planes, adaptation))
+    provenance = _Provenance(card, model_path, str(volume.metadata.get("source_path", "")))
+    save_model(adapted, Path(path), provenance.adapted_card(settings.planes, adaptation))
     return adaptation
 
 
@@ -582,11 +583,11 @@ def _enhance(
     device = select_device(settings.device)
     model, card, model_path = _load_network(settings, context, device)
     calibration = Calibration.from_card(card, model_path)
-    base = _BaseModel(card, model_path, str(volume.metadata.get("source_path", "")))
+    provenance = _Provenance(card, model_path, str(volume.metadata.get("source_path", "")))
 
     def run(target: torch.device) -> _Enhanced:
         return _pipeline(model.to(target), data, context, settings, calibration, magnitude, target, progress, cancel,
-                         base, cache)
+                         provenance, cache)
 
     report(progress, 0.0, "standardising")
     enhanced, device, fallback = _on_device_or_cpu(device, run)

@@ -49,7 +49,7 @@ class EnhanceJob:
         dicom_options: ``mrdeeprecon.io.dicom_write.DerivedSeriesOptions`` of a DICOM output.
         record: NIfTI/NRRD output: also write the enhancement record here (JSON).
         adaptation_cache: where the scan-specific fine-tune is kept and reused
-            (:mod:`mrdeeprecon.adaptation_cache`), or ``None``.
+            (:mod:`mrdeeprecon.adaptation_cache`; unused when the settings do not adapt), or ``None``.
     """
 
     input: Path
@@ -141,7 +141,7 @@ def check_job(job: EnhanceJob) -> None:
         raise MRDeepReconError(f"output format must be one of {OUTPUT_FORMATS}, got {job.output_format!r}")
     if job.record is not None and not Path(job.record).parent.is_dir():
         raise MRDeepReconError("the folder of --record does not exist", job.record)
-    if job.adaptation_cache is not None:
+    if job.adaptation_cache is not None and job.settings.adaptation_steps:
         from .adaptation_cache import AdaptationCache
 
         AdaptationCache(job.adaptation_cache)  # made now, or refused

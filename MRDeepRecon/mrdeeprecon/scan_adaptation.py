@@ -73,8 +73,7 @@ SNR_FLOOR = 3.0
 #: Patch edge (pixels) and patches per step.
 PATCH = 96
 BATCH = 8
-#: Adam's peak learning rate (twice 6e-4, the first form's, gained 0.11 dB on seg3D with three planes
-#: and 0.14 dB at the Philips phantom's kept step: ``benchmarks/training/scan_specific_r2r/``).
+#: Adam's peak learning rate (twice the first default's, 6e-4: ``benchmarks/training/scan_specific_r2r/``).
 LEARNING_RATE = 1.2e-3
 #: Decay of the weights' exponential moving average, which is what is evaluated and kept (0: the
 #: weights themselves).
@@ -141,10 +140,16 @@ def _views(data: torch.Tensor, sampling: KSpaceSampling, planes: int, held: list
     return views
 
 
+def arithmetic(device: torch.device) -> str:
+    """The fine-tune's forward passes' arithmetic on ``device``, as training's ``auto`` takes it:
+    ``"bfloat16"`` where the device computes it natively (:mod:`mrdeeprecon.precision`), else
+    ``"float32"``."""
+    return resolve_precision("auto", device)
+
+
 def _forward_precision(device: torch.device) -> contextlib.AbstractContextManager:
-    """A forward pass's arithmetic as training's ``auto`` takes it: bf16 where the device computes
-    it natively (:mod:`mrdeeprecon.precision`), float32 elsewhere."""
-    return forward_precision(resolve_precision("auto", device), device)
+    """The context of a forward pass in the fine-tune's :func:`arithmetic`."""
+    return forward_precision(arithmetic(device), device)
 
 
 def _unit_noise(count: int, in_slices: int, shape: tuple[int, int], kmax: tuple[float, float, float],
