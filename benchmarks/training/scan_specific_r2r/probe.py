@@ -15,6 +15,7 @@ the rule stops where the reference would. ``--no-stop`` runs to ``--max-steps`` 
 held-out loss says (the patience is set beyond the step limit); ``--alpha``, ``--learning-rate``
 and ``--average-decay`` replace the module's settings. ``--kmax`` acquires the slab with
 that in-plane k_max (noise in that band, shown on the original grid: a scanner's interpolation).
+``--model`` adapts those weights instead of the bundled model of ``--kind`` (a wider network, say).
 ``--ceiling`` measures instead the noise reduction of the clean estimate as the tunable-denoising
 benchmark does (two noise realisations, seeds 1 and 2, each adapted on its own; input / output
 noise SD of their difference in homogeneous tissue): the most the knob can reach. Nothing is
@@ -76,6 +77,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=scan_adaptation.LEARNING_RATE, help="Adam's peak rate")
     parser.add_argument("--kmax", type=float, default=1.0, help="in-plane k_max of the simulated acquisition")
     parser.add_argument("--ceiling", action="store_true", help="measure the clean estimate's noise reduction (one plane)")
+    parser.add_argument("--model", type=Path, help="weights (.safetensors with their card) to adapt instead of the bundled model of --kind")
     parser.add_argument("--reference", choices=tuple(REFERENCES), default="seg3D",
                         help="seg3D (read as --kind says) or the Philips phantom's series 201 (a 2D TSE, one plane)")
     return parser.parse_args()
@@ -93,7 +95,7 @@ def _ceiling(args: argparse.Namespace, reference, context: ScanContext) -> None:
     pair = replicas(reference, DegradationSpec(noise=args.sigma, kmax=(args.kmax, args.kmax, 1.0)), context, 1)
     region = homogeneous_tissue(reference.data)
     input_sd = replica_sd(pair.a.data, pair.b.data, region)
-    model = load_model(bundled_model_path(args.kind))[0]
+    model = load_model(args.model or bundled_model_path(args.kind))[0]
 
     def ceiling(models) -> float:
         a, b = (clean_estimate(m, v.data, pair.context) for m, v in zip(models, (pair.a, pair.b)))
@@ -125,7 +127,7 @@ def main() -> None:
     spec = band_limited_spec(requested, describe_reference(reference.data).band, context)
     scenario = simulate_scenario(reference, spec, context, 0, foreground_mask(reference))
     clean, tissue = np.asarray(reference.data, np.float64), tissue_mask(reference.data)
-    model, card = load_model(bundled_model_path(args.kind))
+    model, card = load_model(args.model or bundled_model_path(args.kind))
     folder = Path(tempfile.mkdtemp())
     data, sampling, first = _standardised(scenario.degraded, scenario.context)
     held = np.zeros(clean.shape[0], bool)
