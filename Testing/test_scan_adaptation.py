@@ -363,3 +363,8 @@ def test_the_command_line_and_the_batch_report_say_what_the_fine_tune_kept(tmp_p
                  "--model", str(tiny_models["2d"]), "--quiet"]) == 0
     report = (tmp_path / "batch" / f"{REPORT_NAME}.csv").read_text()
     assert "adapted_step" in report.splitlines()[0] and " of 10" in report.splitlines()[1]
+    for out, reused in (("batch_nr2", False), ("batch_nr3", True)):  # the second takes the first's fine-tune
+        assert main(["batch", str(path.parent), "--out", str(tmp_path / out), "--adapt-steps", "10", "--device", "cpu",
+                     "--noise-reduction", out[-1], "--adaptation-cache", str(tmp_path / "batch_cache"), "--quiet"]) == 0
+        row = (tmp_path / out / f"{REPORT_NAME}.csv").read_text().splitlines()[1]
+        assert (" of 10, reused" in row) is reused and " of 10" in row

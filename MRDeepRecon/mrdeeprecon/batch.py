@@ -300,7 +300,7 @@ def _finished(row: ItemReport, result: JobResult) -> None:
     row.noise_reduction_achieved = f"{result.noise_reduction_achieved:.2f}"
     row.noise_reduction_measured = "" if result.noise_reduction_measured is None else f"{result.noise_reduction_measured:.2f}"
     if result.adaptation is not None:
-        row.adapted_step = kept(result.adaptation)
+        row.adapted_step = kept(result.adaptation) + (", reused" if result.adaptation.get("reused") else "")
     row.qa_flags = " ".join(result.flags)
     if result.skipped_files:
         row.message = f"skipped {len(result.skipped_files)} file(s) that are not DICOM: " + ", ".join(Path(p).name for p in result.skipped_files[:5])
