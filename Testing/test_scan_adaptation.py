@@ -239,6 +239,12 @@ def test_the_cache_keeps_the_entries_used_last(tmp_path, model, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
         "first.json", "first.safetensors", "third.json", "third.safetensors"]
     assert cache.load("second", torch.device("cpu")) is None
+    old, new = tmp_path / "cache" / ".fourth.safetensors.x1.tmp", tmp_path / "cache" / ".fifth.safetensors.x2.tmp"
+    for partial in (old, new):  # a write killed midway; another process's write under way
+        partial.write_bytes(b"partial")
+    os.utime(old, (time.time() - 2 * adaptation_cache.STALE_PARTIAL_S,) * 2)
+    cache.store("fourth", model, {"adapted_to": {"kept_step": 4}})
+    assert not old.exists() and new.exists()
     (tmp_path / "file").write_text("")
     for wrong in (tmp_path / "file", tmp_path / "file" / "below"):
         with pytest.raises(MRDeepReconError, match="must be a folder") as raised:

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from .scan_adaptation import arithmetic
 
 #: Fine-tuned networks a cache keeps (the ones used last; the bundled models' weights are 1–3 MB).
 ENTRIES = 8
+#: Age (s) after which a partly written file (a write whose process was killed) is removed.
+STALE_PARTIAL_S = 3600.0
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -105,7 +108,8 @@ class AdaptationCache:
 
     def store(self, key: str, model: CEUNet, card: dict[str, Any]) -> None:
         """Keep ``model`` under ``key`` with ``card`` (which holds ``adapted_to``), then remove the
-        entries beyond the :data:`ENTRIES` used last (as far as they can be). A folder that cannot
+        entries beyond the :data:`ENTRIES` used last and the partly written files older than
+        :data:`STALE_PARTIAL_S` (as far as they can be). A folder that cannot
         be written (full, removed) costs the next run a fine-tune, not this run its result: a
         ``RuntimeWarning``."""
         try:
@@ -118,6 +122,9 @@ class AdaptationCache:
             entries = sorted(self.folder.glob(f"*{WEIGHTS_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
             for stale in entries[ENTRIES:]:
                 self._remove(stale)
+            for partial in self.folder.glob(".*.tmp"):  # model.weights' atomic writes, killed midway
+                if time.time() - partial.stat().st_mtime > STALE_PARTIAL_S:
+                    partial.unlink(missing_ok=True)
 
     @staticmethod
     def _remove(path: Path) -> None:
