@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import platform
 import shutil
@@ -246,25 +247,6 @@ TUNABLE_FACTORS = (1.5, 2.0, 3.0, 4.0, 5.0)
 TUNABLE_BAR_FACTORS = (1.5, 2.0, 3.0)
 
 
-def _adapted_once(folder: Path):
-    """An enhancer for ``measure_tunable_denoising`` that fine-tunes the model on each noise
-    realisation once (``mrdeeprecon.adapt_model``, written under ``folder``) and enhances it with the
-    adapted model at every factor: what ``enhance`` with ``adaptation_steps`` gives (the fine-tune is
-    seeded and does not depend on the factor), for a third of the fine-tunes."""
-    from mrdeeprecon.inference import adapt_model, enhance
-
-    adapted: dict[int, Path] = {}
-
-    def enhancer(volume, settings, context):
-        if id(volume) not in adapted:
-            path = folder / f"adapted_{len(adapted)}.safetensors"
-            adapt_model(volume, settings, path, context)
-            adapted[id(volume)] = path
-        return enhance(volume, dataclasses.replace(settings, adaptation_steps=0, model_path=adapted[id(volume)]), context)
-
-    return enhancer
-
-
 def _tunable(quick: bool, reports: Path) -> dict[str, Any]:
     import tempfile
 
@@ -282,7 +264,8 @@ def _tunable(quick: bool, reports: Path) -> dict[str, Any]:
             results[name] = measure_tunable_denoising(
                 _crop(quick), ScanContext(acquisition=acquisition), settings, noise=sigma, kmax=kmax,
                 noise_reductions=TUNABLE_FACTORS[:2] if quick else TUNABLE_FACTORS, seed=1,
-                enhancer=_adapted_once(Path(folder) / name.replace(" ", "_")) if steps else enhance)
+                # each noise realisation fine-tuned once, reused at every factor (the fine-tune does not depend on it)
+                enhancer=functools.partial(enhance, adaptation_cache=folder) if steps else enhance)
     plot_tunable_denoising(results, reports / "tunable.png")
     data = {name: dataclasses.asdict(result) for name, result in results.items()}
     within = {name: all(f.within_10_percent and f.mean_within_2_percent for f in result.factors
