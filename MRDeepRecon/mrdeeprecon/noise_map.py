@@ -41,6 +41,7 @@ The estimate is an upper bound in textured regions (anatomy leaks into the diago
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -168,23 +169,26 @@ def _reflect(values: torch.Tensor, dim: int, size: int) -> torch.Tensor:
     return values
 
 
+@functools.lru_cache(maxsize=64)
 def _interpolation(blocks: int, m: int, n: int, device: torch.device) -> torch.Tensor:
-    """``(n, blocks)`` weights of the linear interpolation from block centres to ``n`` grid pixels.
+    """``(n, blocks)`` weights of the linear interpolation from block centres to ``n`` grid pixels
+    (cached, as training draws the same few sizes again and again: do not modify).
 
     Block ``i`` is centred on matrix pixel ``2·BLOCK·i + BLOCK - 0.5``; a slice's grid covers the
     same field of view as the matrix (``m`` pixels), so its pixel ``y`` sits at matrix pixel
     ``(y + 0.5)·m / n - 0.5``. Constant beyond the outermost centres.
     """
-    where = ((torch.arange(n, dtype=torch.float32, device=device) + 0.5) * m / n - 0.5 - (BLOCK - 0.5)) / (2 * BLOCK)
-    where = where.clamp(0, blocks - 1)
-    low = where.floor().long()
-    high = (low + 1).clamp(max=blocks - 1)
-    weight = where - low
-    rows = torch.arange(n, device=device)
-    matrix = torch.zeros(n, blocks, device=device)
-    matrix.index_put_((rows, low), 1 - weight, accumulate=True)
-    matrix.index_put_((rows, high), weight, accumulate=True)
-    return matrix
+    with torch.inference_mode(False):  # a cached tensor must serve outside inference mode too
+        where = ((torch.arange(n, dtype=torch.float32, device=device) + 0.5) * m / n - 0.5 - (BLOCK - 0.5)) / (2 * BLOCK)
+        where = where.clamp(0, blocks - 1)
+        low = where.floor().long()
+        high = (low + 1).clamp(max=blocks - 1)
+        weight = where - low
+        rows = torch.arange(n, device=device)
+        matrix = torch.zeros(n, blocks, device=device)
+        matrix.index_put_((rows, low), 1 - weight, accumulate=True)
+        matrix.index_put_((rows, high), weight, accumulate=True)
+        return matrix
 
 
 def _to_pixels(coarse: torch.Tensor, matrix: tuple[int, int], shape: tuple[int, int]) -> torch.Tensor:

@@ -488,7 +488,7 @@ def degrade_batch(
     generator = seeded_generator(generator, device)
     clean = images.to(torch.complex64)
     if reference_level is None:
-        level = reference_levels(clean)
+        level = reference_levels(clean if images.is_complex() else images.float())  # real |x| is cheaper
     else:
         level = torch.as_tensor(reference_level, dtype=torch.float32, device=device).expand(batch)
     if spec.noise > 0 and not bool(torch.all(torch.isfinite(level) & (level > 0))):
@@ -516,7 +516,10 @@ def degrade_batch(
             clean_image, _ = recon.quantize(clean_image, spec.quantize_levels, step)
         if reduced is not None:
             reduced, _ = recon.quantize(reduced, spec.quantize_levels, step)
-    target = recon.extract(clean, spec.output, sampling.axes)
+    if spec.output == "magnitude" and not images.is_complex():
+        target = images.float().abs()  # what extract gives for the complex copy, computed cheaper
+    else:
+        target = recon.extract(clean, spec.output, sampling.axes)
     if field is not None:
         target = target * field
     return DegradedBatch(
