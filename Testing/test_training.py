@@ -131,6 +131,28 @@ def test_normalised_coil_noise_divides_the_noise_by_a_smooth_field_and_keeps_the
     assert float(out.mean()) == pytest.approx(2.0, abs=0.02)
 
 
+def test_field_centres_are_tissue_pixels_drawn_uniformly_nine_times_in_ten():
+    """Rejection sampling (a few scalar reads) and, after its misses, the scan of the slice draw
+    the same thing: a tissue pixel, uniformly, 9 times in 10; else any pixel."""
+    from mrdeeprecon.training.pairs import TISSUE_LEVEL
+
+    sampler = PairSampler([np.ones((4, 32, 32), np.float32)], PairConfig(), seed=3)
+    section = torch.zeros(64, 64)
+    section[:, :16] = 1.0  # a quarter of the slice: rejection finds it in a few tries
+    draws = np.array([sampler._centre_pixel(section) for _ in range(4000)])
+    inside = draws[:, 1] < 16
+    assert inside.mean() == pytest.approx(0.9 + 0.1 * 0.25, abs=0.015)
+    columns = np.bincount(draws[inside, 1], minlength=16)
+    assert columns.min() > 0.8 * columns.mean() and columns.max() < 1.2 * columns.mean()
+    assert 0.45 < (draws[inside, 0] < 32).mean() < 0.55
+    single = torch.zeros(64, 64)
+    single[40, 7] = 2 * TISSUE_LEVEL  # one tissue pixel: rejection misses it, the scan finds it
+    draws = [sampler._centre_pixel(single) for _ in range(500)]
+    assert sum(d == (40, 7) for d in draws) / len(draws) == pytest.approx(0.9, abs=0.04)
+    empty = np.array([sampler._centre_pixel(torch.zeros(64, 64)) for _ in range(300)])  # no tissue: anywhere
+    assert empty.min() >= 0 and empty.max() < 64 and (empty.std(axis=0) > 15).all()
+
+
 def _weights(path: Path) -> dict:
     return load_file(str(path))
 
@@ -372,13 +394,18 @@ def test_training_volumes_from_an_archive_and_a_bad_archive(tmp_path):
         load_training_volumes([tmp_path / "broken.npz"])
 
 
-def test_every_train_config_field_has_a_flag_and_min_noise_reaches_the_pairs(tmp_path):
-    """`mrdeeprecon train --min-noise` (high-SNR scans) ends up in the pairs and the card."""
+def test_every_train_config_field_has_a_flag_and_min_noise_reaches_the_pairs(tmp_path, monkeypatch):
+    """`mrdeeprecon train --min-noise` (high-SNR scans) ends up in the pairs and the card; the
+    command keeps freed memory in the process (``mrdeeprecon.allocator``)."""
     import dataclasses
     import json
 
     from conftest import shared_path
+    from mrdeeprecon import allocator
     from mrdeeprecon.cli import build_parser, main
+
+    retained = []
+    monkeypatch.setattr(allocator, "retain_freed_memory", lambda: retained.append(True) or True)
 
     train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
     assert {f.name for f in dataclasses.fields(TrainConfig)} == {a.dest for a in train_parser._actions} - {"help"}
@@ -387,6 +414,7 @@ def test_every_train_config_field_has_a_flag_and_min_noise_reaches_the_pairs(tmp
             "--steps", "1", "--batch-size", "2", "--patch", "48", "--base-channels", "8", "--depth", "2",
             "--device", "cpu", "--no-calibrate", "--curve-every", "0", "--min-noise", "0.001"]
     assert main(args) == 0
+    assert retained == [True]
     card = json.loads((out / "ce_unet_2d.json").read_text())
     assert card["training"]["pair_config"]["min_noise"] == 0.001
 
