@@ -9,6 +9,8 @@ scenario mix; and the time of one training step of the bundled recipe's networks
 base 16, depth 3, noise map, L1, batch 16, 96², channels-last, in the precision ``train`` picks
 on the device: bf16 autocast where it is native, else float32), so the
 share of a step that pair making takes is ``pair time / (pair time + step time)``, per model.
+Both run with glibc's freed memory kept in the process, as ``mrdeeprecon train`` runs
+(:mod:`mrdeeprecon.allocator`), and so does the numpy sampler's child process below.
 Volumes: ``--volumes`` (NIfTI, or ``.npy`` arrays ``(z, y, x)`` on a machine without SimpleITK),
 default two training volumes from ../shared/data. The section ``pairs`` of RESULTS.md is replaced.
 
@@ -90,6 +92,8 @@ def numpy_sampler_pairs_per_second(volumes, batches: int) -> float | None:
 
     import numpy as np
 
+    from mrdeeprecon.allocator import environment
+
     archive = subprocess.run(["git", "-C", str(REPO), "archive", NUMPY_SAMPLER_COMMIT, "MRDeepRecon/mrdeeprecon"],
                              capture_output=True)
     if archive.returncode != 0:
@@ -101,7 +105,7 @@ def numpy_sampler_pairs_per_second(volumes, batches: int) -> float | None:
         for i, volume in enumerate(volumes):
             paths.append(os.path.join(folder, f"volume{i}.npy"))
             np.save(paths[-1], volume)
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        env = {**os.environ, **environment(), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         result = subprocess.run([sys.executable, "-c", NUMPY_SAMPLER_TIMING, os.path.join(folder, "MRDeepRecon"),
                                  str(batches), *paths], capture_output=True, text=True, env=env)
     if result.returncode != 0:
@@ -170,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     use_repository_engine()
     import torch
 
+    from mrdeeprecon.allocator import retain_freed_memory
     from mrdeeprecon.precision import resolve_precision
     from mrdeeprecon.training.train import TrainConfig
 
+    allocator = "glibc's freed memory kept" if retain_freed_memory() else "the default allocator"
     volumes = _volumes(args.volumes)
     numpy_rate = numpy_sampler_pairs_per_second(volumes, max(4, args.batches // 4))
     numpy_source = (f"{numpy_rate:.0f}/s on one thread here, commit {NUMPY_SAMPLER_COMMIT}" if numpy_rate
@@ -208,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()} ({platform.processor() or 'cpu'}). "
         "Batches of 16 pairs (groups of 4 sharing a scenario) over the training scenario mix; step = one "
         "optimiser step of the bundled recipe (base 16, depth 3, noise map, batch 16, 96²) of the 2D model (one slice in) "
-        "or the 3D model (7 slices of a 3D acquisition in); pair share = pair time / (pair time + step).",
+        "or the 3D model (7 slices of a 3D acquisition in); pair share = pair time / (pair time + step); "
+        f"{allocator}, as `mrdeeprecon train` runs.",
         "",
         f"| device | threads | 2D pairs/s | × numpy sampler per thread ({numpy_source}) | step precision | 2D step s | 2D pair share of a step | 3D pairs/s | 3D step s | 3D pair share of a step |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -682,8 +682,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .allocator import retain_freed_memory
     from .training.train import TrainConfig, train
 
+    retain_freed_memory()
     out = train(TrainConfig(**_given(args, TrainConfig)))
     from .distributed import Rank
 
@@ -693,8 +695,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_recon(args: argparse.Namespace) -> int:
+    from .allocator import retain_freed_memory
     from .training.train_unrolled import ReconTrainConfig, train_recon
 
+    retain_freed_memory()
     out = train_recon(ReconTrainConfig(**_given(args, ReconTrainConfig)))
     print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
