@@ -54,7 +54,7 @@ TAPER = 12  # pixels over which the field's border falls to 0
 SLAB = 16  # slices degraded together for multi-slice pairs
 SLAB_TAPER = 3  # slices over which the slab's ends fall to 0
 TISSUE_LEVEL = 0.2  # a field's centre pixel is tissue above this fraction of the 99th percentile
-TISSUE_TRIES = 16  # uniform draws tried for a tissue pixel before the slice is scanned for one
+TISSUE_TRIES = 16  # uniform draws that look for a tissue pixel before the slice is scanned for one
 GAIN = 1.25  # largest random intensity gain (and 1 / GAIN the smallest)
 INTERPOLATED_KMAX = (0.45, 0.7)  # in-plane k_max range of scanner-interpolation scenarios
 TARGETS = ("clean", "noise_free")
@@ -283,15 +283,19 @@ class PairSampler:
         """A pixel ``(y, x)`` of the slice ``section``: 9 times in 10 a tissue pixel (above
         ``TISSUE_LEVEL``) drawn uniformly, else (or where the slice has none) any pixel.
 
-        The tissue pixel is found by rejection, a few scalar reads instead of a scan of the
-        slice; after ``TISSUE_TRIES`` misses it is drawn from the scan (the same distribution).
+        The tissue pixel is found by rejection: the first tissue pixel among ``TISSUE_TRIES``
+        uniform draws, read in one transfer (no scan of the slice, one synchronisation on a GPU);
+        only when all miss is it drawn from a scan of the slice (the same distribution).
         """
         height, width = section.shape
         if self._draw.uniform() < 0.9:
-            for _ in range(TISSUE_TRIES):
-                cy, cx = self._draw.integer(height), self._draw.integer(width)
-                if float(section[cy, cx]) > TISSUE_LEVEL:
-                    return cy, cx
+            size = torch.tensor([height, width], device=section.device)
+            drawn = torch.rand((TISSUE_TRIES, 2), generator=self.generator, device=section.device)
+            candidates = torch.minimum((drawn * size).long(), size - 1)
+            hits = section[candidates[:, 0], candidates[:, 1]] > TISSUE_LEVEL
+            found, cy, cx = torch.cat([hits.any()[None], candidates[hits.int().argmax()]]).tolist()
+            if found:
+                return cy, cx
             tissue = torch.nonzero(section > TISSUE_LEVEL)
             if tissue.numel():
                 cy, cx = (int(v) for v in tissue[self._draw.integer(tissue.shape[0])])
