@@ -148,14 +148,16 @@ def test_speed_and_quality_runs_share_results_md_without_erasing_each_other(tmp_
 def test_pairs_speed_writes_its_section(tmp_path):
     shared_path("volumes/stroke_T1.nii.gz")
     out, results = tmp_path / "RESULTS.md", tmp_path / "pairs.json"
-    command = [sys.executable, str(BENCHMARKS / "pairs_speed.py"), "--threads", "1", "--batches", "2",
+    command = [sys.executable, str(BENCHMARKS / "pairs_speed.py"), "--threads", "1", "--batches", "2", "--rounds", "2",
                "--volumes", str(shared_path("volumes/stroke_T1.nii.gz")), "--out", str(out), "--json", str(results)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert completed.returncode == 0, completed.stderr
     run = json.loads(results.read_text())["runs"][0]
     assert run["threads"] == 1 and run["pairs_per_s_2d"] > 0 and run["pairs_per_s_3d"] > 0
     assert 0 < run["pair_share_of_step"] < 1 and 0 < run["pair_share_of_step_3d"] < 1
-    assert 0 < run["speedup_vs_numpy_per_core"]
+    assert 0 < run["speedup_vs_numpy_per_core"] and run["rounds"] == 2
+    assert len(run["pairs_per_s_2d_rounds"]) == len(run["numpy_sampler_pairs_per_s_rounds"]) == 2
+    assert min(run["pairs_per_s_2d_rounds"]) <= run["pairs_per_s_2d"] <= max(run["pairs_per_s_2d_rounds"])
     assert out.read_text().startswith("<!-- pairs:begin -->\n## Training pairs")
 
 

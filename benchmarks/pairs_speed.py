@@ -1,6 +1,6 @@
 """Speed of training-pair synthesis (``mrdeeprecon.training.pairs``) against a training step.
 
-    python benchmarks/pairs_speed.py [--threads 1,2] [--device cpu|cuda] [--batches 40]
+    python benchmarks/pairs_speed.py [--threads 1,2] [--device cpu|cuda] [--batches 100] [--rounds 3]
         [--volumes FILE ...] [--out benchmarks/RESULTS.md] [--json benchmarks/results_pairs.json]
 
 For each thread count (CPU) or on the GPU: pairs per second of 2D pairs (one slice) and of 3D
@@ -16,7 +16,8 @@ default two training volumes from ../shared/data. The section ``pairs`` of RESUL
 
 The "× numpy sampler per thread" column divides by the numpy sampler this replaced (times the
 threads used: it made its pairs on one core, one process per core), timed on the same machine
-in the same run: its source is taken from git history (commit ``NUMPY_SAMPLER_COMMIT``, the last
+in the same run, in alternation with this one (``--rounds``; figures are medians over the rounds,
+the ratio the median of the rounds' ratios, as a shared host's speed drifts by ±10 %): its source is taken from git history (commit ``NUMPY_SAMPLER_COMMIT``, the last
 with it) and run in a child process on one thread, with the features closest to today's default
 (noise-map input, a quarter of the pairs with coil-normalised noise). Where the history is not
 there (a shallow clone), the column divides by the 42 pairs/s once measured on another machine,
@@ -59,7 +60,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2", help="comma-separated CPU thread counts")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--batches", type=int, default=40, help="batches timed per measurement")
+    parser.add_argument("--batches", type=int, default=100, help="batches of 2D pairs timed per measurement (3D: a quarter)")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each, alternated (medians reported)")
     parser.add_argument("--volumes", type=Path, nargs="+", help="training volumes (.nii.gz or .npy)")
     parser.add_argument("--out", type=Path, default=BENCHMARKS_DIR / "RESULTS.md")
     parser.add_argument("--json", type=Path, default=BENCHMARKS_DIR / "results_pairs.json")
@@ -172,6 +174,8 @@ def step_seconds(device: str, in_slices: int, precision: str, repeats: int = 10)
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     use_repository_engine()
+    import statistics
+
     import torch
 
     from mrdeeprecon.allocator import retain_freed_memory
@@ -180,23 +184,36 @@ def main(argv: list[str] | None = None) -> int:
 
     allocator = "glibc's freed memory kept" if retain_freed_memory() else "the default allocator"
     volumes = _volumes(args.volumes)
-    numpy_rate = numpy_sampler_pairs_per_second(volumes, max(4, args.batches // 4))
-    numpy_source = (f"{numpy_rate:.0f}/s on one thread here, commit {NUMPY_SAMPLER_COMMIT}" if numpy_rate
-                    else f"{NUMPY_SAMPLER_RECORDED_PAIRS_PER_S:.0f}/s per core on another machine; no git history here")
-    numpy_rate = numpy_rate or NUMPY_SAMPLER_RECORDED_PAIRS_PER_S
-    print(f"numpy sampler: {numpy_source}", flush=True)
-    runs = []
     settings = [("cuda", None)] if args.device == "cuda" else [("cpu", int(t)) for t in args.threads.split(",")]
-    for device, threads in settings:
+    # Rounds alternate the numpy sampler and this one, so that a slower spell of a shared host
+    # weighs on both; each figure is the median over the rounds, each ratio the median of the
+    # rounds' ratios.
+    numpy_rates, rates = [], {setting: [] for setting in settings}
+    for round_ in range(args.rounds):
+        measured = numpy_sampler_pairs_per_second(volumes, max(4, args.batches // 4))
+        numpy_rates.append(measured or NUMPY_SAMPLER_RECORDED_PAIRS_PER_S)
+        for device, threads in settings:
+            if threads:
+                torch.set_num_threads(threads)
+            rates[(device, threads)].append((pairs_per_second(volumes, 1, device, args.batches),
+                                             pairs_per_second(volumes, 7, device, max(4, args.batches // 4))))
+        print(f"round {round_ + 1}: numpy sampler {numpy_rates[-1]:.0f}/s, pairs/s (2D, 3D) "
+              + ", ".join(f"{t or device}: {r[-1][0]:.0f}, {r[-1][1]:.0f}" for (device, t), r in rates.items()), flush=True)
+    numpy_rate = statistics.median(numpy_rates)
+    numpy_source = (f"{numpy_rate:.0f}/s on one thread here, commit {NUMPY_SAMPLER_COMMIT}" if measured
+                    else f"{NUMPY_SAMPLER_RECORDED_PAIRS_PER_S:.0f}/s per core on another machine; no git history here")
+    runs = []
+    for (device, threads), measured_rates in rates.items():
         if threads:
             torch.set_num_threads(threads)
-        two_d = pairs_per_second(volumes, 1, device, args.batches)
-        three_d = pairs_per_second(volumes, 7, device, max(4, args.batches // 4))
+        two_d = statistics.median(r[0] for r in measured_rates)
+        three_d = statistics.median(r[1] for r in measured_rates)
         precision = resolve_precision(TrainConfig().precision, torch.device(device))
         step, step_3d = step_seconds(device, 1, precision), step_seconds(device, 7, precision)
         runs.append({
             "device": device if device == "cpu" else torch.cuda.get_device_name(),
             "threads": threads,
+            "rounds": len(measured_rates),
             "pairs_per_s_2d": two_d,
             "pairs_per_s_3d": three_d,
             "step_precision": precision,
@@ -205,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             "pair_share_of_step": BATCH / two_d / (BATCH / two_d + step),
             "pair_share_of_step_3d": BATCH / three_d / (BATCH / three_d + step_3d),
             "numpy_sampler_pairs_per_s": numpy_rate,
-            "speedup_vs_numpy_per_core": two_d / (numpy_rate * (threads or 1)),
+            "speedup_vs_numpy_per_core": statistics.median(
+                r[0] / (n * (threads or 1)) for r, n in zip(measured_rates, numpy_rates)),
+            "pairs_per_s_2d_rounds": [r[0] for r in measured_rates],
+            "numpy_sampler_pairs_per_s_rounds": numpy_rates,
         })
         print(json.dumps(runs[-1]), flush=True)
     lines = [
@@ -215,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "Batches of 16 pairs (groups of 4 sharing a scenario) over the training scenario mix; step = one "
         "optimiser step of the bundled recipe (base 16, depth 3, noise map, batch 16, 96²) of the 2D model (one slice in) "
         "or the 3D model (7 slices of a 3D acquisition in); pair share = pair time / (pair time + step); "
-        f"{allocator}, as `mrdeeprecon train` runs.",
+        f"{allocator}, as `mrdeeprecon train` runs; medians of {args.rounds} rounds that alternate with the numpy sampler.",
         "",
         f"| device | threads | 2D pairs/s | × numpy sampler per thread ({numpy_source}) | step precision | 2D step s | 2D pair share of a step | 3D pairs/s | 3D step s | 3D pair share of a step |",
         "|---|---|---|---|---|---|---|---|---|---|",
