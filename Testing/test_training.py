@@ -143,12 +143,12 @@ def test_field_centres_are_tissue_pixels_drawn_uniformly_nine_times_in_ten():
     inside = draws[:, 1] < 16
     assert inside.mean() == pytest.approx(0.9 + 0.1 * 0.25, abs=0.015)
     columns = np.bincount(draws[inside, 1], minlength=16)
-    assert columns.min() > 0.8 * columns.mean() and columns.max() < 1.2 * columns.mean()
+    assert columns.min() > 0.65 * columns.mean() and columns.max() < 1.35 * columns.mean()  # 5 SD of a bin
     assert 0.45 < (draws[inside, 0] < 32).mean() < 0.55
     single = torch.zeros(64, 64)
     single[40, 7] = 2 * TISSUE_LEVEL  # one tissue pixel: rejection misses it, the scan finds it
     draws = [sampler._centre_pixel(single) for _ in range(500)]
-    assert sum(d == (40, 7) for d in draws) / len(draws) == pytest.approx(0.9, abs=0.04)
+    assert sum(d == (40, 7) for d in draws) / len(draws) == pytest.approx(0.9, abs=0.06)  # 4.5 SD
     empty = np.array([sampler._centre_pixel(torch.zeros(64, 64)) for _ in range(300)])  # no tissue: anywhere
     assert empty.min() >= 0 and empty.max() < 64 and (empty.std(axis=0) > 15).all()
 
@@ -396,12 +396,12 @@ def test_training_volumes_from_an_archive_and_a_bad_archive(tmp_path):
 
 def test_every_train_config_field_has_a_flag_and_min_noise_reaches_the_pairs(tmp_path, monkeypatch):
     """`mrdeeprecon train --min-noise` (high-SNR scans) ends up in the pairs and the card; the
-    command keeps freed memory in the process (``mrdeeprecon.allocator``)."""
+    command keeps freed memory in the process (``mrdeeprecon.training.allocator``)."""
     import dataclasses
     import json
 
     from conftest import shared_path
-    from mrdeeprecon import allocator
+    from mrdeeprecon.training import allocator
     from mrdeeprecon.cli import build_parser, main
 
     retained = []

@@ -7,18 +7,18 @@ For each thread count (CPU) or on the GPU: pairs per second of 2D pairs (one sli
 pairs (7 slices), batches of 16 in groups of 4 sharing a scenario, drawn over the training
 scenario mix; and the time of one training step of the bundled recipe's networks (2D and 3D;
 base 16, depth 3, noise map, L1, batch 16, 96², channels-last, in the precision ``train`` picks
-on the device: bf16 autocast where it is native, else float32), so the
-share of a step that pair making takes is ``pair time / (pair time + step time)``, per model.
+on the device: bf16 autocast where it is native, else float32), so the share of a step that
+pair making takes is ``pair time / (pair time + step time)``, per model.
 Both run with glibc's freed memory kept in the process, as ``mrdeeprecon train`` runs
-(:mod:`mrdeeprecon.allocator`), and so does the numpy sampler's child process below.
+(:mod:`mrdeeprecon.training.allocator`), and so does the numpy sampler's child process below.
 Volumes: ``--volumes`` (NIfTI, or ``.npy`` arrays ``(z, y, x)`` on a machine without SimpleITK),
 default two training volumes from ../shared/data. The section ``pairs`` of RESULTS.md is replaced.
 
 The "× numpy sampler per thread" column divides by the numpy sampler this replaced (times the
 threads used: it made its pairs on one core, one process per core), timed on the same machine
-in the same run, in alternation with this one (``--rounds``; figures are medians over the rounds,
-the ratio the median of the rounds' ratios, as a shared host's speed drifts by ±10 %): its source is taken from git history (commit ``NUMPY_SAMPLER_COMMIT``, the last
-with it) and run in a child process on one thread, with the features closest to today's default
+in the same run, in alternation with this one (``--rounds``; figures are medians over the
+rounds, the ratio the median of the rounds' ratios, as a shared host's speed drifts by ±10 %):
+its source is taken from git history (commit ``NUMPY_SAMPLER_COMMIT``, the last with it) and run in a child process on one thread, with the features closest to today's default
 (noise-map input, a quarter of the pairs with coil-normalised noise). Where the history is not
 there (a shallow clone), the column divides by the 42 pairs/s once measured on another machine,
 and the table says so.
@@ -65,7 +65,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--volumes", type=Path, nargs="+", help="training volumes (.nii.gz or .npy)")
     parser.add_argument("--out", type=Path, default=BENCHMARKS_DIR / "RESULTS.md")
     parser.add_argument("--json", type=Path, default=BENCHMARKS_DIR / "results_pairs.json")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.batches < 1:
+        parser.error("--rounds and --batches must be at least 1")
+    return args
 
 
 def _volumes(paths: list[Path] | None):
@@ -94,7 +97,7 @@ def numpy_sampler_pairs_per_second(volumes, batches: int) -> float | None:
 
     import numpy as np
 
-    from mrdeeprecon.allocator import environment
+    from mrdeeprecon.training.allocator import environment
 
     archive = subprocess.run(["git", "-C", str(REPO), "archive", NUMPY_SAMPLER_COMMIT, "MRDeepRecon/mrdeeprecon"],
                              capture_output=True)
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from mrdeeprecon.allocator import retain_freed_memory
+    from mrdeeprecon.training.allocator import retain_freed_memory
     from mrdeeprecon.precision import resolve_precision
     from mrdeeprecon.training.train import TrainConfig
 
@@ -188,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     # Rounds alternate the numpy sampler and this one, so that a slower spell of a shared host
     # weighs on both; each figure is the median over the rounds, each ratio the median of the
     # rounds' ratios.
-    numpy_rates, rates = [], {setting: [] for setting in settings}
+    numpy_rates, rates, from_history = [], {setting: [] for setting in settings}, True
     for round_ in range(args.rounds):
         measured = numpy_sampler_pairs_per_second(volumes, max(4, args.batches // 4))
+        from_history = from_history and measured is not None
         numpy_rates.append(measured or NUMPY_SAMPLER_RECORDED_PAIRS_PER_S)
         for device, threads in settings:
             if threads:
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"round {round_ + 1}: numpy sampler {numpy_rates[-1]:.0f}/s, pairs/s (2D, 3D) "
               + ", ".join(f"{t or device}: {r[-1][0]:.0f}, {r[-1][1]:.0f}" for (device, t), r in rates.items()), flush=True)
     numpy_rate = statistics.median(numpy_rates)
-    numpy_source = (f"{numpy_rate:.0f}/s on one thread here, commit {NUMPY_SAMPLER_COMMIT}" if measured
+    numpy_source = (f"{numpy_rate:.0f}/s on one thread here, commit {NUMPY_SAMPLER_COMMIT}" if from_history
                     else f"{NUMPY_SAMPLER_RECORDED_PAIRS_PER_S:.0f}/s per core on another machine; no git history here")
     runs = []
     for (device, threads), measured_rates in rates.items():
@@ -225,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "speedup_vs_numpy_per_core": statistics.median(
                 r[0] / (n * (threads or 1)) for r, n in zip(measured_rates, numpy_rates)),
             "pairs_per_s_2d_rounds": [r[0] for r in measured_rates],
+            "pairs_per_s_3d_rounds": [r[1] for r in measured_rates],
             "numpy_sampler_pairs_per_s_rounds": numpy_rates,
         })
         print(json.dumps(runs[-1]), flush=True)

@@ -682,7 +682,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .allocator import retain_freed_memory
+    from .training.allocator import retain_freed_memory
     from .training.train import TrainConfig, train
 
     retain_freed_memory()
@@ -695,7 +695,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_recon(args: argparse.Namespace) -> int:
-    from .allocator import retain_freed_memory
+    from .training.allocator import retain_freed_memory
     from .training.train_unrolled import ReconTrainConfig, train_recon
 
     retain_freed_memory()

@@ -284,16 +284,17 @@ class PairSampler:
         ``TISSUE_LEVEL``) drawn uniformly, else (or where the slice has none) any pixel.
 
         The tissue pixel is found by rejection: the first tissue pixel among ``TISSUE_TRIES``
-        uniform draws, read in one transfer (no scan of the slice, one synchronisation on a GPU);
+        uniform draws, the candidates read back at once (no scan of the slice, one read on a GPU);
         only when all miss is it drawn from a scan of the slice (the same distribution).
         """
         height, width = section.shape
         if self._draw.uniform() < 0.9:
-            size = torch.tensor([height, width], device=section.device)
-            drawn = torch.rand((TISSUE_TRIES, 2), generator=self.generator, device=section.device)
-            candidates = torch.minimum((drawn * size).long(), size - 1)
-            hits = section[candidates[:, 0], candidates[:, 1]] > TISSUE_LEVEL
-            found, cy, cx = torch.cat([hits.any()[None], candidates[hits.int().argmax()]]).tolist()
+            drawn = torch.rand((2, TISSUE_TRIES), generator=self.generator, device=section.device)
+            ys = (drawn[0] * height).long().clamp_(max=height - 1)
+            xs = (drawn[1] * width).long().clamp_(max=width - 1)
+            hits = section[ys, xs] > TISSUE_LEVEL
+            first = hits.int().argmax()
+            found, cy, cx = torch.stack([hits.any().long(), ys[first], xs[first]]).tolist()
             if found:
                 return cy, cx
             tissue = torch.nonzero(section > TISSUE_LEVEL)

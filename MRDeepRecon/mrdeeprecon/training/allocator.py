@@ -6,10 +6,12 @@ tensors of 0.25–8 MiB hundreds of times per step (a batch of coil k-spaces, a 
 activations), so with the defaults much of that memory is mapped anew, and every page of it
 faulted in again, at each use. Raising both thresholds lets freed blocks be reused instead.
 
-Measured on the project's 2-core VM (one thread unless said): a centred FFT of 4×8×128² complex
-values 4.3 → 1.2 ms; training pairs +5 % (2D) and +20 % (3D); a bf16 training step +12 % (one or
-two threads); the scan fine-tune +6 %. Inference is not faster and peaks 3 % higher, so only the
-training commands call :func:`retain_freed_memory`.
+Measured on the project's 2-core VM (one thread unless said), with and without it: a centred
+FFT of 4×8×128² complex values 4.3 → 1.2 ms; training pairs +5 % (2D, within this host's ±10 %
+drift) and +20 % (3D); a bf16 training step +12 % (one or two threads); the scan fine-tune
+(``enhance --adapt-steps``) +6 %. Inference is not faster and peaks 3 % higher, and the fine-tune
+runs inside ``enhance``, a library call that should not change its caller's allocator, so only
+the training commands (``train``, ``train-recon``) call :func:`retain_freed_memory`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _M_MMAP_THRESHOLD = -3
 
 
 def _glibc() -> ctypes.CDLL | None:
+    """This process's C library where it is glibc (whose ``mallopt`` takes these settings), else ``None``."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     return ctypes.CDLL(None)
@@ -34,7 +37,8 @@ def _glibc() -> ctypes.CDLL | None:
 
 def retain_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds for this process to :data:`MMAP_THRESHOLD` and
-    :data:`TRIM_THRESHOLD`. Returns whether they were set (False off glibc)."""
+    :data:`TRIM_THRESHOLD`. Returns whether both were set: False off glibc, or where glibc refuses
+    the mmap threshold (32-bit builds allow half of it), and the trim threshold is then left too."""
     libc = _glibc()
     if libc is None:
         return False
