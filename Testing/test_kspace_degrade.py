@@ -95,6 +95,18 @@ def test_same_seed_same_result_different_seed_differs(slice128: np.ndarray) -> N
     np.testing.assert_array_equal(a.noise_free, quiet.image)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_a_real_batch_degrades_exactly_as_its_complex_copy(slice128: np.ndarray, dtype: torch.dtype) -> None:
+    """A real image takes its reference level and magnitude target from its real values (cheaper
+    than from its complex copy): the same numbers."""
+    real = torch.from_numpy(np.stack([slice128, slice128[::-1].copy()])).to(dtype)
+    spec = DegradationSpec(noise=0.05, kmax=(0.8, 0.7, 1.0), bias_field=0.2, quantize_levels=1024)
+    from_real = degrade_batch(real, spec, ROWS_PHASE, 3)
+    from_complex = degrade_batch(real.to(torch.complex64), spec, ROWS_PHASE, 3)
+    for field in ("image", "noise_free", "target", "sigma"):
+        torch.testing.assert_close(getattr(from_real, field), getattr(from_complex, field), rtol=0, atol=0)
+
+
 # --- noise ------------------------------------------------------------------------------------
 
 
