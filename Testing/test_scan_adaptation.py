@@ -347,6 +347,45 @@ def test_a_model_adapted_once_enhances_as_the_adapting_enhancement_does(tmp_path
         mrdeeprecon.adapt_model(volume, EnhanceSettings(device="cpu"), tmp_path / "none.safetensors")
 
 
+def test_the_retry_on_the_cpu_after_the_device_ran_out_of_memory_keeps_the_fine_tune(quick, monkeypatch):
+    """A device that runs out of memory after the fine-tune (in the network): the CPU's retry uses
+    the fine-tune made there instead of making it again, and gives what the adapting enhancement
+    gives. The device is simulated (this machine has no GPU): the first pass fails in the network."""
+    from mrdeeprecon import inference
+    from mrdeeprecon.device_memory import DeviceOutOfMemory
+
+    volume = Volume(_phantom()[1].numpy(), spacing=(1.0, 1.0, 2.0))
+    settings = EnhanceSettings(device="cpu", adaptation_steps=15, noise_reduction=2.0)
+    direct = enhance(volume, settings)
+    fine_tunes, failures = [], [DeviceOutOfMemory("one tile does not fit")]
+    adapt, estimate = inference.adapt_to_scan, inference._network_estimate
+
+    def counted(*args, **kwargs):
+        fine_tunes.append(1)
+        return adapt(*args, **kwargs)
+
+    def crowded(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return estimate(*args, **kwargs)
+
+    def from_a_device(device, run):  # _on_device_or_cpu, as from a device that is not the CPU
+        with pytest.raises(DeviceOutOfMemory):
+            run(device)
+        return run(device), device, "ran out of memory; the enhancement ran on the CPU instead"
+
+    monkeypatch.setattr(inference, "adapt_to_scan", counted)
+    monkeypatch.setattr(inference, "_network_estimate", crowded)
+    monkeypatch.setattr(inference, "_on_device_or_cpu", from_a_device)
+    reports = []
+    retried = enhance(volume, settings, progress=lambda fraction, message: reports.append(message))
+    assert fine_tunes == [1] and not failures
+    assert "adapted to this scan before the device ran out of memory" in reports
+    assert retried.metadata["enhancement"]["scan_adaptation"] == direct.metadata["enhancement"]["scan_adaptation"] | {
+        "seconds": retried.metadata["enhancement"]["scan_adaptation"]["seconds"]}
+    np.testing.assert_allclose(retried.data, direct.data, rtol=0, atol=1e-4 * float(np.abs(direct.data).max()))
+
+
 def test_the_command_line_and_the_batch_report_say_what_the_fine_tune_kept(tmp_path, capsys, quick, tiny_models):
     from mrdeeprecon.batch import REPORT_NAME
     from mrdeeprecon.cli import main

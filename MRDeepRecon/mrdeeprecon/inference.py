@@ -318,6 +318,15 @@ class _Provenance:
             "planes": planes, **adaptation.record()}}
 
 
+@dataclasses.dataclass
+class _FineTune:
+    """The scan fine-tune a run made, kept for its retry on the CPU when the device runs out of
+    memory after it (the weights do not depend on where they were trained): ``None`` until made."""
+
+    model: CEUNet | None = None
+    record: dict[str, Any] | None = None
+
+
 def _adapted(
     model: CEUNet,
     data: torch.Tensor,
@@ -357,10 +366,12 @@ def _pipeline(
     cancel: CancelToken | None,
     provenance: _Provenance,
     cache: AdaptationCache | None,
+    fine_tune: _FineTune,
 ) -> _Enhanced:
     """Every stage on ``device``: copy in, standardise, noise map, the scan-specific fine-tune
-    (``settings.adaptation_steps``, :func:`_adapted`), network, noise reduction, destandardise
-    (clipped at 0 for a magnitude image), copy out."""
+    (``settings.adaptation_steps``, :func:`_adapted`; the one in ``fine_tune`` when an earlier
+    pass made it, else made and kept there), network, noise reduction, destandardise (clipped at 0
+    for a magnitude image), copy out."""
     with torch.inference_mode():
         standardized, sampling, noise_sd, view_noise = _prepare(model, _to_device(data, device), context, settings,
                                                                 device)
@@ -369,10 +380,15 @@ def _pipeline(
     network_share = 1.0
     if settings.adaptation_steps:
         network_share = 1.0 - ADAPTATION_PROGRESS_SHARE
-        report(progress, 0.02, "adapting the network to this scan")
-        with stage("adaptation", device):  # trains: outside inference mode
-            model, adaptation = _adapted(model, standardized.data, sampling, settings, provenance, cache,
-                                         part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel)
+        if fine_tune.model is None:
+            report(progress, 0.02, "adapting the network to this scan")
+            with stage("adaptation", device):  # trains: outside inference mode
+                fine_tune.model, fine_tune.record = _adapted(
+                    model, standardized.data, sampling, settings, provenance, cache,
+                    part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel)
+        else:
+            report(progress, ADAPTATION_PROGRESS_SHARE, "adapted to this scan before the device ran out of memory")
+        model, adaptation = fine_tune.model.to(device), fine_tune.record
     progress = part(progress, 1.0 - network_share, network_share)
     with torch.inference_mode():
         report(progress, 0.05, "running the network")
@@ -489,7 +505,7 @@ def enhance(
         :mod:`mrdeeprecon.noise_reduction`; ``noise_reduction_calibration``: where its
         coefficients came from, :mod:`mrdeeprecon.volume_calibration`). A GPU that runs out of memory even one tile at a
         time leaves the work to the CPU with a ``RuntimeWarning``, recorded as
-        ``enhancement["device_fallback"]``.
+        ``enhancement["device_fallback"]``; a scan fine-tune the GPU had finished is kept for it.
 
     Raises:
         MRDeepReconError: bad settings, context, progress or cancel arguments, voxels (NaN/Inf,
@@ -584,10 +600,11 @@ def _enhance(
     model, card, model_path = _load_network(settings, context, device)
     calibration = Calibration.from_card(card, model_path)
     provenance = _Provenance(card, model_path, str(volume.metadata.get("source_path", "")))
+    fine_tune = _FineTune()
 
     def run(target: torch.device) -> _Enhanced:
         return _pipeline(model.to(target), data, context, settings, calibration, magnitude, target, progress, cancel,
-                         provenance, cache)
+                         provenance, cache, fine_tune)
 
     report(progress, 0.0, "standardising")
     enhanced, device, fallback = _on_device_or_cpu(device, run)
