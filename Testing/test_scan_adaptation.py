@@ -347,10 +347,12 @@ def test_a_model_adapted_once_enhances_as_the_adapting_enhancement_does(tmp_path
         mrdeeprecon.adapt_model(volume, EnhanceSettings(device="cpu"), tmp_path / "none.safetensors")
 
 
-def test_the_retry_on_the_cpu_after_the_device_ran_out_of_memory_keeps_the_fine_tune(quick, monkeypatch):
+@pytest.mark.parametrize("failing", ["network", "fine-tune"])
+def test_the_retry_on_the_cpu_after_the_device_ran_out_of_memory_keeps_a_finished_fine_tune(quick, monkeypatch, failing):
     """A device that runs out of memory after the fine-tune (in the network): the CPU's retry uses
-    the fine-tune made there instead of making it again, and gives what the adapting enhancement
-    gives. The device is simulated (this machine has no GPU): the first pass fails in the network."""
+    the fine-tune made there instead of making it again, gives what the adapting enhancement gives,
+    and the output says so. Out of memory in the fine-tune itself, the retry makes it again. The
+    device is simulated (this machine has no GPU): the first pass runs on ``cpu:0`` and fails."""
     from mrdeeprecon import inference
     from mrdeeprecon.device_memory import DeviceOutOfMemory
 
@@ -362,16 +364,18 @@ def test_the_retry_on_the_cpu_after_the_device_ran_out_of_memory_keeps_the_fine_
 
     def counted(*args, **kwargs):
         fine_tunes.append(1)
+        if failing == "fine-tune" and failures:
+            raise failures.pop()
         return adapt(*args, **kwargs)
 
     def crowded(*args, **kwargs):
-        if failures:
+        if failing == "network" and failures:
             raise failures.pop()
         return estimate(*args, **kwargs)
 
     def from_a_device(device, run):  # _on_device_or_cpu, as from a device that is not the CPU
         with pytest.raises(DeviceOutOfMemory):
-            run(device)
+            run(torch.device("cpu", 0))
         return run(device), device, "ran out of memory; the enhancement ran on the CPU instead"
 
     monkeypatch.setattr(inference, "adapt_to_scan", counted)
@@ -379,8 +383,11 @@ def test_the_retry_on_the_cpu_after_the_device_ran_out_of_memory_keeps_the_fine_
     monkeypatch.setattr(inference, "_on_device_or_cpu", from_a_device)
     reports = []
     retried = enhance(volume, settings, progress=lambda fraction, message: reports.append(message))
-    assert fine_tunes == [1] and not failures
-    assert "adapted to this scan before the device ran out of memory" in reports
+    kept = failing == "network"
+    assert fine_tunes == ([1] if kept else [1, 1]) and not failures
+    assert ("adapted to this scan before the device ran out of memory" in reports) == kept
+    fallback = retried.metadata["enhancement"]["device_fallback"]
+    assert fallback.endswith("the scan fine-tune made on cpu:0 was kept") == kept
     assert retried.metadata["enhancement"]["scan_adaptation"] == direct.metadata["enhancement"]["scan_adaptation"] | {
         "seconds": retried.metadata["enhancement"]["scan_adaptation"]["seconds"]}
     np.testing.assert_allclose(retried.data, direct.data, rtol=0, atol=1e-4 * float(np.abs(direct.data).max()))

@@ -320,11 +320,12 @@ class _Provenance:
 
 @dataclasses.dataclass
 class _FineTune:
-    """The scan fine-tune a run made, kept for its retry on the CPU when the device runs out of
-    memory after it (the weights do not depend on where they were trained): ``None`` until made."""
+    """The scan fine-tune a run made (the model, its record, the device it was made on), kept for
+    the run's retry on the CPU when the device runs out of memory after it: minutes of CPU time
+    saved, though made in the device's arithmetic (bf16 on a recent GPU) it differs slightly from
+    one made on the CPU. ``None`` until made."""
 
-    model: CEUNet | None = None
-    record: dict[str, Any] | None = None
+    made: tuple[CEUNet, dict[str, Any], torch.device] | None = None
 
 
 def _adapted(
@@ -380,15 +381,15 @@ def _pipeline(
     network_share = 1.0
     if settings.adaptation_steps:
         network_share = 1.0 - ADAPTATION_PROGRESS_SHARE
-        if fine_tune.model is None:
+        if fine_tune.made is None:
             report(progress, 0.02, "adapting the network to this scan")
             with stage("adaptation", device):  # trains: outside inference mode
-                fine_tune.model, fine_tune.record = _adapted(
-                    model, standardized.data, sampling, settings, provenance, cache,
-                    part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel)
+                fine_tune.made = (*_adapted(model, standardized.data, sampling, settings, provenance, cache,
+                                            part(progress, 0.02, ADAPTATION_PROGRESS_SHARE - 0.02), cancel), device)
         else:
             report(progress, ADAPTATION_PROGRESS_SHARE, "adapted to this scan before the device ran out of memory")
-        model, adaptation = fine_tune.model.to(device), fine_tune.record
+        adapted, adaptation, _ = fine_tune.made
+        model = adapted.to(device)
     progress = part(progress, 1.0 - network_share, network_share)
     with torch.inference_mode():
         report(progress, 0.05, "running the network")
@@ -505,7 +506,9 @@ def enhance(
         :mod:`mrdeeprecon.noise_reduction`; ``noise_reduction_calibration``: where its
         coefficients came from, :mod:`mrdeeprecon.volume_calibration`). A GPU that runs out of memory even one tile at a
         time leaves the work to the CPU with a ``RuntimeWarning``, recorded as
-        ``enhancement["device_fallback"]``; a scan fine-tune the GPU had finished is kept for it.
+        ``enhancement["device_fallback"]``; a scan fine-tune the GPU had finished is kept for it
+        (and ``device_fallback`` says so: made in the GPU's arithmetic, it differs slightly from the
+        CPU's own).
 
     Raises:
         MRDeepReconError: bad settings, context, progress or cancel arguments, voxels (NaN/Inf,
@@ -621,7 +624,8 @@ def _enhance(
     if enhanced.adaptation is not None:
         record["scan_adaptation"] = enhanced.adaptation
     if fallback:
-        record["device_fallback"] = fallback
+        kept = fine_tune.made is not None and fine_tune.made[2] != device
+        record["device_fallback"] = fallback + (f"; the scan fine-tune made on {fine_tune.made[2]} was kept" if kept else "")
     metadata = {**volume.metadata, "enhancement": record}
     spacing, origin = _output_geometry(volume, enhanced.record)
     result = volume.with_data(
