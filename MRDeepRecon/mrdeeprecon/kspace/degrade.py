@@ -487,8 +487,10 @@ def degrade_batch(
     device = images.device
     generator = seeded_generator(generator, device)
     clean = images.to(torch.complex64)
+    # The magnitude of real images from their real values: complex |x| costs more than an FFT.
+    for_magnitude = clean if images.is_complex() else images.float()
     if reference_level is None:
-        level = reference_levels(clean if images.is_complex() else images.float())  # real |x| is cheaper
+        level = reference_levels(for_magnitude)
     else:
         level = torch.as_tensor(reference_level, dtype=torch.float32, device=device).expand(batch)
     if spec.noise > 0 and not bool(torch.all(torch.isfinite(level) & (level > 0))):
@@ -516,10 +518,7 @@ def degrade_batch(
             clean_image, _ = recon.quantize(clean_image, spec.quantize_levels, step)
         if reduced is not None:
             reduced, _ = recon.quantize(reduced, spec.quantize_levels, step)
-    if spec.output == "magnitude" and not images.is_complex():
-        target = images.float().abs()  # what extract gives for the complex copy, computed cheaper
-    else:
-        target = recon.extract(clean, spec.output, sampling.axes)
+    target = recon.extract(for_magnitude if spec.output == "magnitude" else clean, spec.output, sampling.axes)
     if field is not None:
         target = target * field
     return DegradedBatch(
